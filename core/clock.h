@@ -1,0 +1,40 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace podcache {
+
+// Time in core is a monotonic count of milliseconds (no wall clock: TTLs are durations, so clock
+// skew between pods cannot move them). Millis is a plain integer so it fits in cache entries.
+using Millis = int64_t;
+inline constexpr Millis kNoDeadline = INT64_MAX;
+
+// Source of monotonic time. Implementations are thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Millis NowMs() const = 0;
+};
+
+// CLOCK_MONOTONIC. Shared process-wide instance via SystemClock::Get().
+class SystemClock final : public Clock {
+ public:
+  static SystemClock* Get();
+  Millis NowMs() const override;
+};
+
+// A clock that only moves when a test moves it, so TTL and rate tests never sleep.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(Millis start = 1'000'000) : now_(start) {}
+  Millis NowMs() const override { return now_.load(std::memory_order_acquire); }
+  void Advance(Millis ms) { now_.fetch_add(ms, std::memory_order_acq_rel); }
+  void Set(Millis ms) { now_.store(ms, std::memory_order_release); }
+
+ private:
+  std::atomic<Millis> now_;
+};
+
+}  // namespace podcache

@@ -1,0 +1,115 @@
+#include "core/scheduler.h"
+
+namespace podcache {
+
+Scheduler::TaskId TaskQueue::Add(Millis when, std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  uint64_t id = next_id_++;
+  tasks_.emplace(std::make_pair(when, id), std::move(fn));
+  when_by_id_.emplace(id, when);
+  return id;
+}
+
+bool TaskQueue::Remove(Scheduler::TaskId id) {
+  std::lock_guard lock(mu_);
+  auto it = when_by_id_.find(id);
+  if (it == when_by_id_.end()) return false;
+  tasks_.erase({it->second, id});
+  when_by_id_.erase(it);
+  return true;
+}
+
+bool TaskQueue::PopDue(Millis now, std::function<void()>* fn) {
+  std::lock_guard lock(mu_);
+  if (tasks_.empty() || tasks_.begin()->first.first > now) return false;
+  auto it = tasks_.begin();
+  when_by_id_.erase(it->first.second);
+  *fn = std::move(it->second);
+  tasks_.erase(it);
+  return true;
+}
+
+Millis TaskQueue::NextDue() const {
+  std::lock_guard lock(mu_);
+  return tasks_.empty() ? kNoDeadline : tasks_.begin()->first.first;
+}
+
+size_t TaskQueue::size() const {
+  std::lock_guard lock(mu_);
+  return tasks_.size();
+}
+
+void TaskQueue::Clear() {
+  std::map<std::pair<Millis, uint64_t>, std::function<void()>> dropped;
+  {
+    std::lock_guard lock(mu_);
+    dropped.swap(tasks_);
+    when_by_id_.clear();
+  }
+  // `dropped` is destroyed outside the lock: task destructors may call back into the queue.
+}
+
+ThreadScheduler::~ThreadScheduler() { Stop(); }
+
+void ThreadScheduler::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void ThreadScheduler::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (!thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  queue_.Clear();
+}
+
+Scheduler::TaskId ThreadScheduler::RunAt(Millis when, std::function<void()> fn) {
+  TaskId id = queue_.Add(when, std::move(fn));
+  {
+    // Taking mu_ orders this notify after the loop's check of NextDue(), so no wake-up is lost.
+    std::lock_guard lock(mu_);
+  }
+  cv_.notify_one();
+  return id;
+}
+
+bool ThreadScheduler::Cancel(TaskId id) { return queue_.Remove(id); }
+
+void ThreadScheduler::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    std::function<void()> fn;
+    if (queue_.PopDue(clock().NowMs(), &fn)) {
+      lock.unlock();
+      fn();
+      fn = nullptr;
+      lock.lock();
+      continue;
+    }
+    Millis next = queue_.NextDue();
+    if (next == kNoDeadline) {
+      cv_.wait(lock);
+    } else {
+      cv_.wait_for(lock, std::chrono::milliseconds(next - clock().NowMs()));
+    }
+  }
+}
+
+int ManualScheduler::RunDue() {
+  int ran = 0;
+  std::function<void()> fn;
+  while (queue_.PopDue(clock_->NowMs(), &fn)) {
+    fn();
+    fn = nullptr;
+    ++ran;
+  }
+  return ran;
+}
+
+}  // namespace podcache

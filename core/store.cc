@@ -1,0 +1,279 @@
+#include "core/store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cassert>
+#include <mutex>
+#include <vector>
+
+#include "core/entry_table.h"
+#include "core/hash.h"
+#include "core/lru_policy.h"
+#include "core/s3fifo_policy.h"
+
+namespace podcache {
+
+bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out) {
+  if (name == "lru") {
+    *out = EvictionPolicy::kLru;
+  } else if (name == "s3fifo") {
+    *out = EvictionPolicy::kS3Fifo;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string_view EvictionPolicyName(EvictionPolicy p) {
+  return p == EvictionPolicy::kLru ? "lru" : "s3fifo";
+}
+
+namespace {
+
+// One lock's worth of the store: a hash table, an eviction policy and a byte budget.
+// Thread-safe through mu_; aligned so neighbouring shards' locks do not share a cache line.
+template <typename Policy>
+class alignas(64) Shard {
+ public:
+  explicit Shard(size_t capacity) : capacity_(capacity), policy_(capacity) {}
+  ~Shard() { Clear(); }
+
+  ValueRef Lookup(std::string_view key, uint32_t hash32, uint32_t generation, const Clock& clock) {
+    std::lock_guard lock(mu_);
+    Entry* e = table_.Find(key, hash32);
+    if (e == nullptr) {
+      ++stats_.misses;
+      return {};
+    }
+    if (IsDead(e, generation, clock)) {
+      DropLocked(e);
+      ++stats_.expirations;
+      ++stats_.misses;
+      return {};
+    }
+    policy_.Touch(e);
+    e->Ref();
+    ++stats_.hits;
+    return ValueRef::Adopt(e);
+  }
+
+  bool Insert(Entry* e, uint32_t generation) {
+    size_t charge = e->Charge();
+    std::lock_guard lock(mu_);
+    if (charge + table_.bytes() + policy_.MemoryBytes() > capacity_) {
+      ++stats_.rejected;
+      return false;
+    }
+    e->Ref();
+    e->generation = generation;
+    e->flags |= Entry::kFlagIndexed | Entry::kFlagWasIndexed;
+    if (Entry* old = table_.Insert(e)) ForgetLocked(old);
+    policy_.Insert(e, charge);
+    entry_bytes_ += charge;
+    ++stats_.inserts;
+    while (Usage() > capacity_) {
+      Entry* victim = policy_.Evict();
+      if (victim == nullptr) break;
+      table_.Remove(victim->key(), victim->hash32);
+      ++stats_.evictions;
+      Release(victim);
+    }
+    return true;
+  }
+
+  bool Erase(std::string_view key, uint32_t hash32) {
+    std::lock_guard lock(mu_);
+    Entry* e = table_.Find(key, hash32);
+    if (e == nullptr) return false;
+    DropLocked(e);
+    return true;
+  }
+
+  size_t Reclaim(size_t max_buckets, uint32_t generation, const Clock& clock) {
+    std::lock_guard lock(mu_);
+    size_t dropped = 0;
+    size_t n = std::min(max_buckets, table_.num_buckets());
+    for (size_t i = 0; i < n; ++i) {
+      cursor_ = (cursor_ + 1) & (table_.num_buckets() - 1);
+      for (Entry* e = table_.bucket(cursor_); e;) {
+        Entry* next = e->next_in_bucket;
+        if (IsDead(e, generation, clock)) {
+          DropLocked(e);
+          ++stats_.expirations;
+          ++dropped;
+        }
+        e = next;
+      }
+    }
+    return dropped;
+  }
+
+  void Clear() {
+    std::lock_guard lock(mu_);
+    for (size_t i = 0; i < table_.num_buckets(); ++i) {
+      for (Entry* e = table_.bucket(i); e;) {
+        Entry* next = e->next_in_bucket;
+        e->next_in_bucket = nullptr;
+        e->flags &= ~Entry::kFlagIndexed;
+        e->Unref();
+        e = next;
+      }
+    }
+    table_.Reset();
+    policy_.Reset();
+    entry_bytes_ = 0;
+    cursor_ = 0;
+  }
+
+  void AddStats(StoreStats* out) const {
+    std::lock_guard lock(mu_);
+    out->hits += stats_.hits;
+    out->misses += stats_.misses;
+    out->inserts += stats_.inserts;
+    out->rejected += stats_.rejected;
+    out->evictions += stats_.evictions;
+    out->expirations += stats_.expirations;
+    out->items += table_.count();
+    out->bytes += Usage();
+    out->capacity += capacity_;
+  }
+
+  void CountRejected() {
+    std::lock_guard lock(mu_);
+    ++stats_.rejected;
+  }
+
+ private:
+  size_t Usage() const { return entry_bytes_ + table_.bytes() + policy_.MemoryBytes(); }
+
+  static bool IsDead(const Entry* e, uint32_t generation, const Clock& clock) {
+    return e->generation != generation || (e->expires_at != 0 && clock.NowMs() >= e->expires_at);
+  }
+
+  // Unindexes an entry that is in the table and the policy.
+  void DropLocked(Entry* e) {
+    table_.Remove(e->key(), e->hash32);
+    ForgetLocked(e);
+  }
+
+  // Takes an entry already out of the table out of the policy and the accounting.
+  void ForgetLocked(Entry* e) {
+    size_t charge = e->Charge();
+    policy_.Remove(e, charge);
+    Release(e);
+  }
+
+  // Drops the store's reference to an entry that is out of the table and the policy.
+  void Release(Entry* e) {
+    entry_bytes_ -= e->Charge();
+    e->flags &= ~Entry::kFlagIndexed;
+    e->Unref();
+  }
+
+  mutable std::mutex mu_;
+  const size_t capacity_;
+  size_t entry_bytes_ = 0;
+  size_t cursor_ = 0;
+  EntryTable table_;
+  Policy policy_;
+  StoreStats stats_;
+};
+
+template <typename Policy>
+class StoreImpl final : public Store {
+ public:
+  StoreImpl(const StoreOptions& options, int shard_bits)
+      : clock_(options.clock), shard_bits_(shard_bits), capacity_(options.max_bytes) {
+    size_t n = size_t{1} << shard_bits;
+    shards_.reserve(n);
+    for (size_t i = 0; i < n; ++i) {
+      shards_.push_back(std::make_unique<Shard<Policy>>(options.max_bytes >> shard_bits));
+    }
+  }
+
+  ValueRef Lookup(std::string_view key, uint64_t hash) override {
+    return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation(), *clock_);
+  }
+
+  bool Insert(const ValueRef& value, uint32_t generation) override {
+    assert(value && value.entry()->key_size == value.key().size());
+    Entry* e = const_cast<Entry*>(value.entry());
+    uint64_t hash = HashOf(e);
+    Shard<Policy>& shard = ShardFor(hash);
+    if (generation < this->generation()) {
+      shard.CountRejected();
+      return false;
+    }
+    if (e->flags & Entry::kFlagWasIndexed) {
+      // Each entry is linked into one table at most once; index a private copy instead.
+      ValueRef copy = ValueRef::Make(value.key(), hash, value.value(), value.expires_at(),
+                                     value.negative());
+      return shard.Insert(const_cast<Entry*>(copy.entry()), generation);
+    }
+    return shard.Insert(e, generation);
+  }
+
+  bool Erase(std::string_view key, uint64_t hash) override {
+    return ShardFor(hash).Erase(key, static_cast<uint32_t>(hash));
+  }
+
+  void Clear() override {
+    for (auto& s : shards_) s->Clear();
+  }
+
+  size_t ReclaimExpired(size_t max_buckets) override {
+    size_t dropped = 0;
+    for (auto& s : shards_) dropped += s->Reclaim(max_buckets, generation(), *clock_);
+    return dropped;
+  }
+
+  void AdvanceGeneration(uint32_t generation) override {
+    uint32_t cur = generation_.load(std::memory_order_relaxed);
+    while (cur < generation &&
+           !generation_.compare_exchange_weak(cur, generation, std::memory_order_acq_rel)) {
+    }
+  }
+  uint32_t generation() const override { return generation_.load(std::memory_order_acquire); }
+
+  StoreStats Stats() const override {
+    StoreStats out;
+    for (auto& s : shards_) s->AddStats(&out);
+    return out;
+  }
+  size_t capacity() const override { return capacity_; }
+  size_t num_shards() const override { return shards_.size(); }
+
+ private:
+  Shard<Policy>& ShardFor(uint64_t hash) {
+    return *shards_[shard_bits_ == 0 ? 0 : hash >> (64 - shard_bits_)];
+  }
+  // The shard index needs the hash's top bits, which the entry does not keep; rehash the key.
+  static uint64_t HashOf(const Entry* e) { return HashBytes(e->key()); }
+
+  const Clock* clock_;
+  const int shard_bits_;
+  const size_t capacity_;
+  std::atomic<uint32_t> generation_{0};
+  std::vector<std::unique_ptr<Shard<Policy>>> shards_;
+};
+
+int ChooseShardBits(const StoreOptions& o) {
+  if (o.shard_bits >= 0) return std::min(o.shard_bits, 16);
+  size_t max_entry = o.max_entry_bytes ? o.max_entry_bytes : o.max_bytes / 64;
+  size_t min_shard = std::max<size_t>(StoreOptions::kMinEntriesPerShard * max_entry, 64 << 10);
+  int bits = 0;
+  while (bits < 6 && (o.max_bytes >> (bits + 1)) >= min_shard) ++bits;
+  return bits;
+}
+
+}  // namespace
+
+std::unique_ptr<Store> NewStore(const StoreOptions& options) {
+  int bits = ChooseShardBits(options);
+  if (options.policy == EvictionPolicy::kLru) {
+    return std::make_unique<StoreImpl<LruPolicy>>(options, bits);
+  }
+  return std::make_unique<StoreImpl<S3FifoPolicy>>(options, bits);
+}
+
+}  // namespace podcache

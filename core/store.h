@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/value_ref.h"
+
+namespace podcache {
+
+enum class EvictionPolicy { kLru, kS3Fifo };
+// "lru" / "s3fifo". Returns false for an unknown name.
+bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out);
+std::string_view EvictionPolicyName(EvictionPolicy p);
+
+struct StoreOptions {
+  // Hard budget: the bytes of every entry (header, key, value, allocator overhead), the hash tables
+  // and the policy's own memory never add up to more than this.
+  size_t max_bytes = 64 << 20;
+  EvictionPolicy policy = EvictionPolicy::kS3Fifo;
+  // The largest entry the store must be able to hold; shards are sized so each can hold at least
+  // kMinEntriesPerShard of them. 0 means max_bytes / 64.
+  size_t max_entry_bytes = 0;
+  // log2 of the shard count; -1 picks it from the budget (up to 64 shards).
+  int shard_bits = -1;
+  const Clock* clock = SystemClock::Get();
+
+  static constexpr size_t kMinEntriesPerShard = 4;
+};
+
+// Sums over all shards. Counters only grow; items and bytes are current.
+struct StoreStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t inserts = 0;
+  uint64_t rejected = 0;     // inserts refused: larger than a shard, or written under an old generation
+  uint64_t evictions = 0;    // removed to make room
+  uint64_t expirations = 0;  // removed because the TTL passed or the generation moved on
+  uint64_t items = 0;
+  uint64_t bytes = 0;        // current usage, always <= capacity
+  uint64_t capacity = 0;
+};
+
+// A byte-bounded, sharded, in-memory map from key to immutable value with TTL, generations and a
+// pluggable eviction policy. Thread-safe: every method may be called from any thread; each shard
+// has its own lock, held only for index and policy updates (values are never copied under it).
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The live entry for `key`, or an empty ref when absent, expired or from an older generation
+  // (such entries are dropped on the spot). Negative entries are returned too: check negative().
+  // REQUIRES: hash == HashBytes(key).
+  virtual ValueRef Lookup(std::string_view key, uint64_t hash) = 0;
+
+  // Indexes `value` (made with ValueRef::Make for this key and hash), replacing any entry with the
+  // same key. `generation` is the keyspace generation the value was produced under: a value from
+  // before the current generation is refused. Evicts as needed to stay within the budget. Returns
+  // false when the entry was refused (bigger than a shard, or stale).
+  virtual bool Insert(const ValueRef& value, uint32_t generation) = 0;
+
+  // Removes `key`; returns whether it was present.
+  virtual bool Erase(std::string_view key, uint64_t hash) = 0;
+
+  // Removes every entry.
+  virtual void Clear() = 0;
+
+  // Walks up to `max_buckets` hash buckets per shard from where the last call stopped and drops the
+  // expired and stale entries found there, so memory comes back without waiting for eviction.
+  // Returns how many entries it dropped.
+  virtual size_t ReclaimExpired(size_t max_buckets) = 0;
+
+  // Moves the generation forward (never back). Entries written under older generations stop being
+  // served at once and are reclaimed lazily.
+  virtual void AdvanceGeneration(uint32_t generation) = 0;
+  virtual uint32_t generation() const = 0;
+
+  virtual StoreStats Stats() const = 0;
+  virtual size_t capacity() const = 0;
+  virtual size_t num_shards() const = 0;
+};
+
+std::unique_ptr<Store> NewStore(const StoreOptions& options);
+
+}  // namespace podcache

@@ -1,0 +1,271 @@
+#include <doctest/doctest.h>
+#include <malloc.h>
+
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/hash.h"
+#include "core/store.h"
+
+namespace podcache {
+namespace {
+
+std::unique_ptr<Store> MakeStore(size_t max_bytes, EvictionPolicy policy, const Clock* clock,
+                                 int shard_bits = 0) {
+  StoreOptions o;
+  o.max_bytes = max_bytes;
+  o.policy = policy;
+  o.clock = clock;
+  o.shard_bits = shard_bits;
+  return NewStore(o);
+}
+
+bool Put(Store& s, const std::string& key, const std::string& value, Millis expires_at = 0,
+         uint32_t generation = 0) {
+  uint64_t h = HashBytes(key);
+  return s.Insert(ValueRef::Make(key, h, value, expires_at), generation);
+}
+
+std::string Get(Store& s, const std::string& key) {
+  ValueRef v = s.Lookup(key, HashBytes(key));
+  return v ? std::string(v.value()) : "<miss>";
+}
+
+bool Has(Store& s, const std::string& key) { return bool(s.Lookup(key, HashBytes(key))); }
+
+}  // namespace
+
+TEST_CASE("store: put, get, replace, erase") {
+  FakeClock clock;
+  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo}) {
+    auto s = MakeStore(1 << 20, policy, &clock, 2);
+    CHECK(Get(*s, "a") == "<miss>");
+    CHECK(Put(*s, "a", "1"));
+    CHECK(Get(*s, "a") == "1");
+    CHECK(Put(*s, "a", "22"));
+    CHECK(Get(*s, "a") == "22");
+    CHECK(s->Stats().items == 1);
+    CHECK(s->Erase("a", HashBytes("a")));
+    CHECK_FALSE(s->Erase("a", HashBytes("a")));
+    CHECK(Get(*s, "a") == "<miss>");
+    StoreStats st = s->Stats();
+    CHECK(st.items == 0);
+    CHECK(st.hits == 2);
+    CHECK(st.misses == 2);
+  }
+}
+
+TEST_CASE("store: a reader keeps its value after the entry is evicted or erased") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kLru, &clock);
+  Put(*s, "k", std::string(1000, 'x'));
+  ValueRef held = s->Lookup("k", HashBytes("k"));
+  s->Erase("k", HashBytes("k"));
+  s->Clear();
+  REQUIRE(held);
+  CHECK(held.value() == std::string(1000, 'x'));
+  CHECK(held.key() == "k");
+}
+
+TEST_CASE("store: budget is never exceeded under a random mix, and accounting returns to zero") {
+  FakeClock clock;
+  const size_t kBudget = 256 << 10;
+  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo}) {
+    for (int bits : {0, 2}) {
+      auto s = MakeStore(kBudget, policy, &clock, bits);
+      std::mt19937_64 rng(42 + bits);
+      uint64_t inserted = 0;
+      for (int i = 0; i < 40000; ++i) {
+        std::string key = "k" + std::to_string(rng() % 3000);
+        key.append(rng() % 64, 'k');  // key sizes 2..70 bytes
+        int op = rng() % 10;
+        if (op < 5) {
+          // value sizes from 0 to ~20 KiB, skewed small; some bigger than a whole shard
+          size_t len = (rng() % 4 == 0) ? rng() % 20000 : rng() % 300;
+          if (rng() % 500 == 0) len = kBudget;  // never fits
+          bool ok = Put(*s, key, std::string(len, 'v'), rng() % 3 ? 0 : clock.NowMs() + 50);
+          if (len >= kBudget >> bits) CHECK_FALSE(ok);
+          inserted += ok;
+        } else if (op < 9) {
+          Get(*s, key);
+        } else {
+          s->Erase(key, HashBytes(key));
+        }
+        if (i % 1000 == 0) clock.Advance(20);
+        StoreStats st = s->Stats();
+        REQUIRE(st.bytes <= kBudget);
+        REQUIRE(st.bytes <= st.capacity);
+      }
+      CHECK(inserted > 10000);
+      CHECK(s->Stats().evictions > 0);
+      s->Clear();
+      StoreStats st = s->Stats();
+      CHECK(st.items == 0);
+      // What remains is the empty tables (and the S3-FIFO ghost), nothing per entry.
+      CHECK(st.bytes <= (size_t{1} << bits) * 1024);
+    }
+  }
+}
+
+TEST_CASE("store: reported usage matches what malloc really holds") {
+  FakeClock clock;
+  const size_t kBudget = 8 << 20;
+  auto s = MakeStore(kBudget, EvictionPolicy::kS3Fifo, &clock, 2);
+  size_t before = mallinfo2().uordblks;
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 100000; ++i) {
+    Put(*s, "key-" + std::to_string(i), std::string(rng() % 500, 'v'));
+  }
+  size_t held = mallinfo2().uordblks - before;
+  StoreStats st = s->Stats();
+  CHECK(st.bytes <= kBudget);
+  // Everything the store allocated is in its accounting (within the fixed shard objects' size).
+  CHECK(held <= st.bytes + 16 * 1024);
+  CHECK(held + 16 * 1024 >= st.bytes);
+}
+
+TEST_CASE("store: TTL is enforced on read with a fake clock") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kS3Fifo, &clock);
+  Put(*s, "short", "v", clock.NowMs() + 100);
+  Put(*s, "forever", "v", 0);
+  clock.Advance(99);
+  CHECK(Has(*s, "short"));
+  ValueRef v = s->Lookup("short", HashBytes("short"));
+  CHECK(v.RemainingMs(clock.NowMs()) == 1);
+  clock.Advance(1);
+  CHECK_FALSE(Has(*s, "short"));
+  CHECK(Has(*s, "forever"));
+  CHECK(s->Stats().expirations == 1);
+  CHECK(s->Stats().items == 1);
+}
+
+TEST_CASE("store: expired entries are reclaimed without a read or an eviction") {
+  FakeClock clock;
+  auto s = MakeStore(4 << 20, EvictionPolicy::kLru, &clock, 1);
+  for (int i = 0; i < 1000; ++i) {
+    Put(*s, "k" + std::to_string(i), std::string(100, 'v'), i % 2 ? clock.NowMs() + 10 : 0);
+  }
+  size_t bytes_before = s->Stats().bytes;
+  clock.Advance(10);
+  size_t dropped = 0;
+  // Small steps: the reaper walks a bounded number of buckets per call.
+  for (int i = 0; i < 100; ++i) dropped += s->ReclaimExpired(64);
+  CHECK(dropped == 500);
+  StoreStats st = s->Stats();
+  CHECK(st.items == 500);
+  CHECK(st.expirations == 500);
+  CHECK(st.evictions == 0);
+  CHECK(st.bytes < bytes_before);
+}
+
+TEST_CASE("store: generations stop old entries and refuse stale writes") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kS3Fifo, &clock);
+  Put(*s, "a", "old", 0, 0);
+  s->AdvanceGeneration(1);
+  CHECK(s->generation() == 1);
+  CHECK_FALSE(Has(*s, "a"));
+  // A load that began before the invalidation must not land after it.
+  CHECK_FALSE(Put(*s, "b", "stale", 0, 0));
+  CHECK_FALSE(Has(*s, "b"));
+  CHECK(Put(*s, "b", "new", 0, 1));
+  CHECK(Get(*s, "b") == "new");
+  s->AdvanceGeneration(0);  // never goes back
+  CHECK(s->generation() == 1);
+}
+
+TEST_CASE("store: lru evicts the least recently used") {
+  FakeClock clock;
+  // Budget for about 3 entries of this size in one shard.
+  size_t charge = ValueRef::Make("k0", 0, std::string(1000, 'v')).entry()->Charge();
+  auto s = MakeStore(3 * charge + 16 * 8 + 8 + charge / 2, EvictionPolicy::kLru, &clock, 0);
+  std::string v(1000, 'v');
+  Put(*s, "k0", v);
+  Put(*s, "k1", v);
+  Put(*s, "k2", v);
+  CHECK(Has(*s, "k0"));  // k0 becomes most recent; k1 is now the oldest
+  Put(*s, "k3", v);
+  CHECK_FALSE(Has(*s, "k1"));
+  CHECK(Has(*s, "k0"));
+  CHECK(Has(*s, "k2"));
+  CHECK(Has(*s, "k3"));
+  Put(*s, "k4", v);  // k2 is the least recent now (k0 hit, k2 hit, k3 hit in that order)
+  CHECK_FALSE(Has(*s, "k0"));
+}
+
+TEST_CASE("store: s3fifo keeps re-used keys through a scan of one-hit wonders") {
+  FakeClock clock;
+  std::string v(1000, 'v');
+  size_t charge = ValueRef::Make("hot0", 0, v).entry()->Charge();
+  auto run = [&](EvictionPolicy policy) {
+    auto s = MakeStore(20 * charge + 4096, policy, &clock, 0);
+    for (int i = 0; i < 5; ++i) Put(*s, "hot" + std::to_string(i), v);
+    for (int i = 0; i < 5; ++i) Has(*s, "hot" + std::to_string(i));  // each hit once
+    for (int i = 0; i < 200; ++i) Put(*s, "scan" + std::to_string(i), v);  // never read again
+    int kept = 0;
+    for (int i = 0; i < 5; ++i) kept += Has(*s, "hot" + std::to_string(i));
+    return kept;
+  };
+  CHECK(run(EvictionPolicy::kLru) == 0);
+  CHECK(run(EvictionPolicy::kS3Fifo) == 5);
+}
+
+TEST_CASE("store: s3fifo sends a key evicted from the small queue to main when it returns") {
+  FakeClock clock;
+  std::string v(1000, 'v');
+  size_t charge = ValueRef::Make("k", 0, v).entry()->Charge();
+  auto s = MakeStore(20 * charge + 4096, EvictionPolicy::kS3Fifo, &clock, 0);
+  Put(*s, "ghost", v);
+  for (int i = 0; i < 40; ++i) Put(*s, "fill" + std::to_string(i), v);
+  CHECK_FALSE(Has(*s, "ghost"));  // pushed out of the small queue, never hit
+  Put(*s, "ghost", v);            // remembered by the ghost: goes to main
+  for (int i = 40; i < 200; ++i) Put(*s, "fill" + std::to_string(i), v);
+  CHECK(Has(*s, "ghost"));
+}
+
+TEST_CASE("store: shard count follows the budget and the largest entry") {
+  StoreOptions o;
+  o.max_bytes = 256 << 20;
+  o.max_entry_bytes = 1 << 20;
+  CHECK(NewStore(o)->num_shards() == 64);
+  o.max_bytes = 16 << 20;
+  CHECK(NewStore(o)->num_shards() == 4);
+  o.max_bytes = 1 << 20;
+  CHECK(NewStore(o)->num_shards() == 1);
+  o.max_entry_bytes = 0;  // max_bytes / 64 -> 16 KiB entries: 64 KiB shards -> 16 shards
+  CHECK(NewStore(o)->num_shards() == 16);
+}
+
+TEST_SUITE("concurrency") {
+  TEST_CASE("store: concurrent readers and writers keep the budget and the values intact") {
+    const size_t kBudget = 1 << 20;
+    for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo}) {
+      auto s = MakeStore(kBudget, policy, SystemClock::Get(), 3);
+      std::vector<std::thread> threads;
+      std::atomic<int> bad{0};
+      for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+          std::mt19937 rng(t);
+          for (int i = 0; i < 20000; ++i) {
+            std::string key = "k" + std::to_string(rng() % 2000);
+            if (rng() % 3 == 0) {
+              Put(*s, key, key + std::string(rng() % 1000, '.'));
+            } else if (rng() % 50 == 0) {
+              s->Erase(key, HashBytes(key));
+            } else if (ValueRef v = s->Lookup(key, HashBytes(key))) {
+              if (v.value().substr(0, key.size()) != key) bad++;
+            }
+          }
+        });
+      }
+      for (auto& th : threads) th.join();
+      CHECK(bad == 0);
+      CHECK(s->Stats().bytes <= kBudget);
+    }
+  }
+}
+
+}  // namespace podcache
