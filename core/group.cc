@@ -1,0 +1,440 @@
+#include "core/group.h"
+
+#include <future>
+
+#include "core/hash.h"
+
+namespace podcache {
+
+using Done = SingleFlight<GetResult>::Done;
+
+std::string_view ValueSourceName(ValueSource s) {
+  switch (s) {
+    case ValueSource::kNone: return "none";
+    case ValueSource::kMain: return "main";
+    case ValueSource::kHot: return "hot";
+    case ValueSource::kPeer: return "peer";
+    case ValueSource::kLoader: return "loader";
+  }
+  return "none";
+}
+
+namespace {
+
+GetResult ErrorResult(Status s) {
+  GetResult r;
+  r.status = std::move(s);
+  return r;
+}
+
+// A fallback copy or hot copy lives at most hot_ttl (0 = no cap), and never past the owner's TTL.
+Millis CapTtl(Millis ttl, Millis cap) {
+  if (cap == 0) return ttl;
+  return (ttl == 0 || ttl > cap) ? cap : ttl;
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<Group>> Group::Create(const KeyspaceOptions& options,
+                                               std::shared_ptr<Loader> loader,
+                                               const GroupEnv& env) {
+  if (Status s = options.Validate(); !s.ok()) return s;
+  if (env.scheduler == nullptr || env.clock == nullptr) {
+    return InvalidArgumentError("a group needs a scheduler and a clock");
+  }
+  return std::make_shared<Group>(options, std::move(loader), env);
+}
+
+Group::Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, const GroupEnv& env)
+    : options_(options),
+      loader_(std::move(loader)),
+      env_(env),
+      hot_tracker_(env.clock, options.hot_promote_hits, options.hot_window_ms),
+      load_limiter_(options.load_concurrency, static_cast<size_t>(options.load_queue)),
+      loads_(env.scheduler, ErrorResult),
+      fetches_(env.scheduler, ErrorResult) {
+  size_t hot_bytes = static_cast<size_t>(static_cast<double>(options.max_bytes) * options.hot_share);
+  StoreOptions main_options;
+  main_options.max_bytes = options.max_bytes - hot_bytes;
+  main_options.policy = options.eviction;
+  main_options.max_entry_bytes = options.max_key_bytes + options.max_value_bytes + 64;
+  main_options.clock = env.clock;
+  main_ = NewStore(main_options);
+  StoreOptions hot_options = main_options;
+  hot_options.max_bytes = hot_bytes;
+  hot_ = NewStore(hot_options);
+}
+
+Status Group::CheckKey(std::string_view key) const {
+  if (key.empty()) return InvalidArgumentError("keyspace '" + name() + "': empty key");
+  if (key.size() > options_.max_key_bytes) {
+    return InvalidArgumentError("keyspace '" + name() + "': key of " + std::to_string(key.size()) +
+                                " bytes exceeds max_key_bytes=" +
+                                std::to_string(options_.max_key_bytes));
+  }
+  return OkStatus();
+}
+
+bool Group::OwnedHere(uint64_t hash, std::string* owner) const {
+  if (env_.peers == nullptr) return true;
+  RingPtr ring = env_.peers->Ring();
+  if (ring == nullptr || ring->empty()) return true;
+  *owner = ring->Owner(hash);
+  return *owner == env_.peers->Self();
+}
+
+GetResult Group::FromEntry(ValueRef v, ValueSource source) const {
+  GetResult r;
+  r.source = source;
+  Millis remaining = v.RemainingMs(env_.clock->NowMs());
+  r.remaining_ttl_ms = remaining < 0 ? 0 : remaining;
+  if (v.negative()) {
+    r.status = NotFoundError("keyspace '" + name() + "': key not found");
+  } else {
+    r.value = std::move(v);
+  }
+  return r;
+}
+
+void Group::Get(std::string_view key, const GetOptions& opts, GetCallback done) {
+  if (Status s = CheckKey(key); !s.ok()) {
+    done(ErrorResult(std::move(s)));
+    return;
+  }
+  counters_.Add(KeyspaceStats::kGets);
+  if (opts.from_peer) counters_.Add(KeyspaceStats::kGetsFromPeers);
+  uint64_t hash = HashBytes(key);
+  if (ValueRef v = main_->Lookup(key, hash)) {
+    done(FromEntry(std::move(v), ValueSource::kMain));
+    return;
+  }
+  if (ValueRef v = hot_->Lookup(key, hash)) {
+    done(FromEntry(std::move(v), ValueSource::kHot));
+    return;
+  }
+  counters_.Add(KeyspaceStats::kMisses);
+  std::string owner;
+  bool here = OwnedHere(hash, &owner);
+  if (opts.from_peer && !here) counters_.Add(KeyspaceStats::kRingDisagreements);
+  if (here || opts.from_peer) {
+    LoadHere(std::string(key), hash, Fill::kOwner, opts.deadline, std::move(done));
+    return;
+  }
+  hot_tracker_.RecordAndCheck(hash);
+  FetchFromOwner(std::string(key), hash, std::move(owner), opts.deadline, std::move(done));
+}
+
+void Group::LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
+                     GetCallback done) {
+  Millis flight_deadline = env_.clock->NowMs() + options_.load_timeout_ms;
+  auto self = shared_from_this();
+  bool started = loads_.Do(
+      key, waiter_deadline, flight_deadline,
+      [self, key, hash, fill](Done d) { self->StartLoad(key, hash, fill, std::move(d)); },
+      std::move(done));
+  if (!started) counters_.Add(KeyspaceStats::kLoadsDeduped);
+}
+
+void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done done) {
+  if (loader_ == nullptr) {
+    counters_.Add(KeyspaceStats::kNotFound);
+    done(ErrorResult(NotFoundError("keyspace '" + name() +
+                                   "': key not found (cache-aside keyspace, no loader)")));
+    return;
+  }
+  // The generation is taken before the load starts: if the keyspace is invalidated while the
+  // loader runs, the (possibly stale) value is handed to its waiters but not cached.
+  uint32_t generation = main_->generation();
+  auto self = shared_from_this();
+  bool accepted = load_limiter_.Submit([self, key, hash, fill, generation, done]() {
+    self->counters_.Add(KeyspaceStats::kLoads);
+    auto released = std::make_shared<std::atomic<bool>>(false);
+    auto release_once = [self, released] {
+      if (!released->exchange(true)) self->load_limiter_.Release();
+    };
+    Millis deadline = self->env_.clock->NowMs() + self->options_.load_timeout_ms;
+    try {
+      self->loader_->Load(self->name(), key, deadline,
+                          [self, key, hash, fill, generation, done, release_once](
+                              StatusOr<Loaded> r) {
+                            release_once();
+                            self->FinishLoad(key, hash, fill, generation, std::move(r), done);
+                          });
+    } catch (const std::exception& e) {
+      release_once();
+      self->counters_.Add(KeyspaceStats::kLoadErrors);
+      done(ErrorResult(InternalError("keyspace '" + self->name() + "': loader threw: " + e.what())));
+    } catch (...) {
+      release_once();
+      self->counters_.Add(KeyspaceStats::kLoadErrors);
+      done(ErrorResult(InternalError("keyspace '" + self->name() + "': loader threw")));
+    }
+  });
+  if (!accepted) {
+    counters_.Add(KeyspaceStats::kLoadsRejected);
+    done(ErrorResult(ResourceExhaustedError(
+        "keyspace '" + name() + "': too many loads waiting (load_queue=" +
+        std::to_string(options_.load_queue) + ")")));
+  }
+}
+
+void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_t generation,
+                       StatusOr<Loaded> loaded, Done done) {
+  Millis now = env_.clock->NowMs();
+  if (loaded.ok()) {
+    const Loaded& l = loaded.value();
+    if (l.value.size() > options_.max_value_bytes) {
+      counters_.Add(KeyspaceStats::kLoadErrors);
+      done(ErrorResult(ResourceExhaustedError(
+          "keyspace '" + name() + "': loaded value of " + std::to_string(l.value.size()) +
+          " bytes exceeds max_value_bytes=" + std::to_string(options_.max_value_bytes))));
+      return;
+    }
+    Millis ttl = options_.EffectiveTtl(l.ttl_ms);
+    if (fill == Fill::kFallback) ttl = CapTtl(ttl, options_.hot_ttl_ms);
+    ValueRef v = ValueRef::Make(key, hash, l.value, ttl ? now + ttl : 0);
+    (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation);
+    GetResult r;
+    r.value = std::move(v);
+    r.source = ValueSource::kLoader;
+    r.remaining_ttl_ms = ttl;
+    done(std::move(r));
+    return;
+  }
+  if (loaded.status().code() == StatusCode::kNotFound) {
+    counters_.Add(KeyspaceStats::kNotFound);
+    if (fill == Fill::kOwner && options_.negative_ttl_ms > 0) {
+      main_->Insert(ValueRef::Make(key, hash, "", now + options_.negative_ttl_ms, true), generation);
+    }
+    GetResult r = ErrorResult(NotFoundError("keyspace '" + name() + "': key not found"));
+    r.source = ValueSource::kLoader;
+    done(std::move(r));
+    return;
+  }
+  counters_.Add(KeyspaceStats::kLoadErrors);
+  GetResult r = ErrorResult(loaded.status());
+  r.source = ValueSource::kLoader;
+  done(std::move(r));
+}
+
+void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
+                           Millis waiter_deadline, GetCallback done) {
+  Millis now = env_.clock->NowMs();
+  Millis flight_deadline = now + env_.peer_timeout_ms + options_.load_timeout_ms;
+  auto self = shared_from_this();
+  auto work = [self, key, hash, owner](Done d) {
+    std::shared_ptr<PeerClient> client = self->env_.peers->Client(owner);
+    if (client == nullptr) {
+      self->FallBackToLocalLoad(key, hash, std::move(d));
+      return;
+    }
+    self->counters_.Add(KeyspaceStats::kPeerGets);
+    uint32_t generation = self->main_->generation();
+    Millis deadline = self->env_.clock->NowMs() + self->env_.peer_timeout_ms;
+    uint64_t fingerprint = self->env_.peers->Ring()->fingerprint();
+    client->Get(self->name(), key, fingerprint, deadline,
+                [self, key, hash, generation, d](StatusOr<PeerValue> r) {
+                  if (r.ok()) {
+                    const PeerValue& pv = r.value();
+                    Millis ttl = pv.remaining_ttl_ms;
+                    bool promote = self->hot_tracker_.IsHot(hash);
+                    if (promote) ttl = CapTtl(ttl, self->options_.hot_ttl_ms);
+                    Millis now = self->env_.clock->NowMs();
+                    ValueRef v = ValueRef::Make(key, hash, pv.value, ttl ? now + ttl : 0);
+                    if (promote && self->hot_->Insert(v, generation)) {
+                      self->counters_.Add(KeyspaceStats::kHotPromotions);
+                    }
+                    GetResult out;
+                    out.value = std::move(v);
+                    out.source = ValueSource::kPeer;
+                    out.remaining_ttl_ms = ttl;
+                    d(std::move(out));
+                    return;
+                  }
+                  StatusCode code = r.status().code();
+                  if (code == StatusCode::kNotFound || code == StatusCode::kInvalidArgument) {
+                    // The owner answered: loading here would give the same answer.
+                    GetResult out = ErrorResult(r.status());
+                    out.source = ValueSource::kPeer;
+                    d(std::move(out));
+                    return;
+                  }
+                  self->counters_.Add(KeyspaceStats::kPeerErrors);
+                  self->FallBackToLocalLoad(key, hash, d);
+                });
+  };
+  bool started = fetches_.Do(key, waiter_deadline, flight_deadline, work, std::move(done));
+  if (!started) counters_.Add(KeyspaceStats::kLoadsDeduped);
+}
+
+void Group::FallBackToLocalLoad(const std::string& key, uint64_t hash, Done done) {
+  counters_.Add(KeyspaceStats::kLocalFallbackLoads);
+  LoadHere(key, hash, Fill::kFallback, kNoDeadline,
+           [done](const GetResult& r) { done(r); });
+}
+
+void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
+                const WriteOptions& opts, StatusCallback done) {
+  if (Status s = CheckKey(key); !s.ok()) return done(std::move(s));
+  if (value.size() > options_.max_value_bytes) {
+    return done(InvalidArgumentError("keyspace '" + name() + "': value of " +
+                                     std::to_string(value.size()) +
+                                     " bytes exceeds max_value_bytes=" +
+                                     std::to_string(options_.max_value_bytes)));
+  }
+  if (ttl_ms < -1) {
+    return done(InvalidArgumentError("keyspace '" + name() +
+                                     "': ttl must be >= 0 (or -1 for the keyspace default)"));
+  }
+  counters_.Add(KeyspaceStats::kSets);
+  uint64_t hash = HashBytes(key);
+  std::string owner;
+  if (opts.from_peer || OwnedHere(hash, &owner)) {
+    return done(ApplyOwnedWrite(key, hash, &value, ttl_ms));
+  }
+  hot_->Erase(key, hash);
+  std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
+  if (client == nullptr) {
+    return done(UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
+  }
+  Millis deadline = std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms);
+  client->Set(name(), key, value, ttl_ms, deadline, std::move(done));
+}
+
+void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallback done) {
+  if (Status s = CheckKey(key); !s.ok()) return done(std::move(s));
+  counters_.Add(KeyspaceStats::kDeletes);
+  uint64_t hash = HashBytes(key);
+  std::string owner;
+  if (opts.from_peer || OwnedHere(hash, &owner)) {
+    return done(ApplyOwnedWrite(key, hash, nullptr, 0));
+  }
+  hot_->Erase(key, hash);
+  std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
+  if (client == nullptr) {
+    return done(UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
+  }
+  Millis deadline = std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms);
+  client->Delete(name(), key, deadline, std::move(done));
+}
+
+Status Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
+                              Millis ttl_ms) {
+  if (value != nullptr) {
+    Millis ttl = options_.EffectiveTtl(ttl_ms);
+    Millis now = env_.clock->NowMs();
+    ValueRef v = ValueRef::Make(key, hash, *value, ttl ? now + ttl : 0);
+    if (!main_->Insert(v, main_->generation())) {
+      return ResourceExhaustedError("keyspace '" + name() + "': value of " +
+                                    std::to_string(value->size()) +
+                                    " bytes does not fit the keyspace's memory budget");
+    }
+  } else {
+    main_->Erase(key, hash);
+  }
+  hot_->Erase(key, hash);
+  std::string k(key);
+  std::string ks = name();
+  Broadcast([k, ks](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+    c.DropHot(ks, k, deadline, std::move(fn));
+  });
+  return OkStatus();
+}
+
+void Group::DropHot(std::string_view key) { hot_->Erase(key, HashBytes(key)); }
+
+void Group::Invalidate(StatusCallback done) {
+  counters_.Add(KeyspaceStats::kInvalidations);
+  uint32_t next = main_->generation() + 1;
+  AdvanceGeneration(next);
+  std::string ks = name();
+  Broadcast([ks, next](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+    c.AdvanceGeneration(ks, next, deadline, std::move(fn));
+  });
+  done(OkStatus());
+}
+
+void Group::AdvanceGeneration(uint32_t generation) {
+  main_->AdvanceGeneration(generation);
+  hot_->AdvanceGeneration(generation);
+}
+
+void Group::Broadcast(PeerCall call) {
+  if (env_.peers == nullptr) return;
+  RingPtr ring = env_.peers->Ring();
+  if (ring == nullptr) return;
+  auto shared_call = std::make_shared<const PeerCall>(std::move(call));
+  for (const std::string& member : ring->members()) {
+    if (member == env_.peers->Self()) continue;
+    counters_.Add(KeyspaceStats::kBroadcastsSent);
+    SendWithRetry(member, 0, shared_call);
+  }
+}
+
+void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call) {
+  auto self = shared_from_this();
+  auto on_done = [self, member, attempt, call](Status s) {
+    if (s.ok()) return;
+    if (attempt + 1 >= self->env_.broadcast_attempts) {
+      self->counters_.Add(KeyspaceStats::kBroadcastFailures);
+      return;
+    }
+    Millis backoff = self->env_.broadcast_backoff_ms << attempt;
+    self->env_.scheduler->RunAfter(backoff, [self, member, attempt, call] {
+      self->SendWithRetry(member, attempt + 1, call);
+    });
+  };
+  std::shared_ptr<PeerClient> client = env_.peers->Client(member);
+  if (client == nullptr) {
+    on_done(UnavailableError("no client for " + member));
+    return;
+  }
+  (*call)(*client, env_.clock->NowMs() + env_.peer_timeout_ms, on_done);
+}
+
+GetResult Group::GetSync(std::string_view key, const GetOptions& opts) {
+  auto p = std::make_shared<std::promise<GetResult>>();
+  Get(key, opts, [p](const GetResult& r) { p->set_value(r); });
+  return p->get_future().get();
+}
+
+Status Group::SetSync(std::string_view key, std::string_view value, Millis ttl_ms,
+                      const WriteOptions& opts) {
+  auto p = std::make_shared<std::promise<Status>>();
+  Set(key, value, ttl_ms, opts, [p](Status s) { p->set_value(std::move(s)); });
+  return p->get_future().get();
+}
+
+Status Group::DeleteSync(std::string_view key, const WriteOptions& opts) {
+  auto p = std::make_shared<std::promise<Status>>();
+  Delete(key, opts, [p](Status s) { p->set_value(std::move(s)); });
+  return p->get_future().get();
+}
+
+size_t Group::ReclaimExpired(size_t max_buckets) {
+  return main_->ReclaimExpired(max_buckets) + hot_->ReclaimExpired(max_buckets);
+}
+
+KeyspaceStats Group::Stats() const {
+  KeyspaceStats s;
+  for (int c = 0; c < KeyspaceStats::kNumCounters; ++c) s.counters[c] = counters_.Sum(c);
+  s.main = main_->Stats();
+  s.hot = hot_->Stats();
+  s.generation = main_->generation();
+  s.loads_active = load_limiter_.active();
+  s.loads_queued = load_limiter_.queued();
+  return s;
+}
+
+const char* KeyspaceCounterName(KeyspaceStats::Counter c) {
+  static const char* const kNames[KeyspaceStats::kNumCounters] = {
+      "gets",        "gets_from_peers",     "misses",         "loads",
+      "loads_deduped", "load_errors",       "loads_rejected", "not_found",
+      "peer_gets",   "peer_errors",         "local_fallback_loads", "ring_disagreements",
+      "hot_promotions", "sets",             "deletes",        "broadcasts_sent",
+      "broadcast_failures", "invalidations",
+  };
+  return c < KeyspaceStats::kNumCounters ? kNames[c] : "unknown";
+}
+
+}  // namespace podcache

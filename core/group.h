@@ -1,0 +1,145 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/async_limiter.h"
+#include "core/hot_tracker.h"
+#include "core/keyspace_options.h"
+#include "core/keyspace_stats.h"
+#include "core/loader.h"
+#include "core/peer.h"
+#include "core/scheduler.h"
+#include "core/single_flight.h"
+#include "core/store.h"
+#include "core/striped_counters.h"
+
+namespace podcache {
+
+// Where a Get's value came from.
+enum class ValueSource { kNone, kMain, kHot, kPeer, kLoader };
+std::string_view ValueSourceName(ValueSource s);
+
+struct GetResult {
+  Status status;  // OK, NOT_FOUND, or the error that stopped the fill
+  ValueRef value;
+  ValueSource source = ValueSource::kNone;
+  Millis remaining_ttl_ms = 0;  // 0 = no expiry
+};
+
+struct GetOptions {
+  Millis deadline = kNoDeadline;  // this caller's own deadline
+  bool from_peer = false;         // asked by a peer: serve or load here, never forward
+  uint64_t sender_ring = 0;       // the sender's ring fingerprint, when from a peer
+};
+
+struct WriteOptions {
+  Millis deadline = kNoDeadline;
+  bool from_peer = false;
+};
+
+// Settings shared by every keyspace of a node.
+struct GroupEnv {
+  PeerView* peers = nullptr;        // null: single node
+  Scheduler* scheduler = nullptr;   // required
+  const Clock* clock = nullptr;     // required
+  Millis peer_timeout_ms = 1000;    // bound of one peer call
+  int broadcast_attempts = 3;       // tries per peer for hot-copy drops and generation bumps
+  Millis broadcast_backoff_ms = 100;
+};
+
+// One keyspace on one node: the read-through request path of DESIGN.md.
+//
+//   Get: main store -> hot store -> (owner = ring.Owner(key))
+//        owner is this node, or the request came from a peer -> single-flight load via the loader
+//        (bounded by load_concurrency), stored in main
+//        else -> single-flight fetch from the owner; hot keys get a copy in the hot store;
+//        owner unreachable -> local load (same limit), kept in the hot store for hot_ttl.
+//   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy.
+//   Invalidate: bumps the generation here and on every member.
+//
+// Thread-safe. Nothing blocks: callbacks run exactly once, on the calling thread for hits and
+// validation errors, otherwise on the thread that completes the fill (loader or peer callback) or
+// the scheduler's thread (deadlines). Create with Group::Create; the object stays alive until its
+// last callback has run. The env's peers, scheduler and clock must outlive it.
+class Group : public std::enable_shared_from_this<Group> {
+ public:
+  using GetCallback = std::function<void(const GetResult&)>;
+  using StatusCallback = std::function<void(Status)>;
+
+  // `loader` may be null (cache-aside keyspace).
+  static StatusOr<std::shared_ptr<Group>> Create(const KeyspaceOptions& options,
+                                                 std::shared_ptr<Loader> loader,
+                                                 const GroupEnv& env);
+
+  const KeyspaceOptions& options() const { return options_; }
+  const std::string& name() const { return options_.name; }
+
+  void Get(std::string_view key, const GetOptions& opts, GetCallback done);
+  // `ttl_ms`: -1 = the keyspace default, 0 = no expiry.
+  void Set(std::string_view key, std::string_view value, Millis ttl_ms, const WriteOptions& opts,
+           StatusCallback done);
+  void Delete(std::string_view key, const WriteOptions& opts, StatusCallback done);
+  // A peer that owns `key` changed it: forget the hot copy.
+  void DropHot(std::string_view key);
+  // Stops serving every entry written before now, on this node and (best-effort) every member.
+  void Invalidate(StatusCallback done);
+  // A peer invalidated the keyspace: adopt its generation if it is newer.
+  void AdvanceGeneration(uint32_t generation);
+  uint32_t generation() const { return main_->generation(); }
+
+  // Blocking helpers for tests and tools. Never call them from a callback.
+  GetResult GetSync(std::string_view key, const GetOptions& opts = {});
+  Status SetSync(std::string_view key, std::string_view value, Millis ttl_ms,
+                 const WriteOptions& opts = {});
+  Status DeleteSync(std::string_view key, const WriteOptions& opts = {});
+
+  // Drops expired and stale entries from up to `max_buckets` buckets per shard of each store.
+  size_t ReclaimExpired(size_t max_buckets);
+  KeyspaceStats Stats() const;
+
+  Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, const GroupEnv& env);
+
+ private:
+  enum class Fill { kOwner, kFallback };
+
+  Status CheckKey(std::string_view key) const;
+  bool OwnedHere(uint64_t hash, std::string* owner) const;
+  void LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
+                GetCallback done);
+  void StartLoad(const std::string& key, uint64_t hash, Fill fill,
+                 SingleFlight<GetResult>::Done done);
+  void FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_t generation,
+                  StatusOr<Loaded> loaded, SingleFlight<GetResult>::Done done);
+  void FetchFromOwner(std::string key, uint64_t hash, std::string owner, Millis waiter_deadline,
+                      GetCallback done);
+  GetResult FromEntry(ValueRef v, ValueSource source) const;
+  // Applies a write here as the owner and tells the other members to drop hot copies.
+  Status ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
+                         Millis ttl_ms);
+  // One peer call of a broadcast: (client, deadline, completion).
+  using PeerCall = std::function<void(PeerClient&, Millis, PeerClient::StatusFn)>;
+  // Sends `call` to every other member, retrying each up to broadcast_attempts times with
+  // exponential back-off; a member that still fails is counted in kBroadcastFailures.
+  void Broadcast(PeerCall call);
+  void SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call);
+  void FallBackToLocalLoad(const std::string& key, uint64_t hash,
+                           SingleFlight<GetResult>::Done done);
+
+  const KeyspaceOptions options_;
+  const std::shared_ptr<Loader> loader_;
+  const GroupEnv env_;
+  std::unique_ptr<Store> main_;
+  std::unique_ptr<Store> hot_;
+  HotTracker hot_tracker_;
+  AsyncLimiter load_limiter_;
+  SingleFlight<GetResult> loads_;
+  SingleFlight<GetResult> fetches_;
+  StripedCounters<KeyspaceStats::kNumCounters> counters_;
+};
+
+}  // namespace podcache

@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "core/ring.h"
+#include "core/status.h"
+
+namespace podcache {
+
+// A value as the owner peer returned it: TTLs travel as remaining milliseconds, never as absolute
+// times, so clock skew between pods cannot stretch or cut them.
+struct PeerValue {
+  std::string value;
+  Millis remaining_ttl_ms = 0;  // 0 = no expiry
+};
+
+// The client side of the peer protocol, one per remote member (transport implements it).
+// Thread-safe; every call returns at once and calls its callback exactly once, from any thread.
+// A callback may run before the call returns.
+class PeerClient {
+ public:
+  using StatusFn = std::function<void(Status)>;
+  using ValueFn = std::function<void(StatusOr<PeerValue>)>;
+  virtual ~PeerClient() = default;
+
+  // Get marked as coming from a peer: the owner never forwards it. `ring_fingerprint` is the
+  // sender's, so the owner can count disagreements. NOT_FOUND when the data source has no value.
+  virtual void Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
+                   Millis deadline, ValueFn done) = 0;
+  virtual void Set(std::string_view keyspace, std::string_view key, std::string_view value,
+                   Millis ttl_ms, Millis deadline, StatusFn done) = 0;
+  virtual void Delete(std::string_view keyspace, std::string_view key, Millis deadline,
+                      StatusFn done) = 0;
+  // Asks the peer to drop its hot copy of a key the sender owns and just changed.
+  virtual void DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
+                       StatusFn done) = 0;
+  // Moves the peer's generation of a keyspace forward to at least `generation`.
+  virtual void AdvanceGeneration(std::string_view keyspace, uint32_t generation, Millis deadline,
+                                 StatusFn done) = 0;
+};
+
+// This node's view of the cluster: the current ring and a client for each member. Membership
+// implements it; core reads it on every miss. Thread-safe; Ring() takes no lock a writer holds.
+class PeerView {
+ public:
+  virtual ~PeerView() = default;
+  // The current snapshot (never null; empty before the first membership is known).
+  virtual RingPtr Ring() const = 0;
+  // This node's member name as it appears in the ring.
+  virtual const std::string& Self() const = 0;
+  // The client for a member, or null when there is none (yet).
+  virtual std::shared_ptr<PeerClient> Client(const std::string& member) = 0;
+};
+
+}  // namespace podcache
