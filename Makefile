@@ -2,7 +2,7 @@
 #   make demo   - set everything up and run the demo (for now: the core benchmark)
 #   make test   - the whole test suite
 #   make asan   - the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make tsan   - the concurrency tests under ThreadSanitizer
+#   make tsan   - the test suite under ThreadSanitizer
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 JOBS ?= $(shell nproc)
@@ -16,27 +16,27 @@ deps:
 	@$(ROOT)/scripts/install-deps.sh
 
 build: deps
-	cmake -S $(ROOT) -B build/release $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release
-	cmake --build build/release -j $(JOBS)
+	cmake -S $(ROOT) -B $(ROOT)/build/release $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(ROOT)/build/release -j $(JOBS)
 
 test: build
-	cd build/release && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cd $(ROOT)/build/release && ctest --output-on-failure -j $(JOBS) --timeout 300
 
 asan: deps
-	cmake -S $(ROOT) -B build/asan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DPODCACHE_SANITIZE=address
-	cmake --build build/asan -j $(JOBS)
-	cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	cmake -S $(ROOT) -B $(ROOT)/build/asan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DPODCACHE_SANITIZE=address
+	cmake --build $(ROOT)/build/asan -j $(JOBS)
+	cd $(ROOT)/build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
-# TSan covers the tests labelled "concurrency" (single-flight, store, group, scheduler).
+# TSan runs the whole suite; `ctest -L concurrency` narrows it to the multi-threaded cases.
 tsan: deps
-	cmake -S $(ROOT) -B build/tsan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DPODCACHE_SANITIZE=thread
-	cmake --build build/tsan -j $(JOBS)
-	cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-	  ctest --output-on-failure -j $(JOBS) --timeout 600 -L concurrency
+	cmake -S $(ROOT) -B $(ROOT)/build/tsan $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DPODCACHE_SANITIZE=thread
+	cmake --build $(ROOT)/build/tsan -j $(JOBS)
+	cd $(ROOT)/build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 600
 
 bench: build
-	build/release/bench/podcache_core_bench
+	$(ROOT)/build/release/bench/podcache_core_bench
 
 demo: bench
 

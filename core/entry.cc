@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -16,7 +17,9 @@ static constexpr size_t kMallocChunkHeader = sizeof(size_t);
 
 Entry* Entry::Create(std::string_view key, uint64_t hash, std::string_view value,
                      Millis expires_at, bool negative) {
-  void* mem = std::malloc(kHeaderSize + key.size() + value.size());
+  // The header is written as a whole Entry object, whose sizeof (56) exceeds kHeaderSize (52).
+  size_t size = std::max(kHeaderSize + key.size() + value.size(), sizeof(Entry));
+  void* mem = std::malloc(size);
   if (mem == nullptr) throw std::bad_alloc();
   Entry* e = new (mem) Entry{};
   e->next_in_bucket = e->prev = e->next = nullptr;

@@ -124,6 +124,18 @@ void Group::Get(std::string_view key, const GetOptions& opts, GetCallback done) 
   FetchFromOwner(std::string(key), hash, std::move(owner), opts.deadline, std::move(done));
 }
 
+bool Group::ServeIfCached(std::string_view key, uint64_t hash, const Done& done) {
+  ValueRef v = main_->Lookup(key, hash);
+  ValueSource source = ValueSource::kMain;
+  if (!v) {
+    v = hot_->Lookup(key, hash);
+    source = ValueSource::kHot;
+  }
+  if (!v) return false;
+  done(FromEntry(std::move(v), source));
+  return true;
+}
+
 void Group::LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
                      GetCallback done) {
   Millis flight_deadline = env_.clock->NowMs() + options_.load_timeout_ms;
@@ -136,6 +148,8 @@ void Group::LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_de
 }
 
 void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done done) {
+  // A flight that finished between this caller's miss and its Do() has already filled the cache.
+  if (ServeIfCached(key, hash, done)) return;
   if (loader_ == nullptr) {
     counters_.Add(KeyspaceStats::kNotFound);
     done(ErrorResult(NotFoundError("keyspace '" + name() +
@@ -223,6 +237,7 @@ void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
   Millis flight_deadline = now + env_.peer_timeout_ms + options_.load_timeout_ms;
   auto self = shared_from_this();
   auto work = [self, key, hash, owner](Done d) {
+    if (self->ServeIfCached(key, hash, d)) return;
     std::shared_ptr<PeerClient> client = self->env_.peers->Client(owner);
     if (client == nullptr) {
       self->FallBackToLocalLoad(key, hash, std::move(d));

@@ -109,6 +109,8 @@ class Group : public std::enable_shared_from_this<Group> {
 
   Status CheckKey(std::string_view key) const;
   bool OwnedHere(uint64_t hash, std::string* owner) const;
+  // Completes `done` from main or hot if the key is there now.
+  bool ServeIfCached(std::string_view key, uint64_t hash, const SingleFlight<GetResult>::Done& done);
   void LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
                 GetCallback done);
   void StartLoad(const std::string& key, uint64_t hash, Fill fill,

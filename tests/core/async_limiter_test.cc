@@ -7,7 +7,7 @@
 
 namespace podcache {
 
-TEST_CASE("limiter: at most `limit` run, the queue is bounded and drains in order") {
+TEST_CASE("limiter: at most `limit` run - the queue is bounded and drains in order") {
   AsyncLimiter limiter(2, 2);
   std::vector<int> started;
   for (int i = 0; i < 4; ++i) CHECK(limiter.Submit([&, i] { started.push_back(i); }));

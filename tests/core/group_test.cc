@@ -215,7 +215,7 @@ TEST_CASE("group: single node loads a miss once and then serves it from main") {
   CHECK(s.main.items == 1);
 }
 
-TEST_CASE("group: a Get through any node returns the owner's value, loaded only by the owner") {
+TEST_CASE("group: a Get through any node returns the owner's value - loaded only by the owner") {
   FakeCluster c(3, Options());
   for (int i = 0; i < 30; ++i) {
     std::string key = "user:" + std::to_string(i);
@@ -234,7 +234,7 @@ TEST_CASE("group: a Get through any node returns the owner's value, loaded only 
   CHECK(peer_gets == 60);  // each key fetched once by each of the two non-owners
 }
 
-TEST_CASE("group: a request from a peer is never forwarded, even when the rings disagree") {
+TEST_CASE("group: a request from a peer is never forwarded - even when the rings disagree") {
   FakeCluster c(3, Options());
   std::string key = c.KeyOwnedBy(1);
   GetOptions from_peer;
@@ -249,7 +249,7 @@ TEST_CASE("group: a request from a peer is never forwarded, even when the rings 
   CHECK(s[KeyspaceStats::kPeerGets] == 0);
 }
 
-TEST_CASE("group: owner unreachable -> local load within the limit, counted, kept briefly") {
+TEST_CASE("group: owner unreachable -> local load within the limit - counted - kept briefly") {
   KeyspaceOptions o = Options();
   o.hot_ttl_ms = 5000;
   FakeCluster c(3, o);
@@ -272,7 +272,7 @@ TEST_CASE("group: owner unreachable -> local load within the limit, counted, kep
   CHECK(r.value.value() == key + "@" + c.nodes[2]->name);
 }
 
-TEST_CASE("group: an owner's NOT_FOUND is final, not a reason to load locally") {
+TEST_CASE("group: an owner's NOT_FOUND is final - not a reason to load locally") {
   FakeCluster c(2, Options());
   std::string key = c.KeyOwnedBy(1);
   c.nodes[1]->loader->missing.insert(key);
@@ -304,7 +304,7 @@ TEST_CASE("group: hot promotion by access rate") {
   CHECK(g.Stats()[KeyspaceStats::kHotPromotions] == 1);
 }
 
-TEST_CASE("group: Set and Delete go to the owner, which drops the others' hot copies") {
+TEST_CASE("group: Set and Delete go to the owner - which drops the others' hot copies") {
   KeyspaceOptions o = Options();
   o.hot_promote_hits = 1;
   FakeCluster c(3, o);
@@ -409,7 +409,7 @@ TEST_CASE("group: NOT_FOUND is cached for the negative TTL only") {
   CHECK(loader->calls == 2);
 }
 
-TEST_CASE("group: TTLs from the loader, the default and the cap") {
+TEST_CASE("group: TTLs from the loader - the default and the cap") {
   FakeClock clock;
   ManualScheduler scheduler(&clock);
   auto loader = std::make_shared<FakeLoader>("solo");
@@ -468,6 +468,12 @@ TEST_CASE("group: the load's own timeout ends a load that never answers") {
   scheduler.AdvanceAndRun(2000);
   REQUIRE(got.size() == 1);
   CHECK(got[0].status.code() == StatusCode::kDeadlineExceeded);
+  // The answer that finally arrives is ignored by the finished flight but still cached.
+  loader->ReleaseAll();
+  CHECK(got.size() == 1);
+  CHECK(g->Stats().loads_active == 0);
+  loader->hold = false;
+  CHECK(g->GetSync("stuck").source == ValueSource::kMain);
 }
 
 TEST_CASE("group: load concurrency limit and queue bound") {
@@ -496,7 +502,7 @@ TEST_CASE("group: load concurrency limit and queue bound") {
   CHECK(g->Stats().loads_active == 0);
 }
 
-TEST_CASE("group: bad keys, values and TTLs are INVALID_ARGUMENT naming the limit") {
+TEST_CASE("group: bad keys - values and TTLs are INVALID_ARGUMENT naming the limit") {
   FakeClock clock;
   ManualScheduler scheduler(&clock);
   KeyspaceOptions o = Options();

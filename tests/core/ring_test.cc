@@ -52,7 +52,7 @@ TEST_CASE("ring: 10 members share 1M keys within 10% of the mean") {
   CHECK(*std::min_element(count.begin(), count.end()) > 0);
 }
 
-TEST_CASE("ring: an 11th member takes at most 1.1/11 of the keys, all moving to it") {
+TEST_CASE("ring: an 11th member takes at most 1.1/11 of the keys - all moving to it") {
   auto members = Members(11);
   auto before = Ring::Build(std::vector<std::string>(members.begin(), members.begin() + 10));
   auto after = Ring::Build(members);

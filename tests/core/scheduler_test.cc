@@ -23,7 +23,7 @@ TEST_CASE("manual scheduler: tasks run in time order when the clock reaches them
 }
 
 TEST_SUITE("concurrency") {
-  TEST_CASE("thread scheduler: runs due tasks, cancels, and stops cleanly with tasks pending") {
+  TEST_CASE("thread scheduler: runs due tasks - cancels - and stops cleanly with tasks pending") {
     ThreadScheduler s;
     s.Start();
     std::promise<void> ran;

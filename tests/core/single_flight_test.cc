@@ -21,7 +21,7 @@ Result Error(Status s) { return Result{std::move(s), {}}; }
 }  // namespace
 
 TEST_SUITE("concurrency") {
-  TEST_CASE("single-flight: 1,000 threads on one key make one load and get one result") {
+  TEST_CASE("single-flight: 1000 threads on one key make one load and get one result") {
     ThreadScheduler scheduler;
     scheduler.Start();
     SingleFlight<Result> flights(&scheduler, Error);
@@ -61,7 +61,7 @@ TEST_SUITE("concurrency") {
   }
 }
 
-TEST_CASE("single-flight: a throwing load completes every waiter; the next call loads again") {
+TEST_CASE("single-flight: a throwing load completes every waiter - the next call loads again") {
   FakeClock clock;
   ManualScheduler scheduler(&clock);
   SingleFlight<Result> flights(&scheduler, Error);
@@ -124,7 +124,7 @@ TEST_CASE("single-flight: a waiter with a short deadline leaves while the load g
   CHECK(scheduler.pending() == 0);  // timers of finished flights are cancelled
 }
 
-TEST_CASE("single-flight: the load's own deadline ends the flight; a late result is ignored") {
+TEST_CASE("single-flight: the load's own deadline ends the flight - a late result is ignored") {
   FakeClock clock;
   ManualScheduler scheduler(&clock);
   SingleFlight<Result> flights(&scheduler, Error);

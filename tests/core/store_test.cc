@@ -37,7 +37,7 @@ bool Has(Store& s, const std::string& key) { return bool(s.Lookup(key, HashBytes
 
 }  // namespace
 
-TEST_CASE("store: put, get, replace, erase") {
+TEST_CASE("store: put - get - replace - erase") {
   FakeClock clock;
   for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo}) {
     auto s = MakeStore(1 << 20, policy, &clock, 2);
@@ -69,7 +69,7 @@ TEST_CASE("store: a reader keeps its value after the entry is evicted or erased"
   CHECK(held.key() == "k");
 }
 
-TEST_CASE("store: budget is never exceeded under a random mix, and accounting returns to zero") {
+TEST_CASE("store: budget is never exceeded under a random mix - and accounting returns to zero") {
   FakeClock clock;
   const size_t kBudget = 256 << 10;
   for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo}) {
@@ -109,22 +109,35 @@ TEST_CASE("store: budget is never exceeded under a random mix, and accounting re
   }
 }
 
+// Sanitizers replace malloc, so mallinfo2 says nothing about the store under them.
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 TEST_CASE("store: reported usage matches what malloc really holds") {
   FakeClock clock;
-  const size_t kBudget = 8 << 20;
+  const size_t kBudget = 256 << 20;
   auto s = MakeStore(kBudget, EvictionPolicy::kS3Fifo, &clock, 2);
-  size_t before = mallinfo2().uordblks;
+  // Small chunks come from the heap (uordblks), big arrays are mmapped (hblkhd).
+  auto in_use = [] {
+    struct mallinfo2 m = mallinfo2();
+    return m.uordblks + m.hblkhd;
+  };
+  size_t before = in_use();
   std::mt19937_64 rng(7);
-  for (int i = 0; i < 100000; ++i) {
-    Put(*s, "key-" + std::to_string(i), std::string(rng() % 500, 'v'));
+  const int kEntries = 500000;
+  for (int i = 0; i < kEntries; ++i) {
+    Put(*s, "key-" + std::to_string(i), std::string(rng() % 100, 'v'));
   }
-  size_t held = mallinfo2().uordblks - before;
+  size_t held = in_use() - before;
   StoreStats st = s->Stats();
+  REQUIRE(st.items == kEntries);  // nothing evicted: every entry is still held
   CHECK(st.bytes <= kBudget);
-  // Everything the store allocated is in its accounting (within the fixed shard objects' size).
-  CHECK(held <= st.bytes + 16 * 1024);
-  CHECK(held + 16 * 1024 >= st.bytes);
+  // glibc's tcache keeps up to 7 freed chunks of each small size counted as in use (< 256 KiB);
+  // one unaccounted byte per entry would already be 500 KB.
+  const double kSlack = 256 * 1024;
+  INFO("held " << held << " accounted " << st.bytes);
+  CHECK(static_cast<double>(held) <= st.bytes + kSlack);
+  CHECK(static_cast<double>(held) + kSlack >= st.bytes);
 }
+#endif
 
 TEST_CASE("store: TTL is enforced on read with a fake clock") {
   FakeClock clock;
