@@ -430,6 +430,20 @@ size_t Group::ReclaimExpired(size_t max_buckets) {
   return main_->ReclaimExpired(max_buckets) + hot_->ReclaimExpired(max_buckets);
 }
 
+void Group::StartReaper(Millis interval_ms, size_t max_buckets) {
+  std::weak_ptr<Group> weak = weak_from_this();
+  auto tick = std::make_shared<std::function<void()>>();
+  // The task holds the group weakly and reschedules itself; it stops when the group is gone.
+  *tick = [weak, interval_ms, max_buckets, tick_weak = std::weak_ptr(tick)] {
+    auto self = weak.lock();
+    auto again = tick_weak.lock();
+    if (!self || !again) return;
+    self->ReclaimExpired(max_buckets);
+    self->env_.scheduler->RunAfter(interval_ms, [again] { (*again)(); });
+  };
+  env_.scheduler->RunAfter(interval_ms, [tick] { (*tick)(); });
+}
+
 KeyspaceStats Group::Stats() const {
   KeyspaceStats s;
   for (int c = 0; c < KeyspaceStats::kNumCounters; ++c) s.counters[c] = counters_.Sum(c);

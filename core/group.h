@@ -100,6 +100,9 @@ class Group : public std::enable_shared_from_this<Group> {
 
   // Drops expired and stale entries from up to `max_buckets` buckets per shard of each store.
   size_t ReclaimExpired(size_t max_buckets);
+  // Runs ReclaimExpired(max_buckets) every `interval_ms` on the scheduler, for as long as the
+  // group lives, so memory held by expired entries comes back without reads or evictions.
+  void StartReaper(Millis interval_ms, size_t max_buckets = 4096);
   KeyspaceStats Stats() const;
 
   Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, const GroupEnv& env);

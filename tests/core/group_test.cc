@@ -430,6 +430,27 @@ TEST_CASE("group: TTLs from the loader - the default and the cap") {
   CHECK(g->GetSync("a").source == ValueSource::kLoader);
 }
 
+TEST_CASE("group: the reaper reclaims expired entries without reads") {
+  FakeClock clock;
+  ManualScheduler scheduler(&clock);
+  auto loader = std::make_shared<FakeLoader>("solo");
+  loader->ttl_ms = 1000;
+  GroupEnv env{nullptr, &scheduler, &clock};
+  auto g = Group::Create(Options(), loader, env).value();
+  for (int i = 0; i < 100; ++i) g->GetSync("k" + std::to_string(i));
+  g->StartReaper(500);
+  CHECK(g->Stats().main.items == 100);
+  scheduler.AdvanceAndRun(500);
+  CHECK(g->Stats().main.items == 100);
+  scheduler.AdvanceAndRun(500);  // entries expired at +1000; the tick at +1000 drops them
+  CHECK(g->Stats().main.items == 0);
+  CHECK(g->Stats().main.expirations == 100);
+  CHECK(scheduler.pending() == 1);  // still ticking
+  g.reset();
+  scheduler.AdvanceAndRun(500);     // the tick finds the group gone and stops
+  CHECK(scheduler.pending() == 0);
+}
+
 TEST_CASE("group: a caller's deadline passes while the load goes on and is cached") {
   FakeClock clock;
   ManualScheduler scheduler(&clock);
