@@ -207,7 +207,7 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_
     Millis ttl = options_.EffectiveTtl(l.ttl_ms);
     if (fill == Fill::kFallback) ttl = CapTtl(ttl, options_.hot_ttl_ms);
     ValueRef v = ValueRef::Make(key, hash, l.value, ttl ? now + ttl : 0);
-    (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation);
+    (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation, /*replace=*/false);
     GetResult r;
     r.value = std::move(v);
     r.source = ValueSource::kLoader;
@@ -218,7 +218,8 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_
   if (loaded.status().code() == StatusCode::kNotFound) {
     counters_.Add(KeyspaceStats::kNotFound);
     if (fill == Fill::kOwner && options_.negative_ttl_ms > 0) {
-      main_->Insert(ValueRef::Make(key, hash, "", now + options_.negative_ttl_ms, true), generation);
+      main_->Insert(ValueRef::Make(key, hash, "", now + options_.negative_ttl_ms, true), generation,
+                    /*replace=*/false);
     }
     GetResult r = ErrorResult(NotFoundError("keyspace '" + name() + "': key not found"));
     r.source = ValueSource::kLoader;
@@ -256,7 +257,7 @@ void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
                     if (promote) ttl = CapTtl(ttl, self->options_.hot_ttl_ms);
                     Millis now = self->env_.clock->NowMs();
                     ValueRef v = ValueRef::Make(key, hash, pv.value, ttl ? now + ttl : 0);
-                    if (promote && self->hot_->Insert(v, generation)) {
+                    if (promote && self->hot_->Insert(v, generation, /*replace=*/false)) {
                       self->counters_.Add(KeyspaceStats::kHotPromotions);
                     }
                     GetResult out;

@@ -57,9 +57,13 @@ class alignas(64) Shard {
     return ValueRef::Adopt(e);
   }
 
-  bool Insert(Entry* e, uint32_t generation) {
+  bool Insert(Entry* e, uint32_t generation, bool replace, const Clock& clock) {
     size_t charge = e->Charge();
     std::lock_guard lock(mu_);
+    if (!replace) {
+      Entry* live = table_.Find(e->key(), e->hash32);
+      if (live && !IsDead(live, generation, clock)) return false;
+    }
     if (charge + table_.bytes() + policy_.MemoryBytes() > capacity_) {
       ++stats_.rejected;
       return false;
@@ -195,7 +199,7 @@ class StoreImpl final : public Store {
     return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation(), *clock_);
   }
 
-  bool Insert(const ValueRef& value, uint32_t generation) override {
+  bool Insert(const ValueRef& value, uint32_t generation, bool replace) override {
     assert(value && value.entry()->key_size == value.key().size());
     Entry* e = const_cast<Entry*>(value.entry());
     uint64_t hash = HashOf(e);
@@ -208,9 +212,9 @@ class StoreImpl final : public Store {
       // Each entry is linked into one table at most once; index a private copy instead.
       ValueRef copy = ValueRef::Make(value.key(), hash, value.value(), value.expires_at(),
                                      value.negative());
-      return shard.Insert(const_cast<Entry*>(copy.entry()), generation);
+      return shard.Insert(const_cast<Entry*>(copy.entry()), generation, replace, *clock_);
     }
-    return shard.Insert(e, generation);
+    return shard.Insert(e, generation, replace, *clock_);
   }
 
   bool Erase(std::string_view key, uint64_t hash) override {

@@ -58,8 +58,10 @@ class Store {
   // Indexes `value` (made with ValueRef::Make for this key and hash), replacing any entry with the
   // same key. `generation` is the keyspace generation the value was produced under: a value from
   // before the current generation is refused. Evicts as needed to stay within the budget. Returns
-  // false when the entry was refused (bigger than a shard, or stale).
-  virtual bool Insert(const ValueRef& value, uint32_t generation) = 0;
+  // false when the entry was refused (bigger than a shard, or stale). With `replace` false, a live
+  // entry for the key wins and the new value is dropped: a load that finishes after a Set of the
+  // same key must not overwrite the newer value.
+  virtual bool Insert(const ValueRef& value, uint32_t generation, bool replace = true) = 0;
 
   // Removes `key`; returns whether it was present.
   virtual bool Erase(std::string_view key, uint64_t hash) = 0;

@@ -390,6 +390,22 @@ TEST_CASE("group: a load that began before an invalidation is not cached after i
   CHECK(g->GetSync("k").source == ValueSource::kLoader);  // not cached: loads again
 }
 
+TEST_CASE("group: a load that finishes after a Set does not overwrite the newer value") {
+  FakeClock clock;
+  ManualScheduler scheduler(&clock);
+  auto loader = std::make_shared<FakeLoader>("solo");
+  loader->hold = true;
+  GroupEnv env{nullptr, &scheduler, &clock};
+  auto g = Group::Create(Options(), loader, env).value();
+  std::vector<GetResult> got;
+  g->Get("k", {}, [&](const GetResult& r) { got.push_back(r); });
+  REQUIRE(g->SetSync("k", "written by the app", -1).ok());
+  loader->ReleaseAll();  // the database's older answer arrives
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].value.value() == "k@solo");  // its own waiter still gets what it asked for
+  CHECK(g->GetSync("k").value.value() == "written by the app");
+}
+
 TEST_CASE("group: NOT_FOUND is cached for the negative TTL only") {
   FakeClock clock;
   ManualScheduler scheduler(&clock);

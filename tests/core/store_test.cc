@@ -190,6 +190,17 @@ TEST_CASE("store: generations stop old entries and refuse stale writes") {
   CHECK(s->generation() == 1);
 }
 
+TEST_CASE("store: insert without replace keeps a live entry but replaces a dead one") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kS3Fifo, &clock);
+  Put(*s, "k", "first", clock.NowMs() + 10);
+  CHECK_FALSE(s->Insert(ValueRef::Make("k", HashBytes("k"), "second"), 0, /*replace=*/false));
+  CHECK(Get(*s, "k") == "first");
+  clock.Advance(10);  // "first" is expired but still indexed
+  CHECK(s->Insert(ValueRef::Make("k", HashBytes("k"), "third"), 0, /*replace=*/false));
+  CHECK(Get(*s, "k") == "third");
+}
+
 TEST_CASE("store: lru evicts the least recently used") {
   FakeClock clock;
   // Budget for about 3 entries of this size in one shard.
