@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/lru_policy.h"
 #include "core/s3fifo_policy.h"
+#include "core/spin_lock.h"
 
 namespace podcache {
 
@@ -31,7 +32,8 @@ std::string_view EvictionPolicyName(EvictionPolicy p) {
 namespace {
 
 // One lock's worth of the store: a hash table, an eviction policy and a byte budget.
-// Thread-safe through mu_; aligned so neighbouring shards' locks do not share a cache line.
+// Thread-safe through mu_ (a spin lock: every section under it is short and never blocks); aligned
+// so neighbouring shards' locks do not share a cache line.
 template <typename Policy>
 class alignas(64) Shard {
  public:
@@ -174,7 +176,7 @@ class alignas(64) Shard {
     e->Unref();
   }
 
-  mutable std::mutex mu_;
+  mutable SpinLock mu_;
   const size_t capacity_;
   size_t entry_bytes_ = 0;
   size_t cursor_ = 0;
@@ -262,11 +264,13 @@ class StoreImpl final : public Store {
 };
 
 int ChooseShardBits(const StoreOptions& o) {
-  if (o.shard_bits >= 0) return std::min(o.shard_bits, 16);
-  size_t max_entry = o.max_entry_bytes ? o.max_entry_bytes : o.max_bytes / 64;
-  size_t min_shard = std::max<size_t>(StoreOptions::kMinEntriesPerShard * max_entry, 64 << 10);
+  if (o.shard_bits >= 0) return std::min(o.shard_bits, StoreOptions::kMaxShardBits);
+  // More shards mean less lock contention; each shard must still hold kMinEntriesPerShard of the
+  // largest entries, and is never smaller than kMinShardBytes.
+  size_t min_shard = std::max(StoreOptions::kMinEntriesPerShard * o.max_entry_bytes,
+                              StoreOptions::kMinShardBytes);
   int bits = 0;
-  while (bits < 6 && (o.max_bytes >> (bits + 1)) >= min_shard) ++bits;
+  while (bits < StoreOptions::kMaxShardBits && (o.max_bytes >> (bits + 1)) >= min_shard) ++bits;
   return bits;
 }
 

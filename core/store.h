@@ -20,14 +20,16 @@ struct StoreOptions {
   // and the policy's own memory never add up to more than this.
   size_t max_bytes = 64 << 20;
   EvictionPolicy policy = EvictionPolicy::kS3Fifo;
-  // The largest entry the store must be able to hold; shards are sized so each can hold at least
-  // kMinEntriesPerShard of them. 0 means max_bytes / 64.
+  // The largest entry the store must be able to hold: shards are sized so that each holds at least
+  // kMinEntriesPerShard of them (the budget is split evenly between shards).
   size_t max_entry_bytes = 0;
-  // log2 of the shard count; -1 picks it from the budget (up to 64 shards).
+  // log2 of the shard count; -1 picks it from the budget and max_entry_bytes (up to 256 shards).
   int shard_bits = -1;
   const Clock* clock = SystemClock::Get();
 
   static constexpr size_t kMinEntriesPerShard = 4;
+  static constexpr size_t kMinShardBytes = 256 << 10;
+  static constexpr int kMaxShardBits = 8;
 };
 
 // Sums over all shards. Counters only grow; items and bytes are current.

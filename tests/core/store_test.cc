@@ -253,14 +253,18 @@ TEST_CASE("store: s3fifo sends a key evicted from the small queue to main when i
 TEST_CASE("store: shard count follows the budget and the largest entry") {
   StoreOptions o;
   o.max_bytes = 256 << 20;
-  o.max_entry_bytes = 1 << 20;
+  o.max_entry_bytes = 1 << 20;  // 4 MiB per shard at least
   CHECK(NewStore(o)->num_shards() == 64);
   o.max_bytes = 16 << 20;
   CHECK(NewStore(o)->num_shards() == 4);
   o.max_bytes = 1 << 20;
   CHECK(NewStore(o)->num_shards() == 1);
-  o.max_entry_bytes = 0;  // max_bytes / 64 -> 16 KiB entries: 64 KiB shards -> 16 shards
-  CHECK(NewStore(o)->num_shards() == 16);
+  o.max_entry_bytes = 0;  // small entries: 256 KiB shards
+  CHECK(NewStore(o)->num_shards() == 4);
+  o.max_bytes = size_t{1} << 30;
+  CHECK(NewStore(o)->num_shards() == 256);
+  o.shard_bits = 3;
+  CHECK(NewStore(o)->num_shards() == 8);
 }
 
 TEST_SUITE("concurrency") {
