@@ -2,7 +2,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <new>
 
 namespace podcache {
 
@@ -16,7 +18,10 @@ class GhostFilter {
   void Resize(size_t keys) {
     size_t buckets = 4;
     while (buckets * kSlots < keys) buckets *= 2;
-    slots_.reset(new uint32_t[buckets * kSlots]());
+    // calloc: a large table comes as fresh zero pages from mmap, so memory is only touched (and
+    // resident) as evictions fill it.
+    slots_.reset(static_cast<uint32_t*>(std::calloc(buckets * kSlots, sizeof(uint32_t))));
+    if (!slots_) throw std::bad_alloc();
     mask_ = buckets - 1;
     capacity_ = buckets * kSlots;
   }
@@ -47,9 +52,12 @@ class GhostFilter {
  private:
   static constexpr int kSlots = 4;
   static uint32_t Fingerprint(uint32_t hash32) { return hash32 == 0 ? 1 : hash32; }
-  uint32_t* Bucket(uint32_t hash32) { return &slots_[(hash32 & mask_) * kSlots]; }
+  uint32_t* Bucket(uint32_t hash32) { return slots_.get() + (hash32 & mask_) * kSlots; }
 
-  std::unique_ptr<uint32_t[]> slots_;
+  struct Free {
+    void operator()(uint32_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint32_t, Free> slots_;
   size_t mask_ = 0;
   size_t capacity_ = 0;
 };

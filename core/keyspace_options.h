@@ -17,7 +17,7 @@ struct KeyspaceOptions {
   Millis default_ttl_ms = 0;          // TTL when the loader or Set gives none; 0 = no expiry
   Millis max_ttl_ms = 0;              // upper bound on any TTL; 0 = unbounded
   Millis negative_ttl_ms = 0;         // how long "not found" is cached by the owner; 0 = not cached
-  EvictionPolicy eviction = EvictionPolicy::kS3Fifo;
+  EvictionPolicy eviction = EvictionPolicy::kSlru;
   double hot_share = 0.125;           // share of max_bytes for hot copies of others' keys
   size_t max_key_bytes = 4096;
   size_t max_value_bytes = 1 << 20;

@@ -10,6 +10,7 @@
 #include "core/hash.h"
 #include "core/lru_policy.h"
 #include "core/s3fifo_policy.h"
+#include "core/slru_policy.h"
 #include "core/spin_lock.h"
 
 namespace podcache {
@@ -19,6 +20,8 @@ bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out) {
     *out = EvictionPolicy::kLru;
   } else if (name == "s3fifo") {
     *out = EvictionPolicy::kS3Fifo;
+  } else if (name == "slru") {
+    *out = EvictionPolicy::kSlru;
   } else {
     return false;
   }
@@ -26,7 +29,12 @@ bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out) {
 }
 
 std::string_view EvictionPolicyName(EvictionPolicy p) {
-  return p == EvictionPolicy::kLru ? "lru" : "s3fifo";
+  switch (p) {
+    case EvictionPolicy::kLru: return "lru";
+    case EvictionPolicy::kS3Fifo: return "s3fifo";
+    case EvictionPolicy::kSlru: return "slru";
+  }
+  return "slru";
 }
 
 namespace {
@@ -278,10 +286,12 @@ int ChooseShardBits(const StoreOptions& o) {
 
 std::unique_ptr<Store> NewStore(const StoreOptions& options) {
   int bits = ChooseShardBits(options);
-  if (options.policy == EvictionPolicy::kLru) {
-    return std::make_unique<StoreImpl<LruPolicy>>(options, bits);
+  switch (options.policy) {
+    case EvictionPolicy::kLru: return std::make_unique<StoreImpl<LruPolicy>>(options, bits);
+    case EvictionPolicy::kS3Fifo: return std::make_unique<StoreImpl<S3FifoPolicy>>(options, bits);
+    case EvictionPolicy::kSlru: break;
   }
-  return std::make_unique<StoreImpl<S3FifoPolicy>>(options, bits);
+  return std::make_unique<StoreImpl<SlruPolicy>>(options, bits);
 }
 
 }  // namespace podcache

@@ -10,8 +10,11 @@
 
 namespace podcache {
 
-enum class EvictionPolicy { kLru, kS3Fifo };
-// "lru" / "s3fifo". Returns false for an unknown name.
+// lru: plain least-recently-used. s3fifo: S3-FIFO as published (SOSP '23). slru: segmented LRU
+// with a ghost, the default: scan-resistant and closest to LRU where recency matters (the hit
+// ratios that chose it are in docs/benchmarks.md).
+enum class EvictionPolicy { kLru, kS3Fifo, kSlru };
+// "lru" / "s3fifo" / "slru". Returns false for an unknown name.
 bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out);
 std::string_view EvictionPolicyName(EvictionPolicy p);
 
@@ -19,7 +22,7 @@ struct StoreOptions {
   // Hard budget: the bytes of every entry (header, key, value, allocator overhead), the hash tables
   // and the policy's own memory never add up to more than this.
   size_t max_bytes = 64 << 20;
-  EvictionPolicy policy = EvictionPolicy::kS3Fifo;
+  EvictionPolicy policy = EvictionPolicy::kSlru;
   // The largest entry the store must be able to hold: shards are sized so that each holds at least
   // kMinEntriesPerShard of them (the budget is split evenly between shards).
   size_t max_entry_bytes = 0;

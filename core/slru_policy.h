@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstddef>
+
+#include "core/entry_list.h"
+#include "core/ghost_filter.h"
+
+namespace podcache {
+
+// Segmented LRU with a ghost, the default policy. New keys enter the probation segment; a hit
+// there moves the key to the protected segment (60% of the bytes); protected overflows into the
+// head of probation instead of being evicted, so a once-popular key gets a second chance; only
+// probation's tail is evicted. A ghost (4 bytes per key) remembers keys evicted from probation,
+// and a key that comes back from it goes straight to protected. One-hit wonders and scans
+// therefore only ever churn probation, while recency still counts everywhere, which is why it
+// tracks LRU on a shifting hot set where S3-FIFO falls behind (docs/benchmarks.md).
+// Not thread-safe: used by one store shard under its lock.
+class SlruPolicy {
+ public:
+  explicit SlruPolicy(size_t capacity_bytes) : protected_target_(capacity_bytes * 6 / 10) {
+    ghost_.Resize(kMinGhost);
+  }
+
+  void Insert(Entry* e, size_t charge) {
+    MaybeResizeGhost();
+    if (ghost_.Take(e->hash32)) {
+      Protect(e, charge);
+    } else {
+      e->flags |= Entry::kFlagSmallQueue;
+      probation_.PushFront(e, charge);
+    }
+  }
+
+  void Touch(Entry* e) {
+    if (e->flags & Entry::kFlagSmallQueue) {
+      size_t charge = e->Charge();
+      probation_.Remove(e, charge);
+      Protect(e, charge);
+    } else {
+      protected_.MoveToFront(e);
+    }
+  }
+
+  void Remove(Entry* e, size_t charge) {
+    ((e->flags & Entry::kFlagSmallQueue) ? probation_ : protected_).Remove(e, charge);
+  }
+
+  // Unlinks and returns the entry to evict, or null when empty.
+  Entry* Evict() {
+    Entry* e = probation_.back();
+    if (e != nullptr) {
+      probation_.Remove(e, e->Charge());
+      ghost_.Add(e->hash32);
+      return e;
+    }
+    e = protected_.back();  // only when probation is empty, e.g. a tiny shard
+    if (e != nullptr) protected_.Remove(e, e->Charge());
+    return e;
+  }
+
+  size_t MemoryBytes() const { return ghost_.bytes(); }
+  void Reset() {
+    probation_.Reset();
+    protected_.Reset();
+    ghost_.Resize(kMinGhost);
+  }
+
+ private:
+  static constexpr size_t kMinGhost = 16;
+
+  void Protect(Entry* e, size_t charge) {
+    e->flags &= ~Entry::kFlagSmallQueue;
+    protected_.PushFront(e, charge);
+    while (protected_.bytes() > protected_target_ && protected_.back() != e) {
+      Entry* demoted = protected_.back();
+      size_t c = demoted->Charge();
+      protected_.Remove(demoted, c);
+      demoted->flags |= Entry::kFlagSmallQueue;
+      probation_.PushFront(demoted, c);
+    }
+  }
+
+  // The ghost remembers about as many keys as the cache holds: grow it as the cache fills.
+  void MaybeResizeGhost() {
+    size_t entries = probation_.size() + protected_.size() + 1;
+    if (entries > ghost_.capacity()) ghost_.Resize(entries);
+  }
+
+  const size_t protected_target_;
+  EntryList probation_;
+  EntryList protected_;
+  GhostFilter ghost_;
+};
+
+}  // namespace podcache
