@@ -7,8 +7,10 @@
 
 namespace podcache {
 
-// Segmented LRU with a ghost, the default policy. New keys enter the probation segment; a hit
-// there moves the key to the protected segment (60% of the bytes); protected overflows into the
+// Segmented LRU with a ghost, the default policy. New keys enter the probation segment (LRU order
+// of insertion); a hit there moves the key to the protected segment (60% of the bytes), which is
+// kept in CLOCK order: a hit only sets a bit, so hits on hot keys do no list surgery, and a key
+// whose bit is set when it reaches protected's tail goes round again. Protected overflows into the
 // head of probation instead of being evicted, so a once-popular key gets a second chance; only
 // probation's tail is evicted. A ghost (4 bytes per key) remembers keys evicted from probation,
 // and a key that comes back from it goes straight to protected. One-hit wonders and scans
@@ -37,7 +39,7 @@ class SlruPolicy {
       probation_.Remove(e, charge);
       Protect(e, charge);
     } else {
-      protected_.MoveToFront(e);
+      e->freq = 1;  // CLOCK bit: a second chance when the entry reaches protected's tail
     }
   }
 
@@ -70,13 +72,19 @@ class SlruPolicy {
 
   void Protect(Entry* e, size_t charge) {
     e->flags &= ~Entry::kFlagSmallQueue;
+    e->freq = 0;
     protected_.PushFront(e, charge);
     while (protected_.bytes() > protected_target_ && protected_.back() != e) {
-      Entry* demoted = protected_.back();
-      size_t c = demoted->Charge();
-      protected_.Remove(demoted, c);
-      demoted->flags |= Entry::kFlagSmallQueue;
-      probation_.PushFront(demoted, c);
+      Entry* tail = protected_.back();
+      size_t c = tail->Charge();
+      protected_.Remove(tail, c);
+      if (tail->freq) {  // hit since it last came by: keep it protected
+        tail->freq = 0;
+        protected_.PushFront(tail, c);
+        continue;
+      }
+      tail->flags |= Entry::kFlagSmallQueue;
+      probation_.PushFront(tail, c);
     }
   }
 
