@@ -15,8 +15,8 @@ static_assert(offsetof(Entry, freq) + 1 == 52, "entry header must stay 52 bytes"
 // glibc keeps one size word in front of every chunk.
 static constexpr size_t kMallocChunkHeader = sizeof(size_t);
 
-Entry* Entry::Create(std::string_view key, uint64_t hash, std::string_view value,
-                     Millis expires_at, bool negative) {
+Entry* Entry::Create(std::string_view key, uint64_t hash, std::string_view value, Millis expires_at,
+                     bool negative) {
   // The header is written as a whole Entry object, whose sizeof (56) exceeds kHeaderSize (52).
   size_t size = std::max(kHeaderSize + key.size() + value.size(), sizeof(Entry));
   void* mem = std::malloc(size);

@@ -19,18 +19,18 @@ struct Entry {
   Entry* next_in_bucket;  // hash-table chain (shard lock)
   Entry* prev;            // eviction-policy list links (shard lock)
   Entry* next;
-  Millis expires_at;      // Clock time at which it stops being served; 0 = never
-  uint32_t hash32;        // low 32 bits of the key's hash, for the bucket and quick compares
-  uint32_t generation;    // keyspace generation it was written under
+  Millis expires_at;    // Clock time at which it stops being served; 0 = never
+  uint32_t hash32;      // low 32 bits of the key's hash, for the bucket and quick compares
+  uint32_t generation;  // keyspace generation it was written under
   std::atomic<uint32_t> refs;
   uint32_t value_size;
   uint16_t key_size;
-  uint8_t flags;          // kFlag* below
-  uint8_t freq;           // policy-private access counter (shard lock)
+  uint8_t flags;  // kFlag* below
+  uint8_t freq;   // policy-private access counter (shard lock)
 
-  static constexpr uint8_t kFlagIndexed = 1;   // currently in a store's table
+  static constexpr uint8_t kFlagIndexed = 1;     // currently in a store's table
   static constexpr uint8_t kFlagWasIndexed = 2;  // was inserted once; cannot be inserted again
-  static constexpr uint8_t kFlagNegative = 4;  // caches "not found"; value is empty
+  static constexpr uint8_t kFlagNegative = 4;    // caches "not found"; value is empty
   static constexpr uint8_t kFlagSmallQueue = 8;  // S3-FIFO: in the small queue
   static constexpr size_t kMaxKeySize = UINT16_MAX;
 

@@ -27,8 +27,14 @@ class EntryList {
   }
 
   void Remove(Entry* e, size_t charge) {
-    if (e->prev) e->prev->next = e->next; else head_ = e->next;
-    if (e->next) e->next->prev = e->prev; else tail_ = e->prev;
+    if (e->prev)
+      e->prev->next = e->next;
+    else
+      head_ = e->next;
+    if (e->next)
+      e->next->prev = e->prev;
+    else
+      tail_ = e->prev;
     e->prev = e->next = nullptr;
     bytes_ -= charge;
     --size_;
@@ -38,7 +44,10 @@ class EntryList {
     if (head_ == e) return;
     // Unlink (e is not the head, so e->prev is set).
     e->prev->next = e->next;
-    if (e->next) e->next->prev = e->prev; else tail_ = e->prev;
+    if (e->next)
+      e->next->prev = e->prev;
+    else
+      tail_ = e->prev;
     e->prev = nullptr;
     e->next = head_;
     head_->prev = e;

@@ -10,11 +10,16 @@ using Done = SingleFlight<GetResult>::Done;
 
 std::string_view ValueSourceName(ValueSource s) {
   switch (s) {
-    case ValueSource::kNone: return "none";
-    case ValueSource::kMain: return "main";
-    case ValueSource::kHot: return "hot";
-    case ValueSource::kPeer: return "peer";
-    case ValueSource::kLoader: return "loader";
+    case ValueSource::kNone:
+      return "none";
+    case ValueSource::kMain:
+      return "main";
+    case ValueSource::kHot:
+      return "hot";
+    case ValueSource::kPeer:
+      return "peer";
+    case ValueSource::kLoader:
+      return "loader";
   }
   return "none";
 }
@@ -24,6 +29,14 @@ namespace {
 GetResult ErrorResult(Status s) {
   GetResult r;
   r.status = std::move(s);
+  return r;
+}
+
+GetResult Found(ValueRef v, ValueSource source, Millis remaining_ttl_ms) {
+  GetResult r;
+  r.value = std::move(v);
+  r.source = source;
+  r.remaining_ttl_ms = remaining_ttl_ms;
   return r;
 }
 
@@ -53,7 +66,8 @@ Group::Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, con
       load_limiter_(options.load_concurrency, static_cast<size_t>(options.load_queue)),
       loads_(env.scheduler, ErrorResult),
       fetches_(env.scheduler, ErrorResult) {
-  size_t hot_bytes = static_cast<size_t>(static_cast<double>(options.max_bytes) * options.hot_share);
+  size_t hot_bytes =
+      static_cast<size_t>(static_cast<double>(options.max_bytes) * options.hot_share);
   StoreOptions main_options;
   main_options.max_bytes = options.max_bytes - hot_bytes;
   main_options.policy = options.eviction;
@@ -68,9 +82,9 @@ Group::Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, con
 Status Group::CheckKey(std::string_view key) const {
   if (key.empty()) return InvalidArgumentError("keyspace '" + name() + "': empty key");
   if (key.size() > options_.max_key_bytes) {
-    return InvalidArgumentError("keyspace '" + name() + "': key of " + std::to_string(key.size()) +
-                                " bytes exceeds max_key_bytes=" +
-                                std::to_string(options_.max_key_bytes));
+    return InvalidArgumentError(
+        "keyspace '" + name() + "': key of " + std::to_string(key.size()) +
+        " bytes exceeds max_key_bytes=" + std::to_string(options_.max_key_bytes));
   }
   return OkStatus();
 }
@@ -168,16 +182,17 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
     };
     Millis deadline = self->env_.clock->NowMs() + self->options_.load_timeout_ms;
     try {
-      self->loader_->Load(self->name(), key, deadline,
-                          [self, key, hash, fill, generation, done, release_once](
-                              StatusOr<Loaded> r) {
-                            release_once();
-                            self->FinishLoad(key, hash, fill, generation, std::move(r), done);
-                          });
+      self->loader_->Load(
+          self->name(), key, deadline,
+          [self, key, hash, fill, generation, done, release_once](StatusOr<Loaded> r) {
+            release_once();
+            self->FinishLoad(key, hash, fill, generation, std::move(r), done);
+          });
     } catch (const std::exception& e) {
       release_once();
       self->counters_.Add(KeyspaceStats::kLoadErrors);
-      done(ErrorResult(InternalError("keyspace '" + self->name() + "': loader threw: " + e.what())));
+      done(
+          ErrorResult(InternalError("keyspace '" + self->name() + "': loader threw: " + e.what())));
     } catch (...) {
       release_once();
       self->counters_.Add(KeyspaceStats::kLoadErrors);
@@ -187,8 +202,8 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
   if (!accepted) {
     counters_.Add(KeyspaceStats::kLoadsRejected);
     done(ErrorResult(ResourceExhaustedError(
-        "keyspace '" + name() + "': too many loads waiting (load_queue=" +
-        std::to_string(options_.load_queue) + ")")));
+        "keyspace '" + name() +
+        "': too many loads waiting (load_queue=" + std::to_string(options_.load_queue) + ")")));
   }
 }
 
@@ -208,11 +223,7 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_
     if (fill == Fill::kFallback) ttl = CapTtl(ttl, options_.hot_ttl_ms);
     ValueRef v = ValueRef::Make(key, hash, l.value, ttl ? now + ttl : 0);
     (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation, /*replace=*/false);
-    GetResult r;
-    r.value = std::move(v);
-    r.source = ValueSource::kLoader;
-    r.remaining_ttl_ms = ttl;
-    done(std::move(r));
+    done(Found(std::move(v), ValueSource::kLoader, ttl));
     return;
   }
   if (loaded.status().code() == StatusCode::kNotFound) {
@@ -260,11 +271,7 @@ void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
                     if (promote && self->hot_->Insert(v, generation, /*replace=*/false)) {
                       self->counters_.Add(KeyspaceStats::kHotPromotions);
                     }
-                    GetResult out;
-                    out.value = std::move(v);
-                    out.source = ValueSource::kPeer;
-                    out.remaining_ttl_ms = ttl;
-                    d(std::move(out));
+                    d(Found(std::move(v), ValueSource::kPeer, ttl));
                     return;
                   }
                   StatusCode code = r.status().code();
@@ -285,18 +292,16 @@ void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
 
 void Group::FallBackToLocalLoad(const std::string& key, uint64_t hash, Done done) {
   counters_.Add(KeyspaceStats::kLocalFallbackLoads);
-  LoadHere(key, hash, Fill::kFallback, kNoDeadline,
-           [done](const GetResult& r) { done(r); });
+  LoadHere(key, hash, Fill::kFallback, kNoDeadline, [done](const GetResult& r) { done(r); });
 }
 
 void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
                 const WriteOptions& opts, StatusCallback done) {
   if (Status s = CheckKey(key); !s.ok()) return done(std::move(s));
   if (value.size() > options_.max_value_bytes) {
-    return done(InvalidArgumentError("keyspace '" + name() + "': value of " +
-                                     std::to_string(value.size()) +
-                                     " bytes exceeds max_value_bytes=" +
-                                     std::to_string(options_.max_value_bytes)));
+    return done(InvalidArgumentError(
+        "keyspace '" + name() + "': value of " + std::to_string(value.size()) +
+        " bytes exceeds max_value_bytes=" + std::to_string(options_.max_value_bytes)));
   }
   if (ttl_ms < -1) {
     return done(InvalidArgumentError("keyspace '" + name() +
@@ -311,7 +316,8 @@ void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
   hot_->Erase(key, hash);
   std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
   if (client == nullptr) {
-    return done(UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
+    return done(
+        UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
   }
   Millis deadline = std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms);
   client->Set(name(), key, value, ttl_ms, deadline, std::move(done));
@@ -328,7 +334,8 @@ void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallbac
   hot_->Erase(key, hash);
   std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
   if (client == nullptr) {
-    return done(UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
+    return done(
+        UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
   }
   Millis deadline = std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms);
   client->Delete(name(), key, deadline, std::move(done));
@@ -396,9 +403,8 @@ void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const
       return;
     }
     Millis backoff = self->env_.broadcast_backoff_ms << attempt;
-    self->env_.scheduler->RunAfter(backoff, [self, member, attempt, call] {
-      self->SendWithRetry(member, attempt + 1, call);
-    });
+    self->env_.scheduler->RunAfter(
+        backoff, [self, member, attempt, call] { self->SendWithRetry(member, attempt + 1, call); });
   };
   std::shared_ptr<PeerClient> client = env_.peers->Client(member);
   if (client == nullptr) {
@@ -458,11 +464,24 @@ KeyspaceStats Group::Stats() const {
 
 const char* KeyspaceCounterName(KeyspaceStats::Counter c) {
   static const char* const kNames[KeyspaceStats::kNumCounters] = {
-      "gets",        "gets_from_peers",     "misses",         "loads",
-      "loads_deduped", "load_errors",       "loads_rejected", "not_found",
-      "peer_gets",   "peer_errors",         "local_fallback_loads", "ring_disagreements",
-      "hot_promotions", "sets",             "deletes",        "broadcasts_sent",
-      "broadcast_failures", "invalidations",
+      "gets",
+      "gets_from_peers",
+      "misses",
+      "loads",
+      "loads_deduped",
+      "load_errors",
+      "loads_rejected",
+      "not_found",
+      "peer_gets",
+      "peer_errors",
+      "local_fallback_loads",
+      "ring_disagreements",
+      "hot_promotions",
+      "sets",
+      "deletes",
+      "broadcasts_sent",
+      "broadcast_failures",
+      "invalidations",
   };
   return c < KeyspaceStats::kNumCounters ? kNames[c] : "unknown";
 }

@@ -44,11 +44,11 @@ struct WriteOptions {
 
 // Settings shared by every keyspace of a node.
 struct GroupEnv {
-  PeerView* peers = nullptr;        // null: single node
-  Scheduler* scheduler = nullptr;   // required
-  const Clock* clock = nullptr;     // required
-  Millis peer_timeout_ms = 1000;    // bound of one peer call
-  int broadcast_attempts = 3;       // tries per peer for hot-copy drops and generation bumps
+  PeerView* peers = nullptr;       // null: single node
+  Scheduler* scheduler = nullptr;  // required
+  const Clock* clock = nullptr;    // required
+  Millis peer_timeout_ms = 1000;   // bound of one peer call
+  int broadcast_attempts = 3;      // tries per peer for hot-copy drops and generation bumps
   Millis broadcast_backoff_ms = 100;
 };
 
@@ -113,7 +113,8 @@ class Group : public std::enable_shared_from_this<Group> {
   Status CheckKey(std::string_view key) const;
   bool OwnedHere(uint64_t hash, std::string* owner) const;
   // Completes `done` from main or hot if the key is there now.
-  bool ServeIfCached(std::string_view key, uint64_t hash, const SingleFlight<GetResult>::Done& done);
+  bool ServeIfCached(std::string_view key, uint64_t hash,
+                     const SingleFlight<GetResult>::Done& done);
   void LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
                 GetCallback done);
   void StartLoad(const std::string& key, uint64_t hash, Fill fill,

@@ -12,21 +12,21 @@ namespace podcache {
 // Everything that defines one keyspace (groupcache's "group"). Durations are milliseconds;
 // 0 means "none" where noted.
 struct KeyspaceOptions {
-  std::string name;                   // [A-Za-z0-9_.-], 1..64 chars
-  size_t max_bytes = 64 << 20;        // budget of main + hot store together
-  Millis default_ttl_ms = 0;          // TTL when the loader or Set gives none; 0 = no expiry
-  Millis max_ttl_ms = 0;              // upper bound on any TTL; 0 = unbounded
-  Millis negative_ttl_ms = 0;         // how long "not found" is cached by the owner; 0 = not cached
+  std::string name;             // [A-Za-z0-9_.-], 1..64 chars
+  size_t max_bytes = 64 << 20;  // budget of main + hot store together
+  Millis default_ttl_ms = 0;    // TTL when the loader or Set gives none; 0 = no expiry
+  Millis max_ttl_ms = 0;        // upper bound on any TTL; 0 = unbounded
+  Millis negative_ttl_ms = 0;   // how long "not found" is cached by the owner; 0 = not cached
   EvictionPolicy eviction = EvictionPolicy::kSlru;
-  double hot_share = 0.125;           // share of max_bytes for hot copies of others' keys
+  double hot_share = 0.125;  // share of max_bytes for hot copies of others' keys
   size_t max_key_bytes = 4096;
   size_t max_value_bytes = 1 << 20;
-  int load_concurrency = 64;          // loader calls in flight at once on this node
-  int load_queue = 4096;              // loads waiting for a slot; more -> RESOURCE_EXHAUSTED
-  Millis load_timeout_ms = 5000;      // a load's own deadline, whoever asked for it
-  Millis hot_ttl_ms = 60000;          // a hot copy lives at most this long (bounds staleness)
-  int hot_promote_hits = 3;           // requests for another peer's key that make it hot when they
-  Millis hot_window_ms = 1000;        // come within two of these windows (see HotTracker)
+  int load_concurrency = 64;      // loader calls in flight at once on this node
+  int load_queue = 4096;          // loads waiting for a slot; more -> RESOURCE_EXHAUSTED
+  Millis load_timeout_ms = 5000;  // a load's own deadline, whoever asked for it
+  Millis hot_ttl_ms = 60000;      // a hot copy lives at most this long (bounds staleness)
+  int hot_promote_hits = 3;       // requests for another peer's key that make it hot when they
+  Millis hot_window_ms = 1000;    // come within two of these windows (see HotTracker)
 
   // Checks every field; the message names the field and the limit.
   Status Validate() const;

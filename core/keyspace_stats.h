@@ -9,19 +9,19 @@ namespace podcache {
 // Per-keyspace statistics of one node. Counters only grow.
 struct KeyspaceStats {
   enum Counter {
-    kGets,               // Get calls (app and peers)
-    kGetsFromPeers,      // of which asked by a peer
-    kMisses,             // neither main nor hot had it
-    kLoads,              // loader calls started
-    kLoadsDeduped,       // Gets that joined a load or fetch already in flight
-    kLoadErrors,         // loader calls that failed (not counting NOT_FOUND)
-    kLoadsRejected,      // loads refused because the load queue was full
-    kNotFound,           // loader said NOT_FOUND
-    kPeerGets,           // fetches sent to the owner
-    kPeerErrors,         // fetches that failed
-    kLocalFallbackLoads, // loads done here because the owner failed
-    kRingDisagreements,  // peer Gets for keys this node's ring gives to someone else
-    kHotPromotions,      // values copied into the hot store
+    kGets,                // Get calls (app and peers)
+    kGetsFromPeers,       // of which asked by a peer
+    kMisses,              // neither main nor hot had it
+    kLoads,               // loader calls started
+    kLoadsDeduped,        // Gets that joined a load or fetch already in flight
+    kLoadErrors,          // loader calls that failed (not counting NOT_FOUND)
+    kLoadsRejected,       // loads refused because the load queue was full
+    kNotFound,            // loader said NOT_FOUND
+    kPeerGets,            // fetches sent to the owner
+    kPeerErrors,          // fetches that failed
+    kLocalFallbackLoads,  // loads done here because the owner failed
+    kRingDisagreements,   // peer Gets for keys this node's ring gives to someone else
+    kHotPromotions,       // values copied into the hot store
     kSets,
     kDeletes,
     kBroadcastsSent,     // hot-copy drops and generation bumps sent to peers

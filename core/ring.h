@@ -46,8 +46,8 @@ class Ring {
   Ring() = default;
 
   std::vector<std::string> members_;
-  std::vector<uint64_t> points_;   // sorted point hashes
-  std::vector<uint32_t> owners_;   // owners_[i] is the member index of points_[i]
+  std::vector<uint64_t> points_;  // sorted point hashes
+  std::vector<uint32_t> owners_;  // owners_[i] is the member index of points_[i]
   int vnodes_ = 0;
   uint64_t fingerprint_ = 0;
 };

@@ -78,7 +78,9 @@ class ThreadScheduler final : public Scheduler {
 class ManualScheduler final : public Scheduler {
  public:
   explicit ManualScheduler(FakeClock* clock) : clock_(clock) {}
-  TaskId RunAt(Millis when, std::function<void()> fn) override { return queue_.Add(when, std::move(fn)); }
+  TaskId RunAt(Millis when, std::function<void()> fn) override {
+    return queue_.Add(when, std::move(fn));
+  }
   bool Cancel(TaskId id) override { return queue_.Remove(id); }
   const Clock& clock() const override { return *clock_; }
 

@@ -62,10 +62,10 @@ class SingleFlight {
       uint64_t id = flight->next_waiter++;
       Scheduler::TaskId timer = 0;
       if (waiter_deadline != kNoDeadline) {
-        timer = state_->scheduler->RunAt(
-            waiter_deadline, [weak = std::weak_ptr<State>(state_), flight, id] {
-              if (auto s = weak.lock()) s->ExpireWaiter(flight, id);
-            });
+        timer = state_->scheduler->RunAt(waiter_deadline,
+                                         [weak = std::weak_ptr<State>(state_), flight, id] {
+                                           if (auto s = weak.lock()) s->ExpireWaiter(flight, id);
+                                         });
       }
       flight->waiters.push_back({id, std::move(callback), timer});
       if (started && flight_deadline != kNoDeadline) {
@@ -83,9 +83,11 @@ class SingleFlight {
     try {
       work(std::move(done));
     } catch (const std::exception& e) {
-      state_->Complete(flight, state_->make_error(InternalError(std::string("load threw: ") + e.what())));
+      state_->Complete(flight,
+                       state_->make_error(InternalError(std::string("load threw: ") + e.what())));
     } catch (...) {
-      state_->Complete(flight, state_->make_error(InternalError("load threw a non-standard exception")));
+      state_->Complete(flight,
+                       state_->make_error(InternalError("load threw a non-standard exception")));
     }
     return true;
   }

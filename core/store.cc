@@ -30,9 +30,12 @@ bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out) {
 
 std::string_view EvictionPolicyName(EvictionPolicy p) {
   switch (p) {
-    case EvictionPolicy::kLru: return "lru";
-    case EvictionPolicy::kS3Fifo: return "s3fifo";
-    case EvictionPolicy::kSlru: return "slru";
+    case EvictionPolicy::kLru:
+      return "lru";
+    case EvictionPolicy::kS3Fifo:
+      return "s3fifo";
+    case EvictionPolicy::kSlru:
+      return "slru";
   }
   return "slru";
 }
@@ -220,8 +223,8 @@ class StoreImpl final : public Store {
     }
     if (e->flags & Entry::kFlagWasIndexed) {
       // Each entry is linked into one table at most once; index a private copy instead.
-      ValueRef copy = ValueRef::Make(value.key(), hash, value.value(), value.expires_at(),
-                                     value.negative());
+      ValueRef copy =
+          ValueRef::Make(value.key(), hash, value.value(), value.expires_at(), value.negative());
       return shard.Insert(const_cast<Entry*>(copy.entry()), generation, replace, *clock_);
     }
     return shard.Insert(e, generation, replace, *clock_);
@@ -275,8 +278,8 @@ int ChooseShardBits(const StoreOptions& o) {
   if (o.shard_bits >= 0) return std::min(o.shard_bits, StoreOptions::kMaxShardBits);
   // More shards mean less lock contention; each shard must still hold kMinEntriesPerShard of the
   // largest entries, and is never smaller than kMinShardBytes.
-  size_t min_shard = std::max(StoreOptions::kMinEntriesPerShard * o.max_entry_bytes,
-                              StoreOptions::kMinShardBytes);
+  size_t min_shard =
+      std::max(StoreOptions::kMinEntriesPerShard * o.max_entry_bytes, StoreOptions::kMinShardBytes);
   int bits = 0;
   while (bits < StoreOptions::kMaxShardBits && (o.max_bytes >> (bits + 1)) >= min_shard) ++bits;
   return bits;
@@ -287,9 +290,12 @@ int ChooseShardBits(const StoreOptions& o) {
 std::unique_ptr<Store> NewStore(const StoreOptions& options) {
   int bits = ChooseShardBits(options);
   switch (options.policy) {
-    case EvictionPolicy::kLru: return std::make_unique<StoreImpl<LruPolicy>>(options, bits);
-    case EvictionPolicy::kS3Fifo: return std::make_unique<StoreImpl<S3FifoPolicy>>(options, bits);
-    case EvictionPolicy::kSlru: break;
+    case EvictionPolicy::kLru:
+      return std::make_unique<StoreImpl<LruPolicy>>(options, bits);
+    case EvictionPolicy::kS3Fifo:
+      return std::make_unique<StoreImpl<S3FifoPolicy>>(options, bits);
+    case EvictionPolicy::kSlru:
+      break;
   }
   return std::make_unique<StoreImpl<SlruPolicy>>(options, bits);
 }

@@ -40,11 +40,12 @@ struct StoreStats {
   uint64_t hits = 0;
   uint64_t misses = 0;
   uint64_t inserts = 0;
-  uint64_t rejected = 0;     // inserts refused: larger than a shard, or written under an old generation
+  uint64_t rejected =
+      0;  // inserts refused: larger than a shard, or written under an old generation
   uint64_t evictions = 0;    // removed to make room
   uint64_t expirations = 0;  // removed because the TTL passed or the generation moved on
   uint64_t items = 0;
-  uint64_t bytes = 0;        // current usage, always <= capacity
+  uint64_t bytes = 0;  // current usage, always <= capacity
   uint64_t capacity = 0;
 };
 

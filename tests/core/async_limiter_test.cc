@@ -1,9 +1,9 @@
+#include "core/async_limiter.h"
+
 #include <doctest/doctest.h>
 
 #include <functional>
 #include <vector>
-
-#include "core/async_limiter.h"
 
 namespace podcache {
 

@@ -1,15 +1,16 @@
+#include "core/group.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
-#include <thread>
-#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
-#include "core/group.h"
 #include "core/hash.h"
 
 namespace podcache {
@@ -190,16 +191,25 @@ KeyspaceOptions Options() {
   return o;
 }
 
+// One node without peers, on a fake clock, with a FakeLoader.
+struct SoloNode {
+  std::shared_ptr<Group> Start(const KeyspaceOptions& options = Options()) {
+    return StartWith(options, loader);
+  }
+  // `custom` may be null: a cache-aside keyspace.
+  std::shared_ptr<Group> StartWith(const KeyspaceOptions& options, std::shared_ptr<Loader> custom) {
+    GroupEnv env{nullptr, &scheduler, &clock};
+    return Group::Create(options, std::move(custom), env).value();
+  }
+  FakeClock clock;
+  ManualScheduler scheduler{&clock};
+  std::shared_ptr<FakeLoader> loader = std::make_shared<FakeLoader>("solo");
+};
+
 }  // namespace
 
-TEST_CASE("group: single node loads a miss once and then serves it from main") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
-  GroupEnv env;
-  env.scheduler = &scheduler;
-  env.clock = &clock;
-  auto g = Group::Create(Options(), loader, env).value();
+TEST_CASE_FIXTURE(SoloNode, "group: single node loads a miss once and then serves it from main") {
+  auto g = Start();
   GetResult r = g->GetSync("alice");
   REQUIRE(r.status.ok());
   CHECK(r.value.value() == "alice@solo");
@@ -333,7 +343,7 @@ TEST_CASE("group: hot-copy drops are retried with back-off and failures are coun
   FakeCluster c(3, Options());
   std::string key = c.KeyOwnedBy(0);
   c.nodes[1]->drop_hot_failures_left = 2;  // succeeds on the third attempt
-  c.nodes[2]->down = true;                  // never succeeds
+  c.nodes[2]->down = true;                 // never succeeds
   REQUIRE(c.nodes[0]->group->SetSync(key, "v", -1).ok());
   CHECK(c.nodes[1]->drop_hot_received == 0);
   c.scheduler.AdvanceAndRun(100);  // 2nd attempt after 100 ms
@@ -372,13 +382,10 @@ TEST_CASE("group: InvalidateKeyspace stops old entries on every node") {
   CHECK(c.nodes[0]->group->generation() == 1);
 }
 
-TEST_CASE("group: a load that began before an invalidation is not cached after it") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode,
+                  "group: a load that began before an invalidation is not cached after it") {
   loader->hold = true;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(Options(), loader, env).value();
+  auto g = Start();
   std::vector<GetResult> got;
   g->Get("k", {}, [&](const GetResult& r) { got.push_back(r); });
   g->Invalidate([](Status) {});
@@ -390,13 +397,10 @@ TEST_CASE("group: a load that began before an invalidation is not cached after i
   CHECK(g->GetSync("k").source == ValueSource::kLoader);  // not cached: loads again
 }
 
-TEST_CASE("group: a load that finishes after a Set does not overwrite the newer value") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode,
+                  "group: a load that finishes after a Set does not overwrite the newer value") {
   loader->hold = true;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(Options(), loader, env).value();
+  auto g = Start();
   std::vector<GetResult> got;
   g->Get("k", {}, [&](const GetResult& r) { got.push_back(r); });
   REQUIRE(g->SetSync("k", "written by the app", -1).ok());
@@ -406,15 +410,11 @@ TEST_CASE("group: a load that finishes after a Set does not overwrite the newer 
   CHECK(g->GetSync("k").value.value() == "written by the app");
 }
 
-TEST_CASE("group: NOT_FOUND is cached for the negative TTL only") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode, "group: NOT_FOUND is cached for the negative TTL only") {
   loader->missing.insert("ghost");
   KeyspaceOptions o = Options();
   o.negative_ttl_ms = 500;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(o, loader, env).value();
+  auto g = Start(o);
   CHECK(g->GetSync("ghost").status.code() == StatusCode::kNotFound);
   GetResult r = g->GetSync("ghost");
   CHECK(r.status.code() == StatusCode::kNotFound);
@@ -425,15 +425,11 @@ TEST_CASE("group: NOT_FOUND is cached for the negative TTL only") {
   CHECK(loader->calls == 2);
 }
 
-TEST_CASE("group: TTLs from the loader - the default and the cap") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode, "group: TTLs from the loader - the default and the cap") {
   KeyspaceOptions o = Options();
   o.default_ttl_ms = 1000;
   o.max_ttl_ms = 5000;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(o, loader, env).value();
+  auto g = Start(o);
   CHECK(g->GetSync("a").remaining_ttl_ms == 1000);  // default
   loader->ttl_ms = 60000;
   CHECK(g->GetSync("b").remaining_ttl_ms == 5000);  // capped
@@ -446,13 +442,9 @@ TEST_CASE("group: TTLs from the loader - the default and the cap") {
   CHECK(g->GetSync("a").source == ValueSource::kLoader);
 }
 
-TEST_CASE("group: the reaper reclaims expired entries without reads") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode, "group: the reaper reclaims expired entries without reads") {
   loader->ttl_ms = 1000;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(Options(), loader, env).value();
+  auto g = Start();
   for (int i = 0; i < 100; ++i) g->GetSync("k" + std::to_string(i));
   g->StartReaper(500);
   CHECK(g->Stats().main.items == 100);
@@ -463,17 +455,14 @@ TEST_CASE("group: the reaper reclaims expired entries without reads") {
   CHECK(g->Stats().main.expirations == 100);
   CHECK(scheduler.pending() == 1);  // still ticking
   g.reset();
-  scheduler.AdvanceAndRun(500);     // the tick finds the group gone and stops
+  scheduler.AdvanceAndRun(500);  // the tick finds the group gone and stops
   CHECK(scheduler.pending() == 0);
 }
 
-TEST_CASE("group: a caller's deadline passes while the load goes on and is cached") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode,
+                  "group: a caller's deadline passes while the load goes on and is cached") {
   loader->hold = true;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(Options(), loader, env).value();
+  auto g = Start();
   std::vector<GetResult> got;
   GetOptions o;
   o.deadline = clock.NowMs() + 100;
@@ -491,15 +480,11 @@ TEST_CASE("group: a caller's deadline passes while the load goes on and is cache
   CHECK(loader->calls == 1);
 }
 
-TEST_CASE("group: the load's own timeout ends a load that never answers") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode, "group: the load's own timeout ends a load that never answers") {
   loader->hold = true;
   KeyspaceOptions o = Options();
   o.load_timeout_ms = 2000;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(o, loader, env).value();
+  auto g = Start(o);
   std::vector<GetResult> got;
   g->Get("stuck", {}, [&](const GetResult& r) { got.push_back(r); });
   scheduler.AdvanceAndRun(2000);
@@ -513,16 +498,12 @@ TEST_CASE("group: the load's own timeout ends a load that never answers") {
   CHECK(g->GetSync("stuck").source == ValueSource::kMain);
 }
 
-TEST_CASE("group: load concurrency limit and queue bound") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<FakeLoader>("solo");
+TEST_CASE_FIXTURE(SoloNode, "group: load concurrency limit and queue bound") {
   loader->hold = true;
   KeyspaceOptions o = Options();
   o.load_concurrency = 2;
   o.load_queue = 1;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(o, loader, env).value();
+  auto g = Start(o);
   std::vector<GetResult> got;
   for (int i = 0; i < 4; ++i) {
     g->Get("k" + std::to_string(i), {}, [&](const GetResult& r) { got.push_back(r); });
@@ -539,14 +520,12 @@ TEST_CASE("group: load concurrency limit and queue bound") {
   CHECK(g->Stats().loads_active == 0);
 }
 
-TEST_CASE("group: bad keys - values and TTLs are INVALID_ARGUMENT naming the limit") {
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
+TEST_CASE_FIXTURE(SoloNode,
+                  "group: bad keys - values and TTLs are INVALID_ARGUMENT naming the limit") {
   KeyspaceOptions o = Options();
   o.max_key_bytes = 8;
   o.max_value_bytes = 16;
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(o, nullptr, env).value();
+  auto g = StartWith(o, nullptr);
   CHECK(g->GetSync("").status.code() == StatusCode::kInvalidArgument);
   GetResult r = g->GetSync("123456789");
   CHECK(r.status.code() == StatusCode::kInvalidArgument);
@@ -561,7 +540,8 @@ TEST_CASE("group: bad keys - values and TTLs are INVALID_ARGUMENT naming the lim
   CHECK(g->GetSync("k").value.value() == "v");
 }
 
-TEST_CASE("group: a throwing loader fails every waiter and the next Get loads again") {
+TEST_CASE_FIXTURE(SoloNode,
+                  "group: a throwing loader fails every waiter and the next Get loads again") {
   class ThrowingLoader : public Loader {
    public:
     void Load(std::string_view, std::string_view, Millis, DoneFn) override {
@@ -570,15 +550,12 @@ TEST_CASE("group: a throwing loader fails every waiter and the next Get loads ag
     }
     int calls = 0;
   };
-  FakeClock clock;
-  ManualScheduler scheduler(&clock);
-  auto loader = std::make_shared<ThrowingLoader>();
-  GroupEnv env{nullptr, &scheduler, &clock};
-  auto g = Group::Create(Options(), loader, env).value();
+  auto throwing = std::make_shared<ThrowingLoader>();
+  auto g = StartWith(Options(), throwing);
   GetResult r = g->GetSync("k");
   CHECK(r.status.code() == StatusCode::kInternal);
   CHECK(g->GetSync("k").status.code() == StatusCode::kInternal);
-  CHECK(loader->calls == 2);
+  CHECK(throwing->calls == 2);
   CHECK(g->Stats().loads_active == 0);  // the slot was given back
 }
 

@@ -1,7 +1,8 @@
+#include "core/hot_tracker.h"
+
 #include <doctest/doctest.h>
 
 #include "core/hash.h"
-#include "core/hot_tracker.h"
 
 namespace podcache {
 

@@ -1,3 +1,5 @@
+#include "core/ring.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -6,14 +8,14 @@
 #include <vector>
 
 #include "core/hash.h"
-#include "core/ring.h"
 
 namespace podcache {
 namespace {
 
 std::vector<std::string> Members(int n) {
   std::vector<std::string> m;
-  for (int i = 0; i < n; ++i) m.push_back("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":7071");
+  for (int i = 0; i < n; ++i)
+    m.push_back("10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250 + 1) + ":7071");
   return m;
 }
 

@@ -1,10 +1,10 @@
+#include "core/scheduler.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
 #include <future>
 #include <vector>
-
-#include "core/scheduler.h"
 
 namespace podcache {
 

@@ -1,3 +1,5 @@
+#include "core/single_flight.h"
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -6,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "core/single_flight.h"
 #include "core/value_ref.h"
 
 namespace podcache {
@@ -73,15 +74,20 @@ TEST_CASE("single-flight: a throwing load completes every waiter - the next call
     loads++;
     throw std::runtime_error("database on fire");
   };
-  flights.Do("k", kNoDeadline, kNoDeadline, throwing, [&](const Result& r) { got.push_back(r.status); });
+  flights.Do("k", kNoDeadline, kNoDeadline, throwing,
+             [&](const Result& r) { got.push_back(r.status); });
   REQUIRE(got.size() == 1);
   CHECK(got[0].code() == StatusCode::kInternal);
   CHECK(got[0].message().find("database on fire") != std::string::npos);
 
   // Now with several waiters attached before the failure arrives as an error result.
-  flights.Do("k", kNoDeadline, kNoDeadline,
-             [&](SingleFlight<Result>::Done d) { loads++; pending = std::move(d); },
-             [&](const Result& r) { got.push_back(r.status); });
+  flights.Do(
+      "k", kNoDeadline, kNoDeadline,
+      [&](SingleFlight<Result>::Done d) {
+        loads++;
+        pending = std::move(d);
+      },
+      [&](const Result& r) { got.push_back(r.status); });
   for (int i = 0; i < 5; ++i) {
     bool started = flights.Do("k", kNoDeadline, kNoDeadline, throwing,
                               [&](const Result& r) { got.push_back(r.status); });
@@ -92,9 +98,13 @@ TEST_CASE("single-flight: a throwing load completes every waiter - the next call
   for (size_t i = 1; i < got.size(); ++i) CHECK(got[i].code() == StatusCode::kUnavailable);
   CHECK(loads == 2);
   // Failures are not remembered: the next call starts a new load.
-  CHECK(flights.Do("k", kNoDeadline, kNoDeadline,
-                   [&](SingleFlight<Result>::Done d) { loads++; d(Result{OkStatus(), {}}); },
-                   [&](const Result& r) { got.push_back(r.status); }));
+  CHECK(flights.Do(
+      "k", kNoDeadline, kNoDeadline,
+      [&](SingleFlight<Result>::Done d) {
+        loads++;
+        d(Result{OkStatus(), {}});
+      },
+      [&](const Result& r) { got.push_back(r.status); }));
   CHECK(loads == 3);
   CHECK(got.back().ok());
 }
@@ -106,10 +116,14 @@ TEST_CASE("single-flight: a waiter with a short deadline leaves while the load g
   SingleFlight<Result>::Done pending;
   std::vector<std::pair<char, Status>> got;
   Millis now = clock.NowMs();
-  flights.Do("k", kNoDeadline, now + 10'000,
-             [&](SingleFlight<Result>::Done d) { pending = std::move(d); },
-             [&](const Result& r) { got.push_back({'a', r.status}); });
-  flights.Do("k", now + 50, now + 1, nullptr, [&](const Result& r) { got.push_back({'b', r.status}); });
+  flights.Do(
+      "k", kNoDeadline, now + 10'000, [&](SingleFlight<Result>::Done d) { pending = std::move(d); },
+      [&](const Result& r) {
+        got.push_back({'a', r.status});
+      });
+  flights.Do("k", now + 50, now + 1, nullptr, [&](const Result& r) {
+    got.push_back({'b', r.status});
+  });
   scheduler.AdvanceAndRun(49);
   CHECK(got.empty());
   scheduler.AdvanceAndRun(1);
@@ -130,9 +144,10 @@ TEST_CASE("single-flight: the load's own deadline ends the flight - a late resul
   SingleFlight<Result> flights(&scheduler, Error);
   SingleFlight<Result>::Done pending;
   std::vector<Status> got;
-  flights.Do("k", kNoDeadline, clock.NowMs() + 100,
-             [&](SingleFlight<Result>::Done d) { pending = std::move(d); },
-             [&](const Result& r) { got.push_back(r.status); });
+  flights.Do(
+      "k", kNoDeadline, clock.NowMs() + 100,
+      [&](SingleFlight<Result>::Done d) { pending = std::move(d); },
+      [&](const Result& r) { got.push_back(r.status); });
   scheduler.AdvanceAndRun(100);
   REQUIRE(got.size() == 1);
   CHECK(got[0].code() == StatusCode::kDeadlineExceeded);

@@ -1,3 +1,5 @@
+#include "core/store.h"
+
 #include <doctest/doctest.h>
 #include <malloc.h>
 
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "core/hash.h"
-#include "core/store.h"
 
 namespace podcache {
 namespace {
@@ -227,7 +228,7 @@ TEST_CASE("store: s3fifo keeps re-used keys through a scan of one-hit wonders") 
   auto run = [&](EvictionPolicy policy) {
     auto s = MakeStore(20 * charge + 4096, policy, &clock, 0);
     for (int i = 0; i < 5; ++i) Put(*s, "hot" + std::to_string(i), v);
-    for (int i = 0; i < 5; ++i) Has(*s, "hot" + std::to_string(i));  // each hit once
+    for (int i = 0; i < 5; ++i) Has(*s, "hot" + std::to_string(i));        // each hit once
     for (int i = 0; i < 200; ++i) Put(*s, "scan" + std::to_string(i), v);  // never read again
     int kept = 0;
     for (int i = 0; i < 5; ++i) kept += Has(*s, "hot" + std::to_string(i));
