@@ -31,7 +31,7 @@ struct Entry {
   static constexpr uint8_t kFlagIndexed = 1;     // currently in a store's table
   static constexpr uint8_t kFlagWasIndexed = 2;  // was inserted once; cannot be inserted again
   static constexpr uint8_t kFlagNegative = 4;    // caches "not found"; value is empty
-  static constexpr uint8_t kFlagSmallQueue = 8;  // S3-FIFO: in the small queue
+  static constexpr uint8_t kFlagSmallQueue = 8;  // S3-FIFO small queue / SLRU probation
   static constexpr size_t kMaxKeySize = UINT16_MAX;
 
   char* data() { return reinterpret_cast<char*>(this) + kHeaderSize; }

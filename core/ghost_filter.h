@@ -8,10 +8,10 @@
 
 namespace podcache {
 
-// Remembers the hashes of recently evicted keys (S3-FIFO's ghost queue) in 4 bytes per key: a table
-// of 4-slot buckets, each bucket a small FIFO, so the oldest fingerprint in a bucket is forgotten
-// first. Approximate by design (a forgotten or colliding fingerprint only changes which queue a
-// re-inserted key enters). Not thread-safe: one store shard owns it.
+// Remembers the hashes of recently evicted keys (the S3-FIFO and SLRU ghosts) in 4 bytes per key: a
+// table of 4-slot buckets, each bucket a small FIFO, so the oldest fingerprint in a bucket is
+// forgotten first. Approximate by design (a forgotten or colliding fingerprint only changes which
+// queue a re-inserted key enters). Not thread-safe: one store shard owns it.
 class GhostFilter {
  public:
   // Sizes the filter to remember about `keys` fingerprints; forgets everything.
