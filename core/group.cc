@@ -313,14 +313,10 @@ void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
   if (opts.from_peer || OwnedHere(hash, &owner)) {
     return done(ApplyOwnedWrite(key, hash, &value, ttl_ms));
   }
-  hot_->Erase(key, hash);
-  std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
-  if (client == nullptr) {
-    return done(
-        UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
-  }
-  Millis deadline = std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms);
-  client->Set(name(), key, value, ttl_ms, deadline, std::move(done));
+  ForwardToOwner(key, hash, owner, opts, std::move(done),
+                 [&](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+                   c.Set(name(), key, value, ttl_ms, deadline, std::move(fn));
+                 });
 }
 
 void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallback done) {
@@ -331,14 +327,22 @@ void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallbac
   if (opts.from_peer || OwnedHere(hash, &owner)) {
     return done(ApplyOwnedWrite(key, hash, nullptr, 0));
   }
-  hot_->Erase(key, hash);
+  ForwardToOwner(key, hash, owner, opts, std::move(done),
+                 [&](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+                   c.Delete(name(), key, deadline, std::move(fn));
+                 });
+}
+
+void Group::ForwardToOwner(std::string_view key, uint64_t hash, const std::string& owner,
+                           const WriteOptions& opts, StatusCallback done, const PeerCall& call) {
+  hot_->Erase(key, hash);  // this node's copy is about to be stale
   std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
   if (client == nullptr) {
     return done(
         UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
   }
-  Millis deadline = std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms);
-  client->Delete(name(), key, deadline, std::move(done));
+  call(*client, std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms),
+       std::move(done));
 }
 
 Status Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,

@@ -127,8 +127,12 @@ class Group : public std::enable_shared_from_this<Group> {
   // Applies a write here as the owner and tells the other members to drop hot copies.
   Status ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
                          Millis ttl_ms);
-  // One peer call of a broadcast: (client, deadline, completion).
+  // One peer call: (client, deadline, completion).
   using PeerCall = std::function<void(PeerClient&, Millis, PeerClient::StatusFn)>;
+  // Sends a Set or Delete for a key this node does not own to its owner, dropping the local hot
+  // copy first; UNAVAILABLE when there is no client for the owner.
+  void ForwardToOwner(std::string_view key, uint64_t hash, const std::string& owner,
+                      const WriteOptions& opts, StatusCallback done, const PeerCall& call);
   // Sends `call` to every other member, retrying each up to broadcast_attempts times with
   // exponential back-off; a member that still fails is counted in kBroadcastFailures.
   void Broadcast(PeerCall call);
