@@ -1,0 +1,184 @@
+#include "sidecar/config.h"
+
+#include <charconv>
+#include <set>
+
+#include "sidecar/units.h"
+
+namespace podcache {
+namespace {
+
+template <typename T>
+Status ParseInt(const std::string& field, const std::string& value, T* out) {
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), *out);
+  if (ec != std::errc() || ptr != value.data() + value.size()) {
+    return InvalidArgumentError(field + ": \"" + value + "\" is not an integer");
+  }
+  return OkStatus();
+}
+
+Status Named(const std::string& field, Status s) {
+  return s.ok() ? s : Status(s.code(), field + ": " + s.message());
+}
+
+Status SetBytes(const std::string& field, const std::string& value, uint64_t* out) {
+  auto v = ParseBytes(value);
+  if (!v.ok()) return Named(field, v.status());
+  *out = v.value();
+  return OkStatus();
+}
+
+Status SetDuration(const std::string& field, const std::string& value, Millis* out) {
+  auto v = ParseDuration(value);
+  if (!v.ok()) return Named(field, v.status());
+  *out = v.value();
+  return OkStatus();
+}
+
+Status SetLoader(LoaderConfig* loader, const std::string& value) {
+  if (value == "none" || value.empty()) {
+    *loader = LoaderConfig{LoaderConfig::Kind::kNone, "", loader->timeout_ms,
+                           loader->max_value_bytes};
+  } else if (value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0) {
+    loader->kind = LoaderConfig::Kind::kHttp;
+    loader->target = value;
+  } else if (value.rfind("grpc://", 0) == 0) {
+    loader->kind = LoaderConfig::Kind::kGrpc;
+    loader->target = value.substr(7);
+  } else {
+    return InvalidArgumentError("loader: \"" + value +
+                                "\" is not http(s)://URL, grpc://host:port or none");
+  }
+  return OkStatus();
+}
+
+Status ValidateLoader(const LoaderConfig& l) {
+  if (l.timeout_ms <= 0) return InvalidArgumentError("loader timeout must be > 0");
+  if (l.kind == LoaderConfig::Kind::kHttp && l.target.find("{key}") == std::string::npos) {
+    return InvalidArgumentError("loader URL \"" + l.target + "\" has no {key} placeholder");
+  }
+  if (l.kind == LoaderConfig::Kind::kGrpc && l.target.empty()) {
+    return InvalidArgumentError("loader grpc target is empty");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std::string& value) {
+  KeyspaceOptions& o = ks->options;
+  uint64_t bytes = 0;
+  if (field == "max_bytes" || field == "max_key_bytes" || field == "max_value_bytes") {
+    if (Status s = SetBytes(field, value, &bytes); !s.ok()) return s;
+    (field == "max_bytes" ? o.max_bytes : field == "max_key_bytes" ? o.max_key_bytes
+                                                                   : o.max_value_bytes) = bytes;
+    return OkStatus();
+  }
+  if (field == "default_ttl" || field == "ttl") return SetDuration(field, value, &o.default_ttl_ms);
+  if (field == "max_ttl") return SetDuration(field, value, &o.max_ttl_ms);
+  if (field == "negative_ttl") return SetDuration(field, value, &o.negative_ttl_ms);
+  if (field == "load_timeout") return SetDuration(field, value, &o.load_timeout_ms);
+  if (field == "hot_ttl") return SetDuration(field, value, &o.hot_ttl_ms);
+  if (field == "hot_window") return SetDuration(field, value, &o.hot_window_ms);
+  if (field == "loader_timeout") return SetDuration(field, value, &ks->loader.timeout_ms);
+  if (field == "loader_max_value_bytes") {
+    return SetBytes(field, value, &ks->loader.max_value_bytes);
+  }
+  if (field == "load_concurrency") return ParseInt(field, value, &o.load_concurrency);
+  if (field == "load_queue") return ParseInt(field, value, &o.load_queue);
+  if (field == "hot_promote_hits") return ParseInt(field, value, &o.hot_promote_hits);
+  if (field == "hot_share") {
+    double share = 0;
+    auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), share);
+    if (ec != std::errc() || ptr != value.data() + value.size()) {
+      return InvalidArgumentError("hot_share: \"" + value + "\" is not a number");
+    }
+    o.hot_share = share;
+    return OkStatus();
+  }
+  if (field == "eviction") {
+    if (!ParseEvictionPolicy(value, &o.eviction)) {
+      return InvalidArgumentError("eviction: \"" + value + "\" is not lru, s3fifo or slru");
+    }
+    return OkStatus();
+  }
+  if (field == "loader") return SetLoader(&ks->loader, value);
+  return InvalidArgumentError("unknown keyspace field \"" + field + "\"");
+}
+
+StatusOr<KeyspaceConfig> ParseKeyspaceSpec(const std::string& spec) {
+  KeyspaceConfig ks;
+  size_t colon = spec.find(':');
+  ks.options.name = spec.substr(0, colon);
+  std::string where = "--keyspace " + ks.options.name;
+  if (colon == std::string::npos) return ks;
+  std::string rest = spec.substr(colon + 1);
+  size_t pos = 0;
+  while (pos <= rest.size()) {
+    size_t comma = rest.find(',', pos);
+    std::string item = rest.substr(pos, comma == std::string::npos ? comma : comma - pos);
+    pos = comma == std::string::npos ? rest.size() + 1 : comma + 1;
+    if (item.empty()) continue;
+    size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      return InvalidArgumentError(where + ": \"" + item + "\" is not field=value");
+    }
+    if (Status s = SetKeyspaceField(&ks, item.substr(0, eq), item.substr(eq + 1)); !s.ok()) {
+      return InvalidArgumentError(where + ": " + s.message());
+    }
+  }
+  return ks;
+}
+
+bool IsLoopbackListen(const std::string& listen) {
+  if (listen.rfind("unix:", 0) == 0) return true;
+  std::string host = listen.substr(0, listen.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+Status Config::Validate() const {
+  if (api_listen.empty()) return InvalidArgumentError("api_listen is empty");
+  if (!IsLoopbackListen(api_listen) && !api_allow_remote) {
+    return InvalidArgumentError("api_listen " + api_listen +
+                                " is not a loopback address or unix socket; the app API has no "
+                                "TLS, so set api_allow_remote to listen on it anyway");
+  }
+  if (api_listen.rfind("unix:", 0) != 0 && api_listen.find(':') == std::string::npos) {
+    return InvalidArgumentError("api_listen " + api_listen + " is not host:port or unix:/path");
+  }
+  if (http_listen.find(':') == std::string::npos) {
+    return InvalidArgumentError("http_listen " + http_listen + " is not host:port");
+  }
+  if (api_socket_mode > 0777) return InvalidArgumentError("api_socket_mode must be <= 0777");
+  if (max_message_bytes < 1024) return InvalidArgumentError("max_message_bytes must be >= 1KiB");
+  if (shutdown_grace_ms < 0) return InvalidArgumentError("shutdown_grace must be >= 0");
+  if (reap_interval_ms <= 0) return InvalidArgumentError("reap_interval must be > 0");
+  static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
+  if (!kLevels.count(log_level)) {
+    return InvalidArgumentError("log_level \"" + log_level + "\" is not debug, info, warn or error");
+  }
+  if (keyspaces.empty()) {
+    return InvalidArgumentError(
+        "no keyspaces: declare them under keyspaces: in the --config file or with --keyspace");
+  }
+  std::set<std::string> names;
+  for (const KeyspaceConfig& ks : keyspaces) {
+    std::string where = "keyspaces[" + ks.options.name + "]: ";
+    if (!names.insert(ks.options.name).second) {
+      return InvalidArgumentError(where + "declared twice");
+    }
+    if (Status s = ks.options.Validate(); !s.ok()) return InvalidArgumentError(where + s.message());
+    if (Status s = ValidateLoader(ks.loader); !s.ok()) {
+      return InvalidArgumentError(where + s.message());
+    }
+    if (ks.options.max_value_bytes + ks.options.max_key_bytes + 1024 > max_message_bytes) {
+      return InvalidArgumentError(where + "max_value_bytes " +
+                                  FormatBytes(ks.options.max_value_bytes) +
+                                  " does not fit in max_message_bytes " +
+                                  FormatBytes(max_message_bytes));
+    }
+  }
+  return OkStatus();
+}
+
+}  // namespace podcache

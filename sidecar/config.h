@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/keyspace_options.h"
+#include "core/status.h"
+
+namespace podcache {
+
+// How one keyspace fills its misses (DESIGN.md, "Loaders").
+struct LoaderConfig {
+  enum class Kind { kNone, kHttp, kGrpc };
+  Kind kind = Kind::kNone;
+  // http: URL template with {keyspace} and {key}; grpc: the target of podcache.v1.Loader.
+  std::string target;
+  Millis timeout_ms = 2000;     // one loader call, whoever waits for it
+  uint64_t max_value_bytes = 0;  // 0: the keyspace's max_value_bytes
+};
+
+struct KeyspaceConfig {
+  KeyspaceOptions options;
+  LoaderConfig loader;
+};
+
+// Everything `podcache` is configured with. Each scalar field is an option with three spellings:
+// the flag --api-listen, the variable PODCACHE_API_LISTEN and the YAML key api_listen (see
+// config_loader.h for the precedence).
+struct Config {
+  std::string api_listen = "127.0.0.1:7070";  // host:port or unix:/path
+  bool api_allow_remote = false;              // allow a non-loopback api_listen
+  uint32_t api_socket_mode = 0660;            // file mode of the unix socket
+  std::string api_token;                      // when set, calls need "authorization: Bearer <t>"
+  std::string api_token_file;                 // or read it from this file
+  uint64_t max_message_bytes = 16 << 20;      // larger requests: RESOURCE_EXHAUSTED
+  std::string http_listen = "0.0.0.0:7072";   // /metrics, /healthz, /readyz, /debug/...
+  Millis shutdown_grace_ms = 10000;           // drain time for in-flight calls after SIGTERM
+  Millis reap_interval_ms = 1000;             // how often expired entries are reclaimed
+  std::string log_level = "info";             // debug, info, warn, error
+  std::vector<KeyspaceConfig> keyspaces;
+
+  // Checks everything that does not need the network; the message names the option.
+  Status Validate() const;
+};
+
+// Sets one keyspace field from text, as written in YAML or in a --keyspace spec: max_bytes,
+// default_ttl (or ttl), max_ttl, negative_ttl, eviction, hot_share, max_key_bytes,
+// max_value_bytes, load_concurrency, load_queue, load_timeout, hot_ttl, hot_promote_hits,
+// hot_window, loader (a URL for http, grpc://target, or none), loader_timeout,
+// loader_max_value_bytes. The message names the field.
+Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std::string& value);
+
+// Parses "users:max_bytes=64MiB,ttl=5m,loader=http://127.0.0.1:8080/cache/{keyspace}/{key}".
+StatusOr<KeyspaceConfig> ParseKeyspaceSpec(const std::string& spec);
+
+// True for 127.0.0.0/8, ::1, localhost and unix: addresses.
+bool IsLoopbackListen(const std::string& listen);
+
+}  // namespace podcache

@@ -1,0 +1,291 @@
+#include "sidecar/config_loader.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <memory>
+
+#include "sidecar/units.h"
+#include "sidecar/version.h"
+
+namespace podcache {
+namespace {
+
+// One top-level option: --flag, PODCACHE_FLAG and the YAML key.
+struct Option {
+  const char* flag;
+  const char* yaml;
+  const char* help;
+  bool is_bool;
+  std::function<Status(Config&, const std::string&)> set;
+  std::function<std::string(const Config&)> show;
+};
+
+template <typename T>
+Option Text(const char* flag, const char* yaml, const char* help, T Config::*field) {
+  return {flag, yaml, help, false,
+          [field](Config& c, const std::string& v) {
+            c.*field = v;
+            return OkStatus();
+          },
+          [field](const Config& c) { return c.*field; }};
+}
+
+Option Bytes(const char* flag, const char* yaml, const char* help, uint64_t Config::*field) {
+  return {flag, yaml, help, false,
+          [field, yaml](Config& c, const std::string& v) -> Status {
+            auto b = ParseBytes(v);
+            if (!b.ok()) return InvalidArgumentError(std::string(yaml) + ": " + b.status().message());
+            c.*field = b.value();
+            return OkStatus();
+          },
+          [field](const Config& c) { return FormatBytes(c.*field); }};
+}
+
+Option Duration(const char* flag, const char* yaml, const char* help, Millis Config::*field) {
+  return {flag, yaml, help, false,
+          [field, yaml](Config& c, const std::string& v) -> Status {
+            auto d = ParseDuration(v);
+            if (!d.ok()) return InvalidArgumentError(std::string(yaml) + ": " + d.status().message());
+            c.*field = d.value();
+            return OkStatus();
+          },
+          [field](const Config& c) { return FormatDuration(c.*field); }};
+}
+
+Option Bool(const char* flag, const char* yaml, const char* help, bool Config::*field) {
+  return {flag, yaml, help, true,
+          [field, yaml](Config& c, const std::string& v) -> Status {
+            if (v == "true" || v == "1" || v == "yes") {
+              c.*field = true;
+            } else if (v == "false" || v == "0" || v == "no") {
+              c.*field = false;
+            } else {
+              return InvalidArgumentError(std::string(yaml) + ": \"" + v + "\" is not true or false");
+            }
+            return OkStatus();
+          },
+          [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
+}
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option> kOptions = {
+      Text("api-listen", "api_listen", "App API address: host:port or unix:/path",
+           &Config::api_listen),
+      Bool("api-allow-remote", "api_allow_remote",
+           "Allow a non-loopback --api-listen (the app API has no TLS)",
+           &Config::api_allow_remote),
+      {"api-socket-mode", "api_socket_mode", "File mode of the unix socket (octal)", false,
+       [](Config& c, const std::string& v) -> Status {
+         char* end = nullptr;
+         unsigned long mode = std::strtoul(v.c_str(), &end, 8);
+         if (v.empty() || *end != '\0' || mode > 0777) {
+           return InvalidArgumentError("api_socket_mode: \"" + v + "\" is not an octal mode");
+         }
+         c.api_socket_mode = static_cast<uint32_t>(mode);
+         return OkStatus();
+       },
+       [](const Config& c) {
+         char buf[8];
+         std::snprintf(buf, sizeof buf, "0%o", c.api_socket_mode);
+         return std::string(buf);
+       }},
+      Text("api-token", "api_token", "Require 'authorization: Bearer <token>' on app API calls",
+           &Config::api_token),
+      Text("api-token-file", "api_token_file", "Read the API token from this file",
+           &Config::api_token_file),
+      Bytes("max-message-bytes", "max_message_bytes",
+            "Largest request or response; larger requests get RESOURCE_EXHAUSTED",
+            &Config::max_message_bytes),
+      Text("http-listen", "http_listen", "Address of /metrics, /healthz, /readyz and /debug/",
+           &Config::http_listen),
+      Duration("shutdown-grace", "shutdown_grace",
+               "After SIGTERM, how long in-flight calls may finish", &Config::shutdown_grace_ms),
+      Duration("reap-interval", "reap_interval", "How often expired entries are reclaimed",
+               &Config::reap_interval_ms),
+      Text("log-level", "log_level", "debug, info, warn or error", &Config::log_level),
+  };
+  return kOptions;
+}
+
+std::string EnvName(const std::string& flag) {
+  std::string name = "PODCACHE_";
+  for (char c : flag) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+// Replaces ${VAR} with the variable's value (empty when unset).
+std::string ExpandEnv(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '{') {
+      size_t end = in.find('}', i + 2);
+      if (end != std::string::npos) {
+        const char* v = std::getenv(in.substr(i + 2, end - i - 2).c_str());
+        out += v ? v : "";
+        i = end;
+        continue;
+      }
+    }
+    out += in[i];
+  }
+  return out;
+}
+
+std::string Scalar(const YAML::Node& node) { return ExpandEnv(node.as<std::string>()); }
+
+Status KeyspaceFromYaml(const YAML::Node& node, size_t index, KeyspaceConfig* ks) {
+  std::string where = "keyspaces[" + std::to_string(index) + "]";
+  if (!node.IsMap()) return InvalidArgumentError(where + ": must be a map");
+  if (!node["name"]) return InvalidArgumentError(where + ": name is missing");
+  ks->options.name = Scalar(node["name"]);
+  where = "keyspaces[" + ks->options.name + "]";
+  for (const auto& kv : node) {
+    std::string field = kv.first.as<std::string>();
+    if (field == "name") continue;
+    Status s;
+    if (field == "loader" && kv.second.IsMap()) {
+      for (const auto& l : kv.second) {
+        std::string key = l.first.as<std::string>();
+        if (!l.second.IsScalar()) return InvalidArgumentError(where + ": loader." + key + " must be a scalar");
+        if (key == "http") {
+          s = SetKeyspaceField(ks, "loader", Scalar(l.second));
+        } else if (key == "grpc") {
+          s = SetKeyspaceField(ks, "loader", "grpc://" + Scalar(l.second));
+        } else if (key == "timeout" || key == "max_value_bytes") {
+          s = SetKeyspaceField(ks, "loader_" + key, Scalar(l.second));
+        } else {
+          s = InvalidArgumentError("unknown loader field \"" + key +
+                                   "\" (http, grpc, timeout, max_value_bytes)");
+        }
+        if (!s.ok()) break;
+      }
+    } else if (!kv.second.IsScalar()) {
+      s = InvalidArgumentError(field + " must be a scalar");
+    } else {
+      s = SetKeyspaceField(ks, field, Scalar(kv.second));
+    }
+    if (!s.ok()) return InvalidArgumentError(where + ": " + s.message());
+  }
+  return OkStatus();
+}
+
+// Applies the YAML map `node` whose keys are below `prefix` (e.g. "tls.").
+Status ApplyYamlMap(const YAML::Node& node, const std::string& prefix, Config* config) {
+  for (const auto& kv : node) {
+    std::string key = prefix + kv.first.as<std::string>();
+    if (key == "keyspaces") {
+      if (!kv.second.IsSequence()) return InvalidArgumentError("keyspaces: must be a list");
+      for (size_t i = 0; i < kv.second.size(); ++i) {
+        KeyspaceConfig ks;
+        if (Status s = KeyspaceFromYaml(kv.second[i], i, &ks); !s.ok()) return s;
+        config->keyspaces.push_back(std::move(ks));
+      }
+      continue;
+    }
+    if (kv.second.IsMap()) {
+      if (Status s = ApplyYamlMap(kv.second, key + ".", config); !s.ok()) return s;
+      continue;
+    }
+    const Option* option = nullptr;
+    for (const Option& o : Options()) {
+      if (key == o.yaml) option = &o;
+    }
+    if (option == nullptr) return InvalidArgumentError("unknown key \"" + key + "\"");
+    if (!kv.second.IsScalar()) return InvalidArgumentError(key + ": must be a scalar");
+    if (Status s = option->set(*config, Scalar(kv.second)); !s.ok()) return s;
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Status LoadConfigFile(const std::string& path, Config* config) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (root.IsNull()) return OkStatus();
+    if (!root.IsMap()) return InvalidArgumentError(path + ": the top level must be a map");
+    Status s = ApplyYamlMap(root, "", config);
+    return s.ok() ? s : InvalidArgumentError(path + ": " + s.message());
+  } catch (const YAML::Exception& e) {
+    return InvalidArgumentError(path + ": " + e.what());
+  }
+}
+
+CommandLine ParseCommandLine(int argc, const char* const* argv) {
+  CommandLine out;
+  const Config defaults;
+  CLI::App app{"podcache: the Kubernetes sidecar cache. Every option is also PODCACHE_<OPTION> in "
+               "the environment and a key of the --config YAML file; flags override the "
+               "environment, which overrides the file.",
+               "podcache"};
+  app.set_version_flag("--version", std::string("podcache ") + kPodcacheVersion);
+  std::string config_path;
+  app.add_option("--config", config_path, "YAML configuration file")->envname("PODCACHE_CONFIG");
+  std::vector<std::string> keyspace_specs;
+  app.add_option("--keyspace", keyspace_specs,
+                 "Declare a keyspace, repeatable: 'NAME:max_bytes=64MiB,ttl=5m,"
+                 "loader=http://127.0.0.1:8080/cache/{keyspace}/{key}'")
+      ->envname("PODCACHE_KEYSPACE");
+  const auto& options = Options();
+  std::vector<std::string> values(options.size());
+  std::vector<CLI::Option*> cli(options.size());
+  for (size_t i = 0; i < options.size(); ++i) {
+    const Option& o = options[i];
+    std::string name = std::string("--") + o.flag;
+    cli[i] = app.add_option(name, values[i], o.help)
+                 ->default_str(o.show(defaults))
+                 ->envname(EnvName(o.flag));
+    // A bool option may be given bare (--api-allow-remote) or with a value.
+    if (o.is_bool) cli[i]->expected(0, 1);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    out.exit = true;
+    out.exit_code = app.exit(e);
+    return out;
+  }
+  auto fail = [&out](const Status& s) {
+    std::cerr << "podcache: configuration error: " << s.message() << "\n";
+    out.exit = true;
+    out.exit_code = 2;
+    return out;
+  };
+  Config config;
+  if (!config_path.empty()) {
+    if (Status s = LoadConfigFile(config_path, &config); !s.ok()) return fail(s);
+  }
+  for (size_t i = 0; i < options.size(); ++i) {
+    if (cli[i]->count() == 0) continue;
+    std::string v = values[i];
+    if (options[i].is_bool && v.empty()) v = "true";
+    if (Status s = options[i].set(config, v); !s.ok()) return fail(s);
+  }
+  for (const std::string& spec : keyspace_specs) {
+    auto ks = ParseKeyspaceSpec(spec);
+    if (!ks.ok()) return fail(ks.status());
+    std::erase_if(config.keyspaces, [&](const KeyspaceConfig& k) {
+      return k.options.name == ks.value().options.name;
+    });
+    config.keyspaces.push_back(std::move(ks).value());
+  }
+  if (!config.api_token_file.empty()) {
+    FILE* f = std::fopen(config.api_token_file.c_str(), "r");
+    if (f == nullptr) return fail(InvalidArgumentError("api_token_file: cannot read " + config.api_token_file));
+    char buf[4096];
+    size_t n = std::fread(buf, 1, sizeof buf, f);
+    std::fclose(f);
+    std::string token(buf, n);
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+    config.api_token = token;
+  }
+  if (Status s = config.Validate(); !s.ok()) return fail(s);
+  out.config = std::move(config);
+  return out;
+}
+
+}  // namespace podcache

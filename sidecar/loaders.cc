@@ -1,0 +1,119 @@
+#include "sidecar/loaders.h"
+
+#include <chrono>
+#include <charconv>
+
+#include "sidecar/grpc_loader.h"
+#include "sidecar/http_loader.h"
+
+namespace podcache {
+namespace {
+
+// Records every call's outcome and duration, then hands the result on.
+class InstrumentedLoader final : public Loader {
+ public:
+  InstrumentedLoader(std::unique_ptr<Loader> inner, std::shared_ptr<CallMetrics> metrics)
+      : inner_(std::move(inner)), metrics_(metrics) {}
+
+  void Load(std::string_view keyspace, std::string_view key, Millis deadline,
+            DoneFn done) override {
+    auto start = std::chrono::steady_clock::now();
+    inner_->Load(keyspace, key, deadline,
+                 [start, metrics = metrics_, done = std::move(done)](StatusOr<Loaded> result) {
+                   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+                   metrics->Record(result.status().code(), took.count());
+                   done(std::move(result));
+                 });
+  }
+
+ private:
+  std::unique_ptr<Loader> inner_;
+  std::shared_ptr<CallMetrics> metrics_;  // shared: a call may finish after the node stops
+};
+
+bool Unreserved(unsigned char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.' || c == '~';
+}
+
+void AppendEscaped(std::string_view in, std::string* out) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  for (unsigned char c : in) {
+    if (Unreserved(c)) {
+      *out += static_cast<char>(c);
+    } else {
+      *out += '%';
+      *out += kHex[c >> 4];
+      *out += kHex[c & 15];
+    }
+  }
+}
+
+}  // namespace
+
+std::string ExpandUrlTemplate(std::string_view url_template, std::string_view keyspace,
+                              std::string_view key) {
+  std::string out;
+  size_t i = 0;
+  while (i < url_template.size()) {
+    if (url_template.substr(i, 5) == "{key}") {
+      AppendEscaped(key, &out);
+      i += 5;
+    } else if (url_template.substr(i, 10) == "{keyspace}") {
+      AppendEscaped(keyspace, &out);
+      i += 10;
+    } else {
+      out += url_template[i++];
+    }
+  }
+  return out;
+}
+
+Millis TtlFromCacheControl(std::string_view header) {
+  Millis ttl = -1;
+  size_t pos = 0;
+  while (pos < header.size()) {
+    size_t comma = header.find(',', pos);
+    std::string_view d = header.substr(pos, comma == std::string_view::npos ? header.npos
+                                                                             : comma - pos);
+    pos = comma == std::string_view::npos ? header.size() : comma + 1;
+    while (!d.empty() && d.front() == ' ') d.remove_prefix(1);
+    while (!d.empty() && d.back() == ' ') d.remove_suffix(1);
+    if (d == "no-store" || d == "no-cache") return 1;
+    if (d.substr(0, 8) == "max-age=") {
+      long long secs = 0;
+      auto [ptr, ec] = std::from_chars(d.data() + 8, d.data() + d.size(), secs);
+      if (ec == std::errc() && ptr == d.data() + d.size() && secs >= 0) {
+        ttl = secs == 0 ? 1 : secs * 1000;
+      }
+    }
+  }
+  return ttl;
+}
+
+StatusOr<std::shared_ptr<Loader>> MakeLoader(const KeyspaceConfig& ks,
+                                             std::shared_ptr<CallMetrics> metrics) {
+  const LoaderConfig& c = ks.loader;
+  uint64_t limit = c.max_value_bytes != 0 ? std::min<uint64_t>(c.max_value_bytes,
+                                                               ks.options.max_value_bytes)
+                                          : ks.options.max_value_bytes;
+  std::unique_ptr<Loader> inner;
+  try {
+    switch (c.kind) {
+      case LoaderConfig::Kind::kNone:
+        return std::shared_ptr<Loader>();
+      case LoaderConfig::Kind::kHttp:
+        inner = std::make_unique<HttpLoader>(c.target, c.timeout_ms, limit);
+        break;
+      case LoaderConfig::Kind::kGrpc:
+        inner = std::make_unique<GrpcLoader>(c.target, c.timeout_ms, limit);
+        break;
+    }
+  } catch (const std::exception& e) {
+    return InvalidArgumentError("keyspaces[" + ks.options.name + "]: loader " + c.target + ": " +
+                                e.what());
+  }
+  return std::shared_ptr<Loader>(std::make_shared<InstrumentedLoader>(std::move(inner), metrics));
+}
+
+}  // namespace podcache

@@ -1,0 +1,29 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/loader.h"
+#include "sidecar/config.h"
+#include "sidecar/metrics.h"
+
+namespace podcache {
+
+// Builds the loader of a keyspace from its configuration: an HttpLoader, a GrpcLoader, or null for
+// `none` (cache-aside). Every loader is wrapped so that each call's outcome (by status code) and
+// duration land in `metrics`.
+StatusOr<std::shared_ptr<Loader>> MakeLoader(const KeyspaceConfig& ks,
+                                             std::shared_ptr<CallMetrics> metrics);
+
+// Replaces {keyspace} and {key} in `url_template` with their URL-escaped (RFC 3986 unreserved
+// characters kept, every other byte %XX) values.
+std::string ExpandUrlTemplate(std::string_view url_template, std::string_view keyspace,
+                              std::string_view key);
+
+// The TTL in milliseconds given by a Cache-Control header: max-age=N -> N s; max-age=0, no-store
+// or no-cache -> 1 ms (the value answers the callers waiting now and is not served again);
+// no header or no max-age -> -1 (the keyspace default).
+Millis TtlFromCacheControl(std::string_view header);
+
+}  // namespace podcache

@@ -1,0 +1,171 @@
+#include "sidecar/observability.h"
+
+#include <nlohmann/json.hpp>
+
+#include "sidecar/units.h"
+#include "sidecar/version.h"
+
+namespace podcache {
+namespace {
+
+std::string Label(const std::string& name) { return "keyspace=\"" + PromEscape(name) + "\""; }
+
+void Line(std::string* out, const std::string& name, const std::string& labels, uint64_t v) {
+  *out += name + "{" + labels + "} " + std::to_string(v) + "\n";
+}
+
+// A family with one series per keyspace (and store, for store families).
+template <typename Fn>
+void StoreFamily(std::string* out, const KeyspaceMap& keyspaces,
+                 const std::vector<KeyspaceStats>& stats, const char* name, const char* type,
+                 const char* help, Fn field) {
+  AppendHelp(out, name, type, help);
+  size_t i = 0;
+  for (const auto& [ks_name, ks] : keyspaces) {
+    Line(out, name, Label(ks_name) + ",store=\"main\"", field(stats[i].main));
+    Line(out, name, Label(ks_name) + ",store=\"hot\"", field(stats[i].hot));
+    ++i;
+  }
+}
+
+const char* LoaderKind(LoaderConfig::Kind k) {
+  switch (k) {
+    case LoaderConfig::Kind::kHttp:
+      return "http";
+    case LoaderConfig::Kind::kGrpc:
+      return "grpc";
+    case LoaderConfig::Kind::kNone:
+      break;
+  }
+  return "none";
+}
+
+}  // namespace
+
+std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api, bool ready) {
+  std::string out;
+  out.reserve(16 << 10);
+  AppendHelp(&out, "podcache_build_info", "gauge", "Version of this podcache binary.");
+  out += std::string("podcache_build_info{version=\"") + kPodcacheVersion + "\"} 1\n";
+  AppendHelp(&out, "podcache_ready", "gauge", "1 while the sidecar accepts calls.");
+  out += std::string("podcache_ready ") + (ready ? "1" : "0") + "\n";
+
+  AppendHelp(&out, "podcache_api_requests_total", "counter",
+             "App API calls by method and gRPC status code.");
+  for (int m = 0; m < static_cast<int>(ApiMethod::kNumMethods); ++m) {
+    auto method = static_cast<ApiMethod>(m);
+    api[method].RenderCounts("podcache_api_requests_total",
+                             std::string("method=\"") + ApiMethodName(method) + "\"", &out);
+  }
+  AppendHelp(&out, "podcache_api_request_duration_seconds", "histogram",
+             "App API call latency by method.");
+  for (int m = 0; m < static_cast<int>(ApiMethod::kNumMethods); ++m) {
+    auto method = static_cast<ApiMethod>(m);
+    api[method].latency().Render("podcache_api_request_duration_seconds",
+                                 std::string("method=\"") + ApiMethodName(method) + "\"", &out);
+  }
+
+  AppendHelp(&out, "podcache_loader_calls_total", "counter",
+             "Loader calls by keyspace and outcome (a gRPC status code: OK, NOT_FOUND, "
+             "DEADLINE_EXCEEDED for timeouts, RESOURCE_EXHAUSTED for oversize values, "
+             "UNAVAILABLE for errors).");
+  for (const auto& [name, ks] : keyspaces) {
+    if (ks.loader_metrics) ks.loader_metrics->RenderCounts("podcache_loader_calls_total", Label(name), &out);
+  }
+  AppendHelp(&out, "podcache_loader_duration_seconds", "histogram", "Loader call latency.");
+  for (const auto& [name, ks] : keyspaces) {
+    if (ks.loader_metrics) {
+      ks.loader_metrics->latency().Render("podcache_loader_duration_seconds", Label(name), &out);
+    }
+  }
+
+  std::vector<KeyspaceStats> stats;
+  stats.reserve(keyspaces.size());
+  for (const auto& [name, ks] : keyspaces) stats.push_back(ks.group->Stats());
+  for (int c = 0; c < KeyspaceStats::kNumCounters; ++c) {
+    auto counter = static_cast<KeyspaceStats::Counter>(c);
+    std::string family = std::string("podcache_") + KeyspaceCounterName(counter) + "_total";
+    AppendHelp(&out, family, "counter", "Request-path counter of core, per keyspace.");
+    size_t i = 0;
+    for (const auto& [name, ks] : keyspaces) Line(&out, family, Label(name), stats[i++][counter]);
+  }
+  auto gauge = [&](const char* family, const char* help, auto field) {
+    AppendHelp(&out, family, "gauge", help);
+    size_t i = 0;
+    for (const auto& [name, ks] : keyspaces) Line(&out, family, Label(name), field(stats[i++]));
+  };
+  gauge("podcache_keyspace_generation", "Current generation (bumped by InvalidateKeyspace).",
+        [](const KeyspaceStats& s) { return uint64_t{s.generation}; });
+  gauge("podcache_loads_active", "Loader calls running now.",
+        [](const KeyspaceStats& s) { return static_cast<uint64_t>(s.loads_active); });
+  gauge("podcache_loads_queued", "Loads waiting for a slot.",
+        [](const KeyspaceStats& s) { return static_cast<uint64_t>(s.loads_queued); });
+
+  StoreFamily(&out, keyspaces, stats, "podcache_store_items", "gauge", "Entries held.",
+              [](const StoreStats& s) { return s.items; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_bytes", "gauge",
+              "Bytes charged (keys, values, per-entry overhead).",
+              [](const StoreStats& s) { return s.bytes; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_capacity_bytes", "gauge",
+              "Budget of the store.", [](const StoreStats& s) { return s.capacity; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_hits_total", "counter", "Lookups that hit.",
+              [](const StoreStats& s) { return s.hits; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_misses_total", "counter",
+              "Lookups that missed.", [](const StoreStats& s) { return s.misses; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_inserts_total", "counter",
+              "Entries inserted.", [](const StoreStats& s) { return s.inserts; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_rejected_total", "counter",
+              "Inserts refused (too large for a shard, or an old generation).",
+              [](const StoreStats& s) { return s.rejected; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_evictions_total", "counter",
+              "Entries evicted to make room.", [](const StoreStats& s) { return s.evictions; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_expirations_total", "counter",
+              "Entries removed by TTL or invalidation.",
+              [](const StoreStats& s) { return s.expirations; });
+  return out;
+}
+
+std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces) {
+  nlohmann::ordered_json all = nlohmann::ordered_json::array();
+  for (const auto& [name, ks] : keyspaces) {
+    const KeyspaceOptions& o = ks.config.options;
+    KeyspaceStats s = ks.group->Stats();
+    nlohmann::ordered_json j;
+    j["name"] = name;
+    j["config"] = {{"max_bytes", o.max_bytes},
+                   {"default_ttl", FormatDuration(o.default_ttl_ms)},
+                   {"max_ttl", FormatDuration(o.max_ttl_ms)},
+                   {"negative_ttl", FormatDuration(o.negative_ttl_ms)},
+                   {"eviction", std::string(EvictionPolicyName(o.eviction))},
+                   {"hot_share", o.hot_share},
+                   {"max_key_bytes", o.max_key_bytes},
+                   {"max_value_bytes", o.max_value_bytes},
+                   {"load_concurrency", o.load_concurrency},
+                   {"load_queue", o.load_queue},
+                   {"load_timeout", FormatDuration(o.load_timeout_ms)},
+                   {"loader", {{"kind", LoaderKind(ks.config.loader.kind)},
+                               {"target", ks.config.loader.target},
+                               {"timeout", FormatDuration(ks.config.loader.timeout_ms)}}}};
+    j["generation"] = s.generation;
+    auto store = [](const StoreStats& st) {
+      return nlohmann::ordered_json{{"items", st.items},         {"bytes", st.bytes},
+                                    {"capacity_bytes", st.capacity}, {"hits", st.hits},
+                                    {"misses", st.misses},       {"evictions", st.evictions},
+                                    {"expirations", st.expirations}};
+    };
+    j["main"] = store(s.main);
+    j["hot"] = store(s.hot);
+    nlohmann::ordered_json counters;
+    for (int c = 0; c < KeyspaceStats::kNumCounters; ++c) {
+      auto counter = static_cast<KeyspaceStats::Counter>(c);
+      counters[KeyspaceCounterName(counter)] = s[counter];
+    }
+    j["counters"] = counters;
+    j["loads_active"] = s.loads_active;
+    j["loads_queued"] = s.loads_queued;
+    all.push_back(std::move(j));
+  }
+  return all.dump(2) + "\n";
+}
+
+}  // namespace podcache
