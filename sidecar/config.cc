@@ -167,7 +167,7 @@ Status Config::Validate() const {
     if (!names.insert(ks.options.name).second) {
       return InvalidArgumentError(where + "declared twice");
     }
-    if (Status s = ks.options.Validate(); !s.ok()) return InvalidArgumentError(where + s.message());
+    if (Status s = ks.options.Validate(); !s.ok()) return s;  // names the keyspace itself
     if (Status s = ValidateLoader(ks.loader); !s.ok()) {
       return InvalidArgumentError(where + s.message());
     }

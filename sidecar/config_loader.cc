@@ -232,15 +232,18 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
       ->envname("PODCACHE_KEYSPACE");
   const auto& options = Options();
   std::vector<std::string> values(options.size());
+  std::unique_ptr<bool[]> bools(new bool[options.size()]());
   std::vector<CLI::Option*> cli(options.size());
   for (size_t i = 0; i < options.size(); ++i) {
     const Option& o = options[i];
     std::string name = std::string("--") + o.flag;
-    cli[i] = app.add_option(name, values[i], o.help)
-                 ->default_str(o.show(defaults))
-                 ->envname(EnvName(o.flag));
-    // A bool option may be given bare (--api-allow-remote) or with a value.
-    if (o.is_bool) cli[i]->expected(0, 1);
+    if (o.is_bool) {
+      // --api-allow-remote, --api-allow-remote=false, PODCACHE_API_ALLOW_REMOTE=true
+      cli[i] = app.add_flag(name, bools[i], o.help);
+    } else {
+      cli[i] = app.add_option(name, values[i], o.help)->default_str(o.show(defaults));
+    }
+    cli[i]->envname(EnvName(o.flag));
   }
   try {
     app.parse(argc, argv);
@@ -261,8 +264,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   }
   for (size_t i = 0; i < options.size(); ++i) {
     if (cli[i]->count() == 0) continue;
-    std::string v = values[i];
-    if (options[i].is_bool && v.empty()) v = "true";
+    std::string v = options[i].is_bool ? (bools[i] ? "true" : "false") : values[i];
     if (Status s = options[i].set(config, v); !s.ok()) return fail(s);
   }
   for (const std::string& spec : keyspace_specs) {

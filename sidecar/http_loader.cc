@@ -11,40 +11,48 @@ namespace {
 using web::http::http_response;
 using web::http::status_codes;
 
-// Reads a response body in chunks into a string, giving up past `limit` bytes.
+// Reads a response body in chunks into a string. Past `limit` bytes it cancels the request,
+// which makes cpprestsdk close the connection instead of buffering the rest of the body.
 class BodyReader : public std::enable_shared_from_this<BodyReader> {
  public:
-  BodyReader(http_response response, uint64_t limit, Millis ttl, Loader::DoneFn done)
-      : response_(std::move(response)), limit_(limit), ttl_(ttl), done_(std::move(done)) {}
+  BodyReader(http_response response, pplx::cancellation_token_source cancel, uint64_t limit,
+             Millis ttl, Loader::DoneFn done)
+      : response_(std::move(response)),
+        cancel_(std::move(cancel)),
+        limit_(limit),
+        ttl_(ttl),
+        done_(std::move(done)) {}
 
   void Next() {
     auto self = shared_from_this();
-    response_.body().read(buffer_, 64 * 1024).then([self](pplx::task<size_t> t) {
+    response_.body().streambuf().getn(chunk_, sizeof chunk_).then([self](pplx::task<size_t> t) {
       size_t n = 0;
       try {
         n = t.get();
       } catch (const std::exception& e) {
         return self->done_(UnavailableError(std::string("loader body: ") + e.what()));
       }
-      if (self->buffer_.collection().size() > self->limit_) {
-        return self->done_(self->TooLarge());
-      }
-      if (n == 0) return self->done_(Loaded{std::move(self->buffer_.collection()), self->ttl_});
+      if (n == 0) return self->done_(Loaded{std::move(self->value_), self->ttl_});
+      if (self->value_.size() + n > self->limit_) return self->done_(self->TooLarge());
+      self->value_.append(reinterpret_cast<const char*>(self->chunk_), n);
       self->Next();
     });
   }
 
-  Status TooLarge() const {
+  Status TooLarge() {
+    cancel_.cancel();
     return ResourceExhaustedError("loader value exceeds max_value_bytes=" +
                                   std::to_string(limit_));
   }
 
  private:
   http_response response_;
-  concurrency::streams::container_buffer<std::string> buffer_;
+  pplx::cancellation_token_source cancel_;
   uint64_t limit_;
   Millis ttl_;
   Loader::DoneFn done_;
+  std::string value_;
+  uint8_t chunk_[64 * 1024];
 };
 
 }  // namespace
@@ -73,7 +81,9 @@ void HttpLoader::Load(std::string_view keyspace, std::string_view key, Millis /*
   uint64_t limit = max_value_bytes_;
   Millis timeout = timeout_ms_;
   try {
-    client_->request(request).then([done, limit, timeout](pplx::task<http_response> t) {
+    pplx::cancellation_token_source cancel;
+    client_->request(request, cancel.get_token())
+        .then([done, limit, timeout, cancel](pplx::task<http_response> t) {
       http_response response;
       try {
         response = t.get();
@@ -97,7 +107,7 @@ void HttpLoader::Load(std::string_view keyspace, std::string_view key, Millis /*
       auto& headers = response.headers();
       auto cc = headers.find(web::http::header_names::cache_control);
       if (cc != headers.end()) ttl = TtlFromCacheControl(cc->second);
-      auto reader = std::make_shared<BodyReader>(response, limit, ttl, done);
+      auto reader = std::make_shared<BodyReader>(response, cancel, limit, ttl, done);
       if (headers.content_length() > limit) return done(reader->TooLarge());
       reader->Next();
     });

@@ -1,0 +1,131 @@
+"""Starts real podcache processes (and the example loader app) for the integration tests.
+
+Paths come from the environment, set by CTest:
+  PODCACHE_BIN, PODCACHECTL_BIN   the binaries under test
+  PODCACHE_PYGEN                  generated Python stubs (podcache/v1/*_pb2*.py, health, reflection)
+  PODCACHE_SOURCE_DIR             the repository (for examples/)
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.environ["PODCACHE_PYGEN"])
+
+import grpc  # noqa: E402
+from podcache.v1 import cache_pb2, cache_pb2_grpc, loader_pb2, loader_pb2_grpc  # noqa: E402,F401
+
+SOURCE_DIR = os.environ["PODCACHE_SOURCE_DIR"]
+PODCACHE = os.environ["PODCACHE_BIN"]
+PODCACHECTL = os.environ["PODCACHECTL_BIN"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.02)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def http_get(url, timeout=5):
+    """(status, body) of a GET; HTTP errors are returned, not raised."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class LoaderApp:
+    """examples/slow-db/app.py: the HTTP loader the tests and the demo use."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(SOURCE_DIR, "examples/slow-db/app.py"), "--port", "0", *args],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("listening "), line
+        self.port = int(line.split()[1])
+        self.url = "http://127.0.0.1:%d/cache/{keyspace}/{key}" % self.port
+
+    def calls(self, keyspace, key):
+        return json.loads(http_get("http://127.0.0.1:%d/calls" % self.port)[1]).get(keyspace + "/" + key, 0)
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class Sidecar:
+    """One podcache process on free loopback ports; ready when /readyz says so."""
+
+    def __init__(self, *args, api_listen=None, env=None, wait_ready=True):
+        self.log = tempfile.NamedTemporaryFile(prefix="podcache-", suffix=".log", delete=False)
+        for attempt in range(5):
+            self.http_port = free_port()
+            self.api = api_listen or "127.0.0.1:%d" % free_port()
+            self.args = ["--api-listen", self.api, "--http-listen", "127.0.0.1:%d" % self.http_port, *args]
+            self.proc = subprocess.Popen([PODCACHE, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
+                                         env={**os.environ, **(env or {})})
+            if not wait_ready:
+                return
+            try:
+                wait_until(lambda: self.proc.poll() is not None or self.ready(), what="podcache ready")
+            except AssertionError:
+                self.stop()
+                raise AssertionError("podcache not ready:\n" + self.output())
+            if self.proc.poll() is None:
+                break
+            # Another process took a port between free_port() and the bind: try new ports.
+            if "cannot listen" not in self.output():
+                raise AssertionError("podcache exited %d:\n%s" % (self.proc.returncode, self.output()))
+        self.channel = grpc.insecure_channel(self.api)
+        self.stub = cache_pb2_grpc.CacheStub(self.channel)
+
+    def ready(self):
+        try:
+            return http_get("http://127.0.0.1:%d/readyz" % self.http_port, timeout=1)[0] == 200
+        except OSError:
+            return False
+
+    def http(self, path):
+        return http_get("http://127.0.0.1:%d%s" % (self.http_port, path))
+
+    def output(self):
+        with open(self.log.name) as f:
+            return f.read()
+
+    def ctl(self, *args, input=None):
+        return subprocess.run([PODCACHECTL, "--addr", self.api, *args], capture_output=True, input=input)
+
+    def terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if hasattr(self, "channel"):
+            self.channel.close()
+        os.unlink(self.log.name)
+
+
+def run_podcache(*args, env=None, timeout=10):
+    """Runs podcache to completion (for configuration errors); returns (exit code, output)."""
+    r = subprocess.run([PODCACHE, *args], capture_output=True, text=True, timeout=timeout,
+                       env={**os.environ, **(env or {})})
+    return r.returncode, r.stdout + r.stderr

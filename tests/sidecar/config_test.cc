@@ -1,0 +1,187 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <vector>
+
+#include "sidecar/config_loader.h"
+
+namespace podcache {
+namespace {
+
+std::string WriteFile(const std::string& text) {
+  char path[] = "/tmp/podcache-config-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+CommandLine Parse(std::vector<const char*> args) {
+  args.insert(args.begin(), "podcache");
+  return ParseCommandLine(static_cast<int>(args.size()), args.data());
+}
+
+}  // namespace
+
+TEST_CASE("A --keyspace spec sets every field") {
+  auto ks = ParseKeyspaceSpec(
+      "users:max_bytes=64MiB,ttl=5m,max_ttl=1h,negative_ttl=10s,eviction=lru,hot_share=0.25,"
+      "max_key_bytes=128,max_value_bytes=2MiB,load_concurrency=8,load_queue=100,"
+      "load_timeout=3s,hot_ttl=30s,hot_promote_hits=5,hot_window=2s,"
+      "loader=http://127.0.0.1:8080/cache/{keyspace}/{key},loader_timeout=1s,"
+      "loader_max_value_bytes=1MiB");
+  REQUIRE(ks.ok());
+  const KeyspaceOptions& o = ks.value().options;
+  CHECK(o.name == "users");
+  CHECK(o.max_bytes == 64u << 20);
+  CHECK(o.default_ttl_ms == 300000);
+  CHECK(o.max_ttl_ms == 3600000);
+  CHECK(o.negative_ttl_ms == 10000);
+  CHECK(o.eviction == EvictionPolicy::kLru);
+  CHECK(o.hot_share == 0.25);
+  CHECK(o.max_key_bytes == 128);
+  CHECK(o.max_value_bytes == 2u << 20);
+  CHECK(o.load_concurrency == 8);
+  CHECK(o.load_queue == 100);
+  CHECK(o.load_timeout_ms == 3000);
+  CHECK(o.hot_ttl_ms == 30000);
+  CHECK(o.hot_promote_hits == 5);
+  CHECK(o.hot_window_ms == 2000);
+  CHECK(ks.value().loader.kind == LoaderConfig::Kind::kHttp);
+  CHECK(ks.value().loader.target == "http://127.0.0.1:8080/cache/{keyspace}/{key}");
+  CHECK(ks.value().loader.timeout_ms == 1000);
+  CHECK(ks.value().loader.max_value_bytes == 1u << 20);
+  auto grpc = ParseKeyspaceSpec("g:loader=grpc://127.0.0.1:9000");
+  CHECK(grpc.value().loader.kind == LoaderConfig::Kind::kGrpc);
+  CHECK(grpc.value().loader.target == "127.0.0.1:9000");
+}
+
+TEST_CASE("A bad --keyspace spec names the keyspace and the field") {
+  CHECK(ParseKeyspaceSpec("u:max_bytes=lots").status().message() ==
+        "--keyspace u: max_bytes: \"lots\" is not a size (use bytes or a unit: 512KiB, 64MiB, "
+        "1GiB, 1GB)");
+  CHECK(ParseKeyspaceSpec("u:colour=red").status().message() ==
+        "--keyspace u: unknown keyspace field \"colour\"");
+  CHECK(ParseKeyspaceSpec("u:ttl").status().message() ==
+        "--keyspace u: \"ttl\" is not field=value");
+  CHECK(ParseKeyspaceSpec("u:eviction=fifo").status().message().find("eviction") !=
+        std::string::npos);
+  CHECK(ParseKeyspaceSpec("u:loader=ftp://x").status().message().find("loader") !=
+        std::string::npos);
+}
+
+TEST_CASE("The YAML file of DESIGN.md is read, with ${VAR} expansion and units") {
+  setenv("PODCACHE_TEST_POD_IP", "10.1.2.3", 1);
+  std::string path = WriteFile(R"(
+api_listen: 127.0.0.1:7171
+http_listen: ${PODCACHE_TEST_POD_IP}:7072
+shutdown_grace: 3s
+max_message_bytes: 8MiB
+keyspaces:
+  - name: users
+    max_bytes: 256MiB
+    default_ttl: 5m
+    eviction: s3fifo
+    loader: {http: "http://127.0.0.1:8080/cache/{keyspace}/{key}", timeout: 2s}
+  - name: sessions
+    max_bytes: 16MiB
+    loader: none
+)");
+  Config c;
+  REQUIRE(LoadConfigFile(path, &c).ok());
+  CHECK(c.api_listen == "127.0.0.1:7171");
+  CHECK(c.http_listen == "10.1.2.3:7072");
+  CHECK(c.shutdown_grace_ms == 3000);
+  CHECK(c.max_message_bytes == 8u << 20);
+  REQUIRE(c.keyspaces.size() == 2);
+  CHECK(c.keyspaces[0].options.max_bytes == 256u << 20);
+  CHECK(c.keyspaces[0].options.eviction == EvictionPolicy::kS3Fifo);
+  CHECK(c.keyspaces[0].loader.kind == LoaderConfig::Kind::kHttp);
+  CHECK(c.keyspaces[0].loader.timeout_ms == 2000);
+  CHECK(c.keyspaces[1].loader.kind == LoaderConfig::Kind::kNone);
+  CHECK(c.Validate().ok());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("Bad YAML files fail with a message naming the field") {
+  struct Case {
+    const char* yaml;
+    const char* message;
+  };
+  for (const Case& t : std::vector<Case>{
+           {"api_listn: x\n", "unknown key \"api_listn\""},
+           {"shutdown_grace: soon\n", "shutdown_grace: \"soon\" is not a duration"},
+           {"keyspaces: {name: a}\n", "keyspaces: must be a list"},
+           {"keyspaces:\n  - max_bytes: 1MiB\n", "keyspaces[0]: name is missing"},
+           {"keyspaces:\n  - name: a\n    max_bytes: 12XB\n", "keyspaces[a]: max_bytes: \"12XB\""},
+           {"keyspaces:\n  - name: a\n    loader: {http: \"http://h/{key}\", retries: 3}\n",
+            "unknown loader field \"retries\""},
+           {"keyspaces: [\n", "yaml"},
+       }) {
+    INFO(t.yaml);
+    std::string path = WriteFile(t.yaml);
+    Config c;
+    Status s = LoadConfigFile(path, &c);
+    CHECK(!s.ok());
+    if (std::string(t.message) != "yaml") CHECK(s.message().find(t.message) != std::string::npos);
+    CHECK(s.message().find(path) == 0);
+    std::remove(path.c_str());
+  }
+}
+
+TEST_CASE("Validate names the option") {
+  Config c;
+  CHECK(c.Validate().message().find("no keyspaces") != std::string::npos);
+  c.keyspaces.push_back(ParseKeyspaceSpec("a").value());
+  CHECK(c.Validate().ok());
+  c.api_listen = "0.0.0.0:7070";
+  CHECK(c.Validate().message().find("api_allow_remote") != std::string::npos);
+  c.api_allow_remote = true;
+  CHECK(c.Validate().ok());
+  c.keyspaces.push_back(ParseKeyspaceSpec("a").value());
+  CHECK(c.Validate().message() == "keyspaces[a]: declared twice");
+  c.keyspaces.pop_back();
+  c.keyspaces[0].options.max_bytes = 1u << 30;
+  c.keyspaces[0].options.max_value_bytes = 32u << 20;
+  CHECK(c.Validate().message().find("does not fit in max_message_bytes") != std::string::npos);
+  c.keyspaces[0].options.max_value_bytes = 1024;
+  c.keyspaces[0].loader = {LoaderConfig::Kind::kHttp, "http://x/none", 1000, 0};
+  CHECK(c.Validate().message().find("no {key} placeholder") != std::string::npos);
+  c.keyspaces[0].loader.target = "http://x/{key}";
+  c.log_level = "loud";
+  CHECK(c.Validate().message().find("log_level") != std::string::npos);
+}
+
+TEST_CASE("Flags override the environment which overrides the file") {
+  std::string path = WriteFile(
+      "api_listen: 127.0.0.1:1001\nhttp_listen: 127.0.0.1:1002\nlog_level: warn\n"
+      "keyspaces:\n  - name: a\n    max_bytes: 1MiB\n");
+  setenv("PODCACHE_HTTP_LISTEN", "127.0.0.1:2002", 1);
+  setenv("PODCACHE_LOG_LEVEL", "debug", 1);
+  CommandLine cl = Parse({"--config", path.c_str(), "--log-level", "error", "--keyspace",
+                          "a:max_bytes=8MiB", "--keyspace", "b", "--api-allow-remote"});
+  unsetenv("PODCACHE_HTTP_LISTEN");
+  unsetenv("PODCACHE_LOG_LEVEL");
+  REQUIRE(!cl.exit);
+  CHECK(cl.config.api_listen == "127.0.0.1:1001");   // file
+  CHECK(cl.config.http_listen == "127.0.0.1:2002");  // env over file
+  CHECK(cl.config.log_level == "error");             // flag over env
+  CHECK(cl.config.api_allow_remote);                 // a bare bool flag
+  REQUIRE(cl.config.keyspaces.size() == 2);
+  CHECK(cl.config.keyspaces[0].options.name == "a");
+  CHECK(cl.config.keyspaces[0].options.max_bytes == 8u << 20);  // --keyspace replaces the file's
+  std::remove(path.c_str());
+}
+
+TEST_CASE("Configuration errors exit with code 2") {
+  CHECK(Parse({"--keyspace", "a:max_bytes=x"}).exit_code == 2);
+  CHECK(Parse({"--keyspace", "a", "--shutdown-grace", "later"}).exit_code == 2);
+  CHECK(Parse({"--config", "/nonexistent/podcache.yaml"}).exit_code == 2);
+  CHECK(Parse({"--no-such-flag"}).exit);
+  CHECK(Parse({"--version"}).exit_code == 0);
+}
+
+}  // namespace podcache
