@@ -70,6 +70,9 @@ Status Sidecar::StartApi() {
   int selected_port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
                            is_unix ? nullptr : &selected_port);
+  // Without this gRPC sets SO_REUSEPORT, and a second sidecar on the same port would silently
+  // take half of the connections instead of failing to start.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
   builder.RegisterService(service_.get());
