@@ -1,5 +1,5 @@
 # The README's commands. Each one installs what is missing, configures, builds (with ccache) and runs.
-#   make demo   - set everything up and run the demo (for now: the core benchmark)
+#   make demo   - set everything up and run the demo: a sidecar, a slow app, a client
 #   make test   - the whole test suite
 #   make asan   - the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan   - the test suite under ThreadSanitizer
@@ -38,7 +38,8 @@ tsan: deps
 bench: build
 	$(ROOT)/build/release/bench/podcache_core_bench
 
-demo: bench
+demo: build
+	$(ROOT)/scripts/demo.sh $(ROOT)/build/release
 
 clean:
 	rm -rf build

@@ -6,8 +6,15 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   doctest-dev libxxhash-dev
-  memcached procps
+  # sidecar: gRPC + protobuf, cpprestsdk (HTTP loader and port), YAML, CLI, JSON, TLS
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
+  libcpprest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  # tests and examples: Python gRPC clients, curl; benchmarks: memcached and redis
+  python3 python3-grpcio python3-protobuf curl
+  memcached redis-server redis-tools procps
 )
+# Node.js for the Node example client: Debian's nodejs + npm unless a node is already installed.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -15,7 +22,18 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+# The Node example's packages (@grpc/grpc-js, @grpc/proto-loader) from the npm registry.
+install_node_modules() {
+  if [ ! -d "$ROOT/examples/node/node_modules/@grpc/grpc-js" ]; then
+    echo "install-deps: npm ci in examples/node"
+    npm ci --prefix "$ROOT/examples/node" --no-audit --no-fund --loglevel=error
+  fi
+}
+if [ ${#missing[@]} -eq 0 ]; then
+  install_node_modules
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing packages (${missing[*]}); run as root to install them" >&2
@@ -28,3 +46,4 @@ if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
   apt-get update
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
+install_node_modules
