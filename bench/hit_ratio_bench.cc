@@ -1,5 +1,6 @@
 // Hit ratio: replays generated traces through the real store (real byte budget, real sharding) with
-// each eviction policy, as a read-through cache would: Lookup, and on a miss Insert the value.
+// each eviction policy (lru, s3fifo, slru, wtinylfu), as a read-through cache would: Lookup, and on
+// a miss Insert the value.
 
 #include <algorithm>
 #include <cstdint>
@@ -182,9 +183,9 @@ void RunHitRatioBench(const BenchOptions& options, Summary* summary) {
       kCacheFraction * 100, charge);
   const StoreOptions defaults;
   const std::string def(EvictionPolicyName(defaults.policy));
-  std::printf("%-17s %9s %9s %9s %10s %10s %10s %9s %9s %12s %12s\n", "trace", "requests",
-              "unique", "budget", "lru miss", "s3f miss", "slru miss", "s3f/lru", "slru/lru",
-              "lru reuse", (def + " reuse").c_str());
+  std::printf("%-17s %9s %9s %9s %10s %10s %10s %10s %9s %9s %9s %12s %12s\n", "trace", "requests",
+              "unique", "budget", "lru miss", "s3f miss", "slru miss", "wtlfu miss", "s3f/lru",
+              "slru/lru", "wtlfu/lru", "lru reuse", (def + " reuse").c_str());
 
   bool all_le = true;
   std::string worse;
@@ -195,19 +196,23 @@ void RunHitRatioBench(const BenchOptions& options, Summary* summary) {
     SimResult lru = Simulate(t, EvictionPolicy::kLru, budget);
     SimResult s3 = Simulate(t, EvictionPolicy::kS3Fifo, budget);
     SimResult slru = Simulate(t, EvictionPolicy::kSlru, budget);
-    const SimResult& dflt = defaults.policy == EvictionPolicy::kS3Fifo ? s3
-                            : defaults.policy == EvictionPolicy::kSlru ? slru
-                                                                        : lru;
+    SimResult wtlfu = Simulate(t, EvictionPolicy::kWTinyLfu, budget);
+    const SimResult& dflt = defaults.policy == EvictionPolicy::kS3Fifo     ? s3
+                            : defaults.policy == EvictionPolicy::kSlru     ? slru
+                            : defaults.policy == EvictionPolicy::kWTinyLfu ? wtlfu
+                                                                           : lru;
     auto vs_lru = [&](const SimResult& r) {
       return lru.miss_ratio > 0 ? r.miss_ratio / lru.miss_ratio : 1.0;
     };
     auto reuse = [](double r) { return r < 0 ? std::string("-") : Format("%.4f", r); };
-    std::printf("%-17s %9zu %9zu %8.1fM %10.4f %10.4f %10.4f %8.3fx %8.3fx %12s %12s\n",
-                t.name.c_str(), t.ids.size(), unique, budget / 1048576.0, lru.miss_ratio,
-                s3.miss_ratio, slru.miss_ratio, vs_lru(s3), vs_lru(slru),
-                reuse(lru.reuse_miss_ratio).c_str(), reuse(dflt.reuse_miss_ratio).c_str());
-    std::printf("    %s; %zu shards; simulated in %.1f + %.1f + %.1f s\n", t.description.c_str(),
-                dflt.shards, lru.seconds, s3.seconds, slru.seconds);
+    std::printf(
+        "%-17s %9zu %9zu %8.1fM %10.4f %10.4f %10.4f %10.4f %8.3fx %8.3fx %8.3fx %12s %12s\n",
+        t.name.c_str(), t.ids.size(), unique, budget / 1048576.0, lru.miss_ratio, s3.miss_ratio,
+        slru.miss_ratio, wtlfu.miss_ratio, vs_lru(s3), vs_lru(slru), vs_lru(wtlfu),
+        reuse(lru.reuse_miss_ratio).c_str(), reuse(dflt.reuse_miss_ratio).c_str());
+    std::printf("    %s; %zu shards; simulated in %.1f + %.1f + %.1f + %.1f s\n",
+                t.description.c_str(), dflt.shards, lru.seconds, s3.seconds, slru.seconds,
+                wtlfu.seconds);
     if (dflt.miss_ratio > lru.miss_ratio) {
       all_le = false;
       worse += Format(" %s (%.3fx)", t.name.c_str(), vs_lru(dflt));

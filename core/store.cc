@@ -12,6 +12,7 @@
 #include "core/s3fifo_policy.h"
 #include "core/slru_policy.h"
 #include "core/spin_lock.h"
+#include "core/wtinylfu_policy.h"
 
 namespace podcache {
 
@@ -22,6 +23,8 @@ bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out) {
     *out = EvictionPolicy::kS3Fifo;
   } else if (name == "slru") {
     *out = EvictionPolicy::kSlru;
+  } else if (name == "wtinylfu") {
+    *out = EvictionPolicy::kWTinyLfu;
   } else {
     return false;
   }
@@ -36,6 +39,8 @@ std::string_view EvictionPolicyName(EvictionPolicy p) {
       return "s3fifo";
     case EvictionPolicy::kSlru:
       return "slru";
+    case EvictionPolicy::kWTinyLfu:
+      return "wtinylfu";
   }
   return "slru";
 }
@@ -294,6 +299,8 @@ std::unique_ptr<Store> NewStore(const StoreOptions& options) {
       return std::make_unique<StoreImpl<LruPolicy>>(options, bits);
     case EvictionPolicy::kS3Fifo:
       return std::make_unique<StoreImpl<S3FifoPolicy>>(options, bits);
+    case EvictionPolicy::kWTinyLfu:
+      return std::make_unique<StoreImpl<WTinyLfuPolicy>>(options, bits);
     case EvictionPolicy::kSlru:
       break;
   }

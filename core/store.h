@@ -12,9 +12,10 @@ namespace podcache {
 
 // lru: plain least-recently-used. s3fifo: S3-FIFO as published (SOSP '23). slru: segmented LRU
 // with a ghost, the default: scan-resistant and closest to LRU where recency matters (the hit
-// ratios that chose it are in docs/benchmarks.md).
-enum class EvictionPolicy { kLru, kS3Fifo, kSlru };
-// "lru" / "s3fifo" / "slru". Returns false for an unknown name.
+// ratios that chose it are in docs/benchmarks.md). wtinylfu: W-TinyLFU with a hill-climbing window
+// (core/wtinylfu_policy.h); not the default, it loses to LRU on a shifting hot set.
+enum class EvictionPolicy { kLru, kS3Fifo, kSlru, kWTinyLfu };
+// "lru" / "s3fifo" / "slru" / "wtinylfu". Returns false for an unknown name.
 bool ParseEvictionPolicy(std::string_view name, EvictionPolicy* out);
 std::string_view EvictionPolicyName(EvictionPolicy p);
 

@@ -40,7 +40,8 @@ bool Has(Store& s, const std::string& key) { return bool(s.Lookup(key, HashBytes
 
 TEST_CASE("store: put - get - replace - erase") {
   FakeClock clock;
-  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru}) {
+  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru,
+                      EvictionPolicy::kWTinyLfu}) {
     auto s = MakeStore(1 << 20, policy, &clock, 2);
     CHECK(Get(*s, "a") == "<miss>");
     CHECK(Put(*s, "a", "1"));
@@ -73,7 +74,8 @@ TEST_CASE("store: a reader keeps its value after the entry is evicted or erased"
 TEST_CASE("store: budget is never exceeded under a random mix - and accounting returns to zero") {
   FakeClock clock;
   const size_t kBudget = 256 << 10;
-  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru}) {
+  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru,
+                      EvictionPolicy::kWTinyLfu}) {
     for (int bits : {0, 2}) {
       auto s = MakeStore(kBudget, policy, &clock, bits);
       std::mt19937_64 rng(42 + bits);
@@ -115,7 +117,11 @@ TEST_CASE("store: budget is never exceeded under a random mix - and accounting r
 TEST_CASE("store: reported usage matches what malloc really holds") {
   FakeClock clock;
   const size_t kBudget = 256 << 20;
-  auto s = MakeStore(kBudget, EvictionPolicy::kS3Fifo, &clock, 2);
+  // s3fifo has a ghost, wtinylfu a frequency sketch: both must be in the accounting.
+  auto policy = EvictionPolicy::kS3Fifo;
+  SUBCASE("s3fifo") {}
+  SUBCASE("wtinylfu") { policy = EvictionPolicy::kWTinyLfu; }
+  auto s = MakeStore(kBudget, policy, &clock, 2);
   // Small chunks come from the heap (uordblks), big arrays are mmapped (hblkhd).
   auto in_use = [] {
     struct mallinfo2 m = mallinfo2();
@@ -306,6 +312,8 @@ TEST_CASE("store: eviction policy names") {
   CHECK(EvictionPolicyName(p) == "s3fifo");
   CHECK(ParseEvictionPolicy("lru", &p));
   CHECK(EvictionPolicyName(p) == "lru");
+  CHECK(ParseEvictionPolicy("wtinylfu", &p));
+  CHECK(EvictionPolicyName(p) == "wtinylfu");
   CHECK_FALSE(ParseEvictionPolicy("arc", &p));
   CHECK(EvictionPolicyName(StoreOptions().policy) == "slru");
 }
@@ -330,7 +338,8 @@ TEST_CASE("store: shard count follows the budget and the largest entry") {
 TEST_SUITE("concurrency") {
   TEST_CASE("store: concurrent readers and writers keep the budget and the values intact") {
     const size_t kBudget = 1 << 20;
-    for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru}) {
+    for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru,
+                        EvictionPolicy::kWTinyLfu}) {
       auto s = MakeStore(kBudget, policy, SystemClock::Get(), 3);
       std::vector<std::thread> threads;
       std::atomic<int> bad{0};
