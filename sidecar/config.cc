@@ -98,7 +98,7 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
   }
   if (field == "eviction") {
     if (!ParseEvictionPolicy(value, &o.eviction)) {
-      return InvalidArgumentError("eviction: \"" + value + "\" is not lru, s3fifo or slru");
+      return InvalidArgumentError("eviction: \"" + value + "\" is not lru, slru, s3fifo or wtinylfu");
     }
     return OkStatus();
   }

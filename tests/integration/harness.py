@@ -5,6 +5,7 @@ Paths come from the environment, set by CTest:
   PODCACHE_PYGEN                  generated Python stubs (podcache/v1/*_pb2*.py, health, reflection)
   PODCACHE_SOURCE_DIR             the repository (for examples/)
 """
+import ctypes
 import json
 import os
 import signal
@@ -24,6 +25,15 @@ from podcache.v1 import cache_pb2, cache_pb2_grpc, loader_pb2, loader_pb2_grpc  
 SOURCE_DIR = os.environ["PODCACHE_SOURCE_DIR"]
 PODCACHE = os.environ["PODCACHE_BIN"]
 PODCACHECTL = os.environ["PODCACHECTL_BIN"]
+
+
+_libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+
+def die_with_parent():
+    """preexec_fn: the child gets SIGKILL when the test process dies, whatever way it dies, so no
+    server outlives its test (and CTest never waits on an inherited pipe)."""
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_port():
@@ -56,7 +66,7 @@ class LoaderApp:
     def __init__(self, *args):
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(SOURCE_DIR, "examples/slow-db/app.py"), "--port", "0", *args],
-            stdout=subprocess.PIPE, text=True)
+            stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
         line = self.proc.stdout.readline()
         assert line.startswith("listening "), line
         self.port = int(line.split()[1])
@@ -80,7 +90,7 @@ class Sidecar:
             self.api = api_listen or "127.0.0.1:%d" % free_port()
             self.args = ["--api-listen", self.api, "--http-listen", "127.0.0.1:%d" % self.http_port, *args]
             self.proc = subprocess.Popen([PODCACHE, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, **(env or {})})
+                                         env={**os.environ, **(env or {})}, preexec_fn=die_with_parent)
             if not wait_ready:
                 return
             try:
@@ -92,7 +102,9 @@ class Sidecar:
                 break
             # Another process took a port between free_port() and the bind: try new ports.
             if "cannot listen" not in self.output():
-                raise AssertionError("podcache exited %d:\n%s" % (self.proc.returncode, self.output()))
+                output = self.output()
+                self.stop()
+                raise AssertionError("podcache exited %d:\n%s" % (self.proc.returncode, output))
         self.channel = grpc.insecure_channel(self.api)
         self.stub = cache_pb2_grpc.CacheStub(self.channel)
 

@@ -13,16 +13,14 @@ KS = "users"
 class ApiTest(unittest.TestCase):
     def setUp(self):
         self.app = LoaderApp("--delay-ms", "20", "--slow-ms", "3000", "--big-bytes", str(300 << 10))
+        self.addCleanup(self.app.stop)
         self.sidecar = Sidecar(
             "--keyspace", KS + ":max_bytes=8MiB,ttl=5m,max_value_bytes=256KiB,max_key_bytes=64,"
             "negative_ttl=10s,loader_timeout=500ms,loader=" + self.app.url,
             "--keyspace", "aside:max_bytes=4MiB,max_value_bytes=256KiB,max_ttl=1h",
             "--max-message-bytes", "512KiB")
+        self.addCleanup(self.sidecar.stop)
         self.stub = self.sidecar.stub
-
-    def tearDown(self):
-        self.sidecar.stop()
-        self.app.stop()
 
     def get(self, key, keyspace=KS, **kw):
         return self.stub.Get(cache_pb2.GetRequest(keyspace=keyspace, key=key), timeout=5, **kw)

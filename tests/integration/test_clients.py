@@ -10,9 +10,7 @@ from harness import SOURCE_DIR, Sidecar
 class ClientsTest(unittest.TestCase):
     def setUp(self):
         self.sidecar = Sidecar("--keyspace", "sessions:max_bytes=4MiB")
-
-    def tearDown(self):
-        self.sidecar.stop()
+        self.addCleanup(self.sidecar.stop)
 
     def run_client(self, cmd):
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

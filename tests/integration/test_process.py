@@ -52,15 +52,11 @@ def parse_prometheus(text):
 class ProcessTest(unittest.TestCase):
     def setUp(self):
         self.app = LoaderApp("--delay-ms", "5", "--slow-ms", "1000")
-        self.cleanup = [self.app.stop]
-
-    def tearDown(self):
-        for fn in reversed(self.cleanup):
-            fn()
+        self.addCleanup(self.app.stop)
 
     def sidecar(self, *args, **kw):
         s = Sidecar(*args, **kw)
-        self.cleanup.append(s.stop)
+        self.addCleanup(s.stop)
         return s
 
     def users(self, extra=""):
@@ -212,7 +208,7 @@ class ProcessTest(unittest.TestCase):
         loader_pb2_grpc.add_LoaderServicer_to_server(AppLoader(), server)
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
-        self.cleanup.append(lambda: server.stop(0))
+        self.addCleanup(server.stop, 0)
         s = self.sidecar("--keyspace", "g:max_bytes=4MiB,loader=grpc://127.0.0.1:%d" % port)
         r = s.stub.Get(cache_pb2.GetRequest(keyspace="g", key=b"k"), timeout=5)
         self.assertEqual((r.value, r.source), (b"grpc:g/k", cache_pb2.SOURCE_LOADER))

@@ -1,0 +1,92 @@
+#pragma once
+
+// The pieces of podcache_api_bench: child processes and the redis baseline (processes.cc), the
+// closed-loop gRPC load generator (load.cc), the echo server (echo_server.cc).
+
+#include <grpcpp/grpcpp.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "podcache/v1/cache.grpc.pb.h"
+
+namespace podcache::bench {
+
+std::vector<int> AllowedCpus();  // ascending
+// Pins the calling thread, and the threads and processes it starts afterwards, to `cpu`.
+bool PinToCpu(int cpu);
+double CpuSecondsOf(pid_t pid);  // user + system so far, or -1
+
+// A server or tool run next to the benchmark, pinned to a CPU between fork and exec. Stop() or the
+// destructor ends and reaps it; if the benchmark dies any other way (a signal, a crash) the child
+// gets SIGKILL (PR_SET_PDEATHSIG), so no child outlives a run.
+class Child {
+ public:
+  Child() = default;
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+  ~Child() { Stop(); }
+
+  // Execs argv[0] (a path) on `cpu` (-1: anywhere). stdout goes to a pipe for ReadOutput when
+  // `capture_output`, else to /dev/null like stderr.
+  bool Start(const std::vector<std::string>& argv, int cpu, bool capture_output = false);
+  bool Running();                                  // reaps it when it has exited
+  std::string ReadOutput(double timeout_seconds);  // captured stdout until EOF
+  void Stop();                                     // SIGTERM, SIGKILL after 3 s, reap
+  pid_t pid() const { return pid_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+};
+
+// Whether GET http://127.0.0.1:<port><path> (podcache's /readyz) answers 200.
+bool HttpOk(int port, const std::string& path);
+// Polls `ready` every 20 ms: true once it holds, false when the child exited or the time is up.
+bool WaitUntil(Child* child, double timeout_seconds, const std::function<bool()>& ready);
+
+struct RedisResult {
+  std::string skipped;  // why it did not run, or ""
+  std::string command;
+  double gets_per_second = 0;
+};
+// redis-server on `server_cpu` holding the key of redis-benchmark's GET test (100 bytes: every GET
+// hits), then `redis-benchmark -P 16 -t get -n <requests> -q -d 100` on `client_cpu`.
+RedisResult RunRedisBaseline(long requests, int server_cpu, int client_cpu);
+
+// The --serve-echo child: podcache.v1.Cache/Get with the gRPC callback API and podcache's server
+// settings, answering every call with the same `value_size` bytes (no cache), on every address of
+// `listen`, until killed. Returns 1 when it cannot listen.
+int RunEchoServer(const std::vector<std::string>& listen, size_t value_size);
+
+inline constexpr char kKeyspace[] = "bench";
+inline constexpr int kKeys = 10'000;  // stored per value size; the load cycles through them
+
+// Sets the kKeys keys of `value_size`-byte values (no expiry): "" or the first error.
+std::string FillKeys(const std::string& target, size_t value_size);
+
+struct LoadOptions {
+  int inflight = 64;  // closed loop: each completion starts the next call
+  int channels = 4;   // distinct channel args, so separate connections; slot i uses i % channels
+  double warmup_seconds = 0.5, duration_seconds = 3;
+  long max_calls = 20'000'000;  // the window also ends after this many OK calls
+  pid_t server_pid = -1;        // when set, its CPU use in the window is reported
+};
+
+struct LoadResult {
+  long calls = 0;   // OK calls in the measured window
+  long errors = 0;  // failed calls, warm-up included; a miss or a wrong value size is one
+  std::string first_error;
+  double seconds = 0, qps = 0, p50_us = 0, p99_us = 0;
+  double client_cpu = 0, server_cpu = -1;  // CPUs busy in the window (server: -1 = unknown)
+};
+
+// Get (keys_per_call == 1) or GetMany of keys_per_call consecutive keys of `value_size`, all hits,
+// with the gRPC callback API (stub->async()), closed loop.
+LoadResult RunClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size,
+                         int keys_per_call);
+
+}  // namespace podcache::bench

@@ -1,0 +1,173 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "bench/api/api_bench.h"
+#include "bench/bench_util.h"
+#include "bench/memcached_process.h"
+
+namespace podcache::bench {
+
+std::vector<int> AllowedCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::vector<int> cpus;
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return cpus;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+bool PinToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof(set), &set) == 0;
+}
+
+double CpuSecondsOf(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  size_t paren = stat.rfind(')');  // fields after "(comm)": utime and stime are 14 and 15
+  unsigned long long utime = 0, stime = 0;
+  if (paren == std::string::npos ||
+      std::sscanf(stat.c_str() + paren + 1,
+                  " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2) {
+    return -1;
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+bool Child::Start(const std::vector<std::string>& argv, int cpu, bool capture_output) {
+  // Prepared before fork: between fork and exec only async-signal-safe calls (gRPC has threads).
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) CPU_SET(cpu, &set);
+  int fds[2] = {-1, -1};
+  if (capture_output && pipe2(fds, O_CLOEXEC) != 0) return false;
+  pid_t parent = getpid();
+  pid_ = fork();
+  if (pid_ == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    if (cpu >= 0) sched_setaffinity(0, sizeof(set), &set);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(capture_output ? fds[1] : devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  if (capture_output) close(fds[1]);
+  out_fd_ = fds[0];
+  return pid_ > 0;
+}
+
+bool Child::Running() {
+  if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
+  return pid_ > 0;
+}
+
+std::string Child::ReadOutput(double timeout_seconds) {
+  std::string out;
+  for (double end = NowSeconds() + timeout_seconds; out_fd_ >= 0 && NowSeconds() < end;) {
+    pollfd p{out_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[4096];
+    ssize_t n = read(out_fd_, buf, sizeof(buf));
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+void Child::Stop() {
+  if (out_fd_ >= 0) close(out_fd_);
+  out_fd_ = -1;
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  bool reaped = false;
+  for (int i = 0; i < 300 && !reaped; ++i) {
+    reaped = waitpid(pid_, nullptr, WNOHANG) == pid_;
+    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!reaped) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_ = -1;
+}
+
+bool HttpOk(int port, const std::string& path) {
+  int fd = Connect(port);
+  std::string reply;  // podcache's /readyz says "ready\n" or "not ready\n"
+  if (fd >= 0) Roundtrip(fd, "GET " + path + " HTTP/1.0\r\n\r\n", "ready\n", &reply);
+  if (fd >= 0) close(fd);
+  return reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200");
+}
+
+bool WaitUntil(Child* child, double timeout_seconds, const std::function<bool()>& ready) {
+  for (double end = NowSeconds() + timeout_seconds; NowSeconds() < end && child->Running();) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+RedisResult RunRedisBaseline(int64_t requests, int server_cpu, int client_cpu) {
+  RedisResult result;
+  const std::string server_bin = "/usr/bin/redis-server", bench_bin = "/usr/bin/redis-benchmark";
+  if (access(server_bin.c_str(), X_OK) != 0 || access(bench_bin.c_str(), X_OK) != 0) {
+    result.skipped = "no " + server_bin + " or " + bench_bin;
+    return result;
+  }
+  int port = FreePort();
+  Child server;
+  server.Start({server_bin, "--port", std::to_string(port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no"},
+               server_cpu);
+  const std::string set =
+      "*3\r\n$3\r\nSET\r\n$16\r\nkey:__rand_int__\r\n$100\r\n" + std::string(100, 'x') + "\r\n";
+  if (!WaitUntil(&server, 10, [&] {
+        int fd = Connect(port);
+        std::string reply;
+        bool ok = fd >= 0 && Roundtrip(fd, set, "\r\n", &reply) && reply == "+OK\r\n";
+        if (fd >= 0) close(fd);
+        return ok;
+      })) {
+    result.skipped = "redis-server did not start";
+    return result;
+  }
+  std::vector<std::string> argv = {
+      bench_bin, "-h", "127.0.0.1", "-p", std::to_string(port),     "-P",
+      "16",      "-t", "get",       "-n", std::to_string(requests), "-q",
+      "-d",      "100"};
+  result.command = "redis-benchmark";
+  for (size_t i = 1; i < argv.size(); ++i) result.command += " " + argv[i];
+  Child client;
+  std::string out = client.Start(argv, client_cpu, true) ? client.ReadOutput(300) : "";
+  // -q prints progress lines ending in '\r', then "GET: 123456.78 requests per second, ...".
+  size_t end = out.rfind(" requests per second");
+  size_t begin = end == std::string::npos ? end : out.rfind("GET: ", end);
+  if (begin == std::string::npos) {
+    result.skipped = "no result in redis-benchmark's output '" + out.substr(0, 200) + "'";
+  } else {
+    result.gets_per_second = std::strtod(out.c_str() + begin + 5, nullptr);
+  }
+  return result;
+}
+
+}  // namespace podcache::bench
