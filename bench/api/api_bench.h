@@ -15,9 +15,9 @@
 
 namespace podcache::bench {
 
-std::vector<int> AllowedCpus();  // ascending
-// Pins the calling thread, and the threads and processes it starts afterwards, to `cpu`.
-bool PinToCpu(int cpu);
+// Pins the calling thread, and the threads and processes it starts afterwards, to the first CPU
+// this process may use. Returns {that CPU, the next one (for the servers)}, or {} when unpinned.
+std::vector<int> PinClient();
 double CpuSecondsOf(pid_t pid);  // user + system so far, or -1
 
 // A server or tool run next to the benchmark, pinned to a CPU between fork and exec. Stop() or the
@@ -30,17 +30,14 @@ class Child {
   Child& operator=(const Child&) = delete;
   ~Child() { Stop(); }
 
-  // Execs argv[0] (a path) on `cpu` (-1: anywhere). stdout goes to a pipe for ReadOutput when
-  // `capture_output`, else to /dev/null like stderr.
-  bool Start(const std::vector<std::string>& argv, int cpu, bool capture_output = false);
-  bool Running();                                  // reaps it when it has exited
-  std::string ReadOutput(double timeout_seconds);  // captured stdout until EOF
-  void Stop();                                     // SIGTERM, SIGKILL after 3 s, reap
+  // Execs argv[0] (a path) on `cpu` (-1: anywhere), output to /dev/null.
+  bool Start(const std::vector<std::string>& argv, int cpu);
+  bool Running();  // reaps it when it has exited
+  void Stop();     // SIGTERM, SIGKILL after 3 s, reap
   pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
-  int out_fd_ = -1;
 };
 
 // Whether GET http://127.0.0.1:<port><path> (podcache's /readyz) answers 200.
@@ -54,13 +51,8 @@ struct RedisResult {
   double gets_per_second = 0;
 };
 // redis-server on `server_cpu` holding the key of redis-benchmark's GET test (100 bytes: every GET
-// hits), then `redis-benchmark -P 16 -t get -n <requests> -q -d 100` on `client_cpu`.
-RedisResult RunRedisBaseline(long requests, int server_cpu, int client_cpu);
-
-// The --serve-echo child: podcache.v1.Cache/Get with the gRPC callback API and podcache's server
-// settings, answering every call with the same `value_size` bytes (no cache), on every address of
-// `listen`, until killed. Returns 1 when it cannot listen.
-int RunEchoServer(const std::vector<std::string>& listen, size_t value_size);
+// hits), then `redis-benchmark -P 16 -t get -n <requests> -q -d 100` on this process's CPU.
+RedisResult RunRedisBaseline(long requests, int server_cpu);
 
 inline constexpr char kKeyspace[] = "bench";
 inline constexpr int kKeys = 10'000;  // stored per value size; the load cycles through them

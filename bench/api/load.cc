@@ -5,6 +5,7 @@
 #include <climits>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "bench/api/api_bench.h"
 #include "bench/bench_util.h"
@@ -21,18 +22,6 @@ std::string KeyName(size_t value_size, int i) { return Format("s%04zu:%010d", va
 
 auto Deadline() { return std::chrono::system_clock::now() + std::chrono::seconds(10); }
 
-std::vector<std::unique_ptr<v1::Cache::Stub>> MakeStubs(const std::string& target, int channels) {
-  std::vector<std::unique_ptr<v1::Cache::Stub>> stubs;
-  for (int i = 0; i < channels; ++i) {
-    grpc::ChannelArguments args;
-    args.SetInt("podcache.bench.channel_id", i);  // equal args would share one subchannel
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    stubs.push_back(v1::Cache::NewStub(
-        grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
-  }
-  return stubs;
-}
-
 double SelfCpuSeconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -42,12 +31,68 @@ double SelfCpuSeconds() {
 
 class ClosedLoop {
  public:
-  ClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size,
-             int keys_per_call);
-  LoadResult Run();
+  ClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size, int keys)
+      : options_(options), value_size_(value_size), keys_per_call_(keys), slots_(options.inflight) {
+    for (int i = 0; i < options.channels; ++i) {
+      grpc::ChannelArguments args;
+      args.SetInt("podcache.bench.channel_id", i);  // equal args would share one connection
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+      stubs_.push_back(v1::Cache::NewStub(
+          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
+    }
+    for (int i = 0; i < kKeys; ++i) {
+      if (keys == 1) {
+        gets_.emplace_back().set_keyspace(kKeyspace);
+        gets_.back().set_key(KeyName(value_size, i));
+      } else {
+        if (i % keys == 0) manys_.emplace_back().set_keyspace(kKeyspace);
+        manys_.back().add_keys(KeyName(value_size, i));
+      }
+    }
+  }
+
+  LoadResult Run() {
+    active_ = static_cast<int>(slots_.size());
+    for (int i = 0; i < active_; ++i) Issue(i);
+    std::unique_lock lock(mu_);
+    auto stopped = [this] { return phase_.load() == kStop; };
+    cv_.wait_for(lock, std::chrono::duration<double>(options_.warmup_seconds), stopped);
+    Clock::time_point start = Clock::now();
+    double cpu = SelfCpuSeconds();
+    double server_cpu = options_.server_pid > 0 ? CpuSecondsOf(options_.server_pid) : -1;
+    if (!stopped()) phase_.store(kMeasure, std::memory_order_release);
+    cv_.wait_for(lock, std::chrono::duration<double>(options_.duration_seconds), stopped);
+    StopLocked();
+    LoadResult r;
+    r.seconds = std::max(0.0, std::chrono::duration<double>(end_ - start).count());
+    if (r.seconds > 0) {
+      r.client_cpu = (SelfCpuSeconds() - cpu) / r.seconds;
+      if (server_cpu >= 0) {
+        r.server_cpu = (CpuSecondsOf(options_.server_pid) - server_cpu) / r.seconds;
+      }
+    }
+    cv_.wait(lock, [this] { return active_ == 0; });  // every call has a deadline
+    std::vector<uint32_t> all;
+    for (Slot& s : slots_) {
+      all.insert(all.end(), s.latency_ns.begin(), s.latency_ns.end());
+      if (r.first_error.empty()) r.first_error = s.first_error;
+    }
+    r.errors = errors_.load();
+    r.calls = static_cast<long>(all.size());
+    if (all.empty() || r.seconds <= 0) return r;
+    r.qps = static_cast<double>(r.calls) / r.seconds;
+    auto percentile = [&all](double q) {
+      auto nth = all.begin() + std::min(all.size() - 1, static_cast<size_t>(q * all.size()));
+      std::nth_element(all.begin(), nth, all.end());
+      return *nth / 1e3;
+    };
+    r.p50_us = percentile(0.50);
+    r.p99_us = percentile(0.99);
+    return r;
+  }
 
  private:
-  struct Slot {  // touched by one call at a time: no lock
+  struct Slot {  // used by one call at a time: no lock
     std::unique_ptr<grpc::ClientContext> ctx;
     Clock::time_point start;
     uint64_t seq = 0;
@@ -57,9 +102,61 @@ class ClosedLoop {
     std::string first_error;
   };
 
-  void Issue(int i);
-  void OnDone(int i, bool hit, const grpc::Status& status);
-  void StopLocked();
+  void Issue(int i) {
+    Slot& s = slots_[i];
+    s.ctx = std::make_unique<grpc::ClientContext>();
+    s.ctx->set_deadline(Deadline());
+    auto* async = stubs_[i % stubs_.size()]->async();
+    uint64_t n = s.seq++ * slots_.size() + i;  // the slots interleave: every key in turn
+    s.start = Clock::now();
+    if (keys_per_call_ == 1) {
+      s.get.Clear();
+      async->Get(s.ctx.get(), &gets_[n % gets_.size()], &s.get, [this, i](grpc::Status st) {
+        OnDone(i, slots_[i].get.value().size() == value_size_, st);
+      });
+      return;
+    }
+    s.many.Clear();
+    async->GetMany(s.ctx.get(), &manys_[n % manys_.size()], &s.many, [this, i](grpc::Status st) {
+      bool hit = slots_[i].many.results_size() == keys_per_call_;
+      for (const v1::KeyResult& k : slots_[i].many.results()) {
+        hit &= k.code() == 0 && k.value().size() == value_size_;
+      }
+      OnDone(i, hit, st);
+    });
+  }
+
+  void OnDone(int i, bool hit, const grpc::Status& status) {
+    Slot& s = slots_[i];
+    int phase = phase_.load(std::memory_order_acquire);
+    bool stop = false;
+    if (!status.ok() || !hit) {
+      if (s.first_error.empty()) {
+        s.first_error = status.ok() ? "a miss or a value of the wrong size"
+                                    : Format("code %d: %s", static_cast<int>(status.error_code()),
+                                             status.error_message().c_str());
+      }
+      stop = errors_.fetch_add(1) + 1 >= kMaxErrors;
+    } else if (phase == kMeasure) {
+      auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.start);
+      s.latency_ns.push_back(static_cast<uint32_t>(std::min<long>(ns.count(), UINT32_MAX)));
+      stop = measured_.fetch_add(1, std::memory_order_relaxed) + 1 >= options_.max_calls;
+    }
+    if (stop || phase == kStop) {
+      std::lock_guard lock(mu_);
+      if (stop) StopLocked();
+      if (--active_ == 0) cv_.notify_all();
+      return;
+    }
+    Issue(i);
+  }
+
+  void StopLocked() {
+    if (phase_.load() == kStop) return;
+    end_ = Clock::now();
+    phase_.store(kStop, std::memory_order_release);
+    cv_.notify_all();
+  }
 
   const LoadOptions options_;
   const size_t value_size_;
@@ -76,157 +173,40 @@ class ClosedLoop {
   int active_ = 0;         // guarded by mu_: slots with a call in flight
 };
 
-ClosedLoop::ClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size,
-                       int keys_per_call)
-    : options_(options),
-      value_size_(value_size),
-      keys_per_call_(keys_per_call),
-      stubs_(MakeStubs(target, options.channels)),
-      slots_(options.inflight) {
-  for (int i = 0; i < kKeys; ++i) {
-    if (keys_per_call == 1) {
-      gets_.emplace_back().set_keyspace(kKeyspace);
-      gets_.back().set_key(KeyName(value_size, i));
-    } else {
-      if (i % keys_per_call == 0) manys_.emplace_back().set_keyspace(kKeyspace);
-      manys_.back().add_keys(KeyName(value_size, i));
-    }
-  }
-}
-
-void ClosedLoop::Issue(int i) {
-  Slot& s = slots_[i];
-  s.ctx = std::make_unique<grpc::ClientContext>();
-  s.ctx->set_deadline(Deadline());
-  auto* async = stubs_[i % stubs_.size()]->async();
-  uint64_t n = s.seq++ * slots_.size() + i;  // the slots interleave: every key in turn
-  s.start = Clock::now();
-  if (keys_per_call_ == 1) {
-    s.get.Clear();
-    async->Get(s.ctx.get(), &gets_[n % gets_.size()], &s.get, [this, i](grpc::Status st) {
-      OnDone(i, slots_[i].get.value().size() == value_size_, st);
-    });
-    return;
-  }
-  s.many.Clear();
-  async->GetMany(s.ctx.get(), &manys_[n % manys_.size()], &s.many, [this, i](grpc::Status st) {
-    const v1::GetManyResponse& r = slots_[i].many;
-    bool hit = r.results_size() == keys_per_call_;
-    for (const v1::KeyResult& k : r.results())
-      hit &= k.code() == 0 && k.value().size() == value_size_;
-    OnDone(i, hit, st);
-  });
-}
-
-void ClosedLoop::OnDone(int i, bool hit, const grpc::Status& status) {
-  Slot& s = slots_[i];
-  int phase = phase_.load(std::memory_order_acquire);
-  bool stop = false;
-  if (!status.ok() || !hit) {
-    if (s.first_error.empty()) {
-      s.first_error = status.ok() ? "a miss or a value of the wrong size"
-                                  : Format("code %d: %s", static_cast<int>(status.error_code()),
-                                           status.error_message().c_str());
-    }
-    stop = errors_.fetch_add(1) + 1 >= kMaxErrors;
-  } else if (phase == kMeasure) {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - s.start).count();
-    s.latency_ns.push_back(static_cast<uint32_t>(std::min<long>(ns, UINT32_MAX)));
-    stop = measured_.fetch_add(1, std::memory_order_relaxed) + 1 >= options_.max_calls;
-  }
-  if (stop || phase == kStop) {
-    std::lock_guard lock(mu_);
-    if (stop) StopLocked();
-    if (--active_ == 0) cv_.notify_all();
-    return;
-  }
-  Issue(i);
-}
-
-void ClosedLoop::StopLocked() {
-  if (phase_.load() == kStop) return;
-  end_ = Clock::now();
-  phase_.store(kStop, std::memory_order_release);
-  cv_.notify_all();
-}
-
-LoadResult ClosedLoop::Run() {
-  active_ = static_cast<int>(slots_.size());
-  for (int i = 0; i < active_; ++i) Issue(i);
-  std::unique_lock lock(mu_);
-  auto stopped = [this] { return phase_.load() == kStop; };
-  cv_.wait_for(lock, std::chrono::duration<double>(options_.warmup_seconds), stopped);
-  Clock::time_point start = Clock::now();
-  double cpu = SelfCpuSeconds();
-  double server_cpu = options_.server_pid > 0 ? CpuSecondsOf(options_.server_pid) : -1;
-  if (!stopped()) phase_.store(kMeasure, std::memory_order_release);
-  cv_.wait_for(lock, std::chrono::duration<double>(options_.duration_seconds), stopped);
-  StopLocked();
-  LoadResult r;
-  r.seconds = std::max(0.0, std::chrono::duration<double>(end_ - start).count());
-  if (r.seconds > 0) {
-    r.client_cpu = (SelfCpuSeconds() - cpu) / r.seconds;
-    if (server_cpu >= 0)
-      r.server_cpu = (CpuSecondsOf(options_.server_pid) - server_cpu) / r.seconds;
-  }
-  cv_.wait(lock, [this] { return active_ == 0; });  // every call has a deadline
-
-  std::vector<uint32_t> all;
-  for (Slot& s : slots_) {
-    all.insert(all.end(), s.latency_ns.begin(), s.latency_ns.end());
-    if (r.first_error.empty()) r.first_error = s.first_error;
-  }
-  r.errors = errors_.load();
-  r.calls = static_cast<long>(all.size());
-  if (all.empty() || r.seconds <= 0) return r;
-  r.qps = static_cast<double>(r.calls) / r.seconds;
-  auto percentile = [&all](double q) {
-    auto nth = all.begin() + std::min(all.size() - 1, static_cast<size_t>(q * all.size()));
-    std::nth_element(all.begin(), nth, all.end());
-    return *nth / 1e3;
-  };
-  r.p50_us = percentile(0.50);
-  r.p99_us = percentile(0.99);
-  return r;
-}
-
 }  // namespace
 
 std::string FillKeys(const std::string& target, size_t value_size) {
-  constexpr int kBatch = 256;  // Sets in flight
-  auto stubs = MakeStubs(target, 1);
-  v1::Cache::Stub* stub = stubs[0].get();
-  std::string error;
-  for (int first = 0; first < kKeys && error.empty(); first += kBatch) {
-    int n = std::min(kBatch, kKeys - first);
-    auto contexts = std::make_unique<grpc::ClientContext[]>(n);
-    std::vector<v1::SetRequest> requests(n);
-    std::vector<v1::SetResponse> responses(n);
-    std::mutex mu;
-    std::condition_variable cv;
-    int left = n;
-    for (int i = 0; i < n; ++i) {
-      requests[i].set_keyspace(kKeyspace);
-      requests[i].set_key(KeyName(value_size, first + i));
-      requests[i].set_value(std::string(value_size, 'v'));
-      requests[i].set_ttl_ms(0);
-      contexts[i].set_deadline(Deadline());
-      stub->async()->Set(&contexts[i], &requests[i], &responses[i], [&](grpc::Status s) {
-        std::lock_guard lock(mu);
-        if (!s.ok() && error.empty()) error = "Set: " + s.error_message();
-        if (--left == 0) cv.notify_all();
-      });
-    }
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&left] { return left == 0; });
+  auto stub = v1::Cache::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  constexpr int kThreads = 16;
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      v1::SetRequest request;
+      request.set_keyspace(kKeyspace);
+      request.set_value(std::string(value_size, 'v'));
+      request.set_ttl_ms(0);
+      for (int i = t; i < kKeys && errors[t].empty(); i += kThreads) {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(Deadline());
+        request.set_key(KeyName(value_size, i));
+        v1::SetResponse response;
+        if (grpc::Status s = stub->Set(&ctx, request, &response); !s.ok()) {
+          errors[t] = "Set: " + s.error_message();
+        }
+      }
+    });
   }
-  return error;
+  for (std::thread& t : threads) t.join();
+  for (const std::string& e : errors) {
+    if (!e.empty()) return e;
+  }
+  return "";
 }
 
 LoadResult RunClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size,
                          int keys_per_call) {
-  ClosedLoop loop(target, options, value_size, keys_per_call);
-  return loop.Run();
+  return ClosedLoop(target, options, value_size, keys_per_call).Run();
 }
 
 }  // namespace podcache::bench

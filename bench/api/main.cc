@@ -4,6 +4,7 @@
 //
 //   podcache_api_bench [--quick] [--duration=S] [--inflight=N] [--channels=K] [--podcache=PATH]
 
+#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,30 +21,14 @@
 namespace podcache::bench {
 namespace {
 
-struct Options {
-  bool quick = false;
-  double duration = 3;
-  int inflight = 64;
-  int channels = 4;
-  std::string podcache = PODCACHE_BINARY;
-};
-
 constexpr size_t kValueSizes[] = {100, 1024};
 constexpr int kKeysPerGetMany = 100;
 
 double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
-// Server CPU microseconds per call: what the server spends, whichever side limits the QPS.
-double ServerUs(const LoadResult& r) {
-  return r.server_cpu >= 0 ? Ratio(r.server_cpu * 1e6, r.qps) : 0;
-}
+// Server CPU µs per call: its cost whichever side limits the QPS.
+double ServerUs(const LoadResult& r) { return Ratio(r.server_cpu * 1e6, r.qps); }
 
-void PrintRow(const char* target, size_t size, const LoadResult& r) {
-  std::printf("%-14s %5zu B %9.0f %8.0f %8.0f %7.2f %7.2f %8.1f %7ld\n", target, size, r.qps,
-              r.p50_us, r.p99_us, r.client_cpu, r.server_cpu, ServerUs(r), r.errors);
-  if (!r.first_error.empty()) std::printf("  first error: %s\n", r.first_error.c_str());
-}
-
-// A unix socket path in /tmp, removed when done (not after SIGKILL).
+// A unix socket path in /tmp, removed when done.
 struct SocketFile {
   explicit SocketFile(const char* name)
       : path(Format("/tmp/podcache_api_bench.%d.%s.sock", getpid(), name)) {}
@@ -51,75 +36,95 @@ struct SocketFile {
   const std::string path;
 };
 
-// Starts podcache on `api_listen` and stores the keys of every value size.
-bool StartPodcache(const Options& o, const std::string& api_listen, int cpu, Child* child) {
-  int http_port = FreePort();
-  std::vector<std::string> argv = {o.podcache,
-                                   "--keyspace",
-                                   std::string(kKeyspace) + ":max_bytes=256MiB",
-                                   "--api-listen",
-                                   api_listen,
-                                   "--http-listen",
-                                   Format("127.0.0.1:%d", http_port),
-                                   "--log-level",
-                                   "warn"};
-  if (!child->Start(argv, cpu) ||
-      !WaitUntil(child, 15, [http_port] { return HttpOk(http_port, "/readyz"); })) {
-    std::printf("podcache did not become ready; try by hand:");
-    for (const auto& a : argv) std::printf(" '%s'", a.c_str());
-    std::printf("\n");
-    return false;
+class EchoService final : public v1::Cache::CallbackService {
+ public:
+  explicit EchoService(size_t value_size) : value_(value_size, 'v') {}
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest*,
+                                v1::GetResponse* response) override {
+    response->set_value(value_.data(), value_.size());  // a copy, as podcache copies from its store
+    response->set_source(v1::SOURCE_MAIN);
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
-  for (size_t size : kValueSizes) {
-    if (std::string error = FillKeys(api_listen, size); !error.empty()) {
-      std::printf("filling podcache at %s failed: %s\n", api_listen.c_str(), error.c_str());
-      return false;
-    }
+
+ private:
+  const std::string value_;
+};
+
+// The --serve-echo child: podcache.v1.Cache/Get with the gRPC callback API and podcache's server
+// settings, answering every call with the same `value_size` bytes (no cache), on every address of
+// `listen`, until killed. Returns 1 when it cannot listen.
+int RunEchoServer(const std::vector<std::string>& listen, size_t value_size) {
+  EchoService service(value_size);
+  grpc::EnableDefaultHealthCheckService(true);  // as podcache (sidecar/sidecar.cc)
+  grpc::ServerBuilder builder;
+  for (const std::string& address : listen) {
+    builder.AddListeningPort(address, grpc::InsecureServerCredentials());
   }
-  return true;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(16 << 20);
+  builder.SetMaxSendMessageSize(16 << 20);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr) {
+    std::fprintf(stderr, "echo server: cannot listen\n");
+    return 1;
+  }
+  server->Wait();  // until SIGTERM ends the process
+  return 0;
 }
 
-int Run(const Options& o) {
+// Starts podcache on `listen` and stores the keys of every value size.
+bool StartPodcache(const std::string& binary, const std::string& listen, int cpu, Child* child) {
+  int http_port = FreePort();
+  std::vector<std::string> argv = {binary,
+                                   std::string("--keyspace=") + kKeyspace + ":max_bytes=256MiB",
+                                   "--api-listen=" + listen, "--log-level=warn",
+                                   Format("--http-listen=127.0.0.1:%d", http_port)};
+  if (!child->Start(argv, cpu) ||
+      !WaitUntil(child, 15, [http_port] { return HttpOk(http_port, "/readyz"); })) {
+    std::printf("podcache did not become ready; try: %s %s %s\n", argv[0].c_str(), argv[1].c_str(),
+                argv[2].c_str());
+    return false;
+  }
+  std::string error;
+  for (size_t size : kValueSizes) error += FillKeys(listen, size);
+  if (!error.empty()) std::printf("filling podcache at %s: %s\n", listen.c_str(), error.c_str());
+  return error.empty();
+}
+
+int Run(const std::string& podcache, bool quick, LoadOptions load) {
   std::printf("podcache_api_bench%s: %u CPUs, %d calls in flight on %d channels, %.1f s per cell",
-              o.quick ? " --quick" : "", std::thread::hardware_concurrency(), o.inflight,
-              o.channels, o.duration);
+              quick ? " --quick" : "", std::thread::hardware_concurrency(), load.inflight,
+              load.channels, load.duration_seconds);
 #if defined(__OPTIMIZE__) && defined(NDEBUG)
   std::printf(", optimized\n");
 #else
   std::printf("\nWARNING: not an optimized NDEBUG build: the figures mean nothing\n");
 #endif
-  // Before gRPC starts any thread: they inherit the CPU.
-  std::vector<int> cpus = AllowedCpus();
-  int client_cpu = -1, server_cpu = -1;
-  if (cpus.size() >= 2 && PinToCpu(cpus[0])) {
-    client_cpu = cpus[0];
-    server_cpu = cpus[1];
-    std::printf("pinned: load generator and redis-benchmark on CPU %d, servers on CPU %d\n",
-                client_cpu, server_cpu);
+  std::vector<int> cpus = PinClient();  // before gRPC starts threads: they inherit the CPU
+  int server_cpu = cpus.empty() ? -1 : cpus[1];
+  if (cpus.empty()) {
+    std::printf("not pinned: only 1 CPU available, client and servers share it\n");
   } else {
-    std::printf("not pinned: only %zu CPU available, client and servers share it\n", cpus.size());
+    std::printf("pinned: load generator and redis-benchmark on CPU %d, servers on CPU %d\n",
+                cpus[0], server_cpu);
   }
-  if (access(o.podcache.c_str(), X_OK) != 0) {
-    std::printf("no podcache binary at %s: build target podcache or pass --podcache=PATH\n",
-                o.podcache.c_str());
+  if (access(podcache.c_str(), X_OK) != 0) {
+    std::printf("no podcache binary at %s: build it or pass --podcache=PATH\n", podcache.c_str());
     return 1;
   }
-  std::string self = "/proc/self/exe";  // the echo server is this program, re-executed
-  char path[4096];
-  if (ssize_t n = readlink("/proc/self/exe", path, sizeof(path)); n > 0 && n < 4096) {
-    self.assign(path, static_cast<size_t>(n));
-  }
-  LoadOptions load;
-  load.inflight = o.inflight;
-  load.channels = o.channels;
-  load.duration_seconds = o.duration;
-  load.warmup_seconds = o.quick ? 0.3 : 0.5;
   auto run = [&load](const char* name, const std::string& target, const Child& server, size_t size,
                      int keys_per_call) {
     LoadOptions options = load;
     options.server_pid = server.pid();
     LoadResult r = RunClosedLoop(target, options, size, keys_per_call);
-    if (keys_per_call == 1) PrintRow(name, size, r);
+    if (keys_per_call > 1) return r;
+    std::printf("%-14s %5zu B %9.0f %8.0f %8.0f %7.2f %7.2f %8.1f %7ld\n", name, size, r.qps,
+                r.p50_us, r.p99_us, r.client_cpu, r.server_cpu, ServerUs(r), r.errors);
+    if (!r.first_error.empty()) std::printf("  first error: %s\n", r.first_error.c_str());
     return r;
   };
   BackgroundLoad background;
@@ -127,27 +132,28 @@ int Run(const Options& o) {
   Child tcp, uds;
   std::string tcp_target = Format("127.0.0.1:%d", FreePort());
   SocketFile socket("podcache");
-  if (!StartPodcache(o, tcp_target, server_cpu, &tcp) ||
-      !StartPodcache(o, "unix:" + socket.path, server_cpu, &uds)) {
+  std::string uds_target = "unix:" + socket.path;
+  if (!StartPodcache(podcache, tcp_target, server_cpu, &tcp) ||
+      !StartPodcache(podcache, uds_target, server_cpu, &uds)) {
     return 1;
   }
 
   std::printf("\n== Get, all hits (%d keys per value size, cycled) ==\n", kKeys);
-  std::printf("%-14s %7s %9s %8s %8s %7s %7s %8s %7s\n", "target", "value", "QPS", "p50 µs",
-              "p99 µs", "cliCPU", "srvCPU", "srvµs/call", "errors");
+  std::printf(
+      "target           value       QPS   p50 µs   p99 µs  cliCPU  srvCPU srvµs/call errors\n");
   struct Cell {
     LoadResult echo_tcp, echo_uds, tcp, uds;
   };
   std::vector<Cell> cells;
   for (size_t size : kValueSizes) {
     Cell c;
-    {  // one echo process serves both transports, as the two podcache processes do
+    {  // one echo process serves both transports
       SocketFile echo_socket(size == 100 ? "echo100" : "echo1024");
       Child echo;
       int port = FreePort();
       std::string listen = Format("127.0.0.1:%d", port);
-      if (!echo.Start({self, "--serve-echo", "--listen=" + listen,
-                       "--listen=unix:" + echo_socket.path, Format("--value-size=%zu", size)},
+      if (!echo.Start({"/proc/self/exe", "--serve-echo", std::to_string(size), listen,
+                       "unix:" + echo_socket.path},
                       server_cpu) ||
           !WaitUntil(&echo, 10, [port] {
             int fd = Connect(port);
@@ -160,12 +166,12 @@ int Run(const Options& o) {
       c.echo_uds = run("echo unix", "unix:" + echo_socket.path, echo, size, 1);
     }
     c.tcp = run("podcache tcp", tcp_target, tcp, size, 1);
-    c.uds = run("podcache unix", "unix:" + socket.path, uds, size, 1);
+    c.uds = run("podcache unix", uds_target, uds, size, 1);
     cells.push_back(c);
   }
   std::printf(
-      "(cliCPU, srvCPU: CPUs busy in the load generator and in the server; srvµs/call: "
-      "server CPU time per call)\n\n");
+      "(cliCPU, srvCPU: CPUs busy in the load generator and the server process; "
+      "srvµs/call: server CPU per call)\n\n");
   for (size_t i = 0; i < cells.size(); ++i) {
     const Cell& c = cells[i];
     for (auto [name, pc, echo] :
@@ -175,23 +181,16 @@ int Run(const Options& o) {
                   Ratio(ServerUs(*pc), ServerUs(*echo)));
     }
   }
-  struct Bound {
-    const char* kind;
-    double qps, p99;
-  };
-  for (Bound b : {Bound{"FLOOR", 0.85, 1.3}, Bound{"GOAL", 0.95, 1.2}}) {
+  for (auto [kind, qps, p99] : {std::tuple{"FLOOR", 0.85, 1.3}, std::tuple{"GOAL", 0.95, 1.2}}) {
     for (size_t i = 0; i < cells.size(); ++i) {
       const LoadResult &pc = cells[i].tcp, &echo = cells[i].echo_tcp;
       bool valid = echo.errors == 0 && pc.errors == 0 && echo.calls > 0 && pc.calls > 0;
       double q = Ratio(pc.qps, echo.qps), p = Ratio(pc.p99_us, echo.p99_us);
-      summary.Add(
-          b.kind,
-          Format("api get-hit qps >= %.2fx echo (%zu B, tcp: %.2fx)", b.qps, kValueSizes[i], q),
-          valid && q >= b.qps);
-      summary.Add(
-          b.kind,
-          Format("api get-hit p99 <= %.1fx echo (%zu B, tcp: %.2fx)", b.p99, kValueSizes[i], p),
-          valid && p <= b.p99);
+      size_t size = kValueSizes[i];
+      summary.Add(kind, Format("api get-hit qps >= %.2fx echo (%zu B, tcp: %.2fx)", qps, size, q),
+                  valid && q >= qps);
+      summary.Add(kind, Format("api get-hit p99 <= %.1fx echo (%zu B, tcp: %.2fx)", p99, size, p),
+                  valid && p <= p99);
     }
   }
 
@@ -206,7 +205,7 @@ int Run(const Options& o) {
   if (!m.first_error.empty()) std::printf("  first error: %s\n", m.first_error.c_str());
   tcp.Stop();
   uds.Stop();
-  RedisResult redis = RunRedisBaseline(o.quick ? 200'000 : 1'000'000, server_cpu, client_cpu);
+  RedisResult redis = RunRedisBaseline(quick ? 200'000 : 1'000'000, server_cpu);
   const std::string goal = "GetMany keys/s > redis-benchmark -P 16 GET/s";
   if (!redis.skipped.empty()) {
     std::printf("redis baseline skipped: %s\n", redis.skipped.c_str());
@@ -223,48 +222,45 @@ int Run(const Options& o) {
 }
 
 int Main(int argc, char** argv) {
-  if (argc >= 2 && std::string_view(argv[1]) == "--serve-echo") {  // hidden: the echo child
-    std::vector<std::string> listen;
-    size_t value_size = 100;
-    for (int i = 2; i < argc; ++i) {
-      std::string_view arg = argv[i];
-      if (arg.starts_with("--listen=")) listen.emplace_back(arg.substr(9));
-      if (arg.starts_with("--value-size=")) value_size = std::strtoul(argv[i] + 13, nullptr, 10);
-    }
-    return RunEchoServer(listen, value_size);
+  if (argc >= 4 && std::string_view(argv[1]) == "--serve-echo") {  // hidden: SIZE ADDRESS...
+    return RunEchoServer(std::vector<std::string>(argv + 3, argv + argc), std::stoul(argv[2]));
   }
-  Options o;
-  bool duration_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  auto value = [](std::string_view arg, std::string_view flag) {
+    return std::string(arg.substr(flag.size()));
+  };
+  std::string podcache = PODCACHE_BINARY;
+  bool quick = false, duration_given = false, bad = false;
+  LoadOptions load;
+  for (std::string_view arg : args) {
     if (arg == "--quick") {
-      o.quick = true;
+      quick = true;
     } else if (arg.starts_with("--duration=")) {
-      o.duration = std::strtod(argv[i] + 11, nullptr);
+      load.duration_seconds = std::atof(value(arg, "--duration=").c_str());
       duration_given = true;
     } else if (arg.starts_with("--inflight=")) {
-      o.inflight = std::atoi(argv[i] + 11);
+      load.inflight = std::atoi(value(arg, "--inflight=").c_str());
     } else if (arg.starts_with("--channels=")) {
-      o.channels = std::atoi(argv[i] + 11);
+      load.channels = std::atoi(value(arg, "--channels=").c_str());
     } else if (arg.starts_with("--podcache=")) {
-      o.podcache = argv[i] + 11;
+      podcache = value(arg, "--podcache=");
     } else {
-      o.duration = -1;  // usage
+      bad = true;
     }
   }
-  if (o.quick && !duration_given) o.duration = 1;
-  if (o.duration <= 0 || o.inflight <= 0 || o.channels <= 0) {
+  if (quick && !duration_given) load.duration_seconds = 1;
+  if (quick) load.warmup_seconds = 0.3;
+  if (bad || load.duration_seconds <= 0 || load.inflight <= 0 || load.channels <= 0) {
     std::fprintf(stderr,
                  "usage: podcache_api_bench [--quick] [--duration=S] [--inflight=N] "
-                 "[--channels=K] [--podcache=PATH]\n"
-                 "  defaults: 3 s per cell after 0.5 s warm-up (--quick: 1 s), 64 calls in flight, "
-                 "4 channels,\n  podcache at %s\n",
+                 "[--channels=K] [--podcache=PATH]\n  defaults: 3 s per cell after 0.5 s "
+                 "warm-up (--quick: 1 s), 64 in flight, 4 channels, %s\n",
                  PODCACHE_BINARY);
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when piped into tee
   signal(SIGPIPE, SIG_IGN);
-  return Run(o);
+  return Run(podcache, quick, load);
 }
 
 }  // namespace
