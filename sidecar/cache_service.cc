@@ -3,23 +3,10 @@
 #include <atomic>
 
 #include "core/clock.h"
+#include "transport/grpc_util.h"
 
 namespace podcache {
 namespace {
-
-grpc::Status ToGrpc(const Status& s) {
-  return s.ok() ? grpc::Status::OK
-                : grpc::Status(static_cast<grpc::StatusCode>(s.code()), s.message());
-}
-
-// The call's deadline on the core clock.
-Millis DeadlineOf(const grpc::CallbackServerContext* ctx) {
-  auto deadline = ctx->deadline();
-  if (deadline == std::chrono::system_clock::time_point::max()) return kNoDeadline;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::system_clock::now());
-  return SystemClock::Get()->NowMs() + std::max<Millis>(0, left.count());
-}
 
 v1::Source ToProto(ValueSource s) {
   switch (s) {
@@ -60,7 +47,7 @@ void FillStore(const StoreStats& s, v1::StoreStats* out) {
 void CacheService::Finisher::operator()(const Status& status) const {
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   metrics->Record(status.code(), took.count());
-  reactor->Finish(ToGrpc(status));
+  reactor->Finish(ToGrpcStatus(status));
 }
 
 CacheService::CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, std::string token)
@@ -97,7 +84,7 @@ grpc::ServerUnaryReactor* CacheService::Get(grpc::CallbackServerContext* ctx,
   const Keyspace* ks = Begin(ctx, ApiMethod::kGet, &request->keyspace(), &finish);
   if (ks == nullptr) return finish.reactor;
   GetOptions opts;
-  opts.deadline = DeadlineOf(ctx);
+  opts.deadline = DeadlineOf(*ctx);
   ks->group->Get(request->key(), opts, [finish, response](const GetResult& r) {
     if (r.status.ok()) {
       response->set_value(r.value.value().data(), r.value.value().size());
@@ -124,7 +111,7 @@ grpc::ServerUnaryReactor* CacheService::GetMany(grpc::CallbackServerContext* ctx
   // Each key's callback fills its own result; the last one to finish completes the call.
   auto pending = std::make_shared<std::atomic<int>>(n);
   GetOptions opts;
-  opts.deadline = DeadlineOf(ctx);
+  opts.deadline = DeadlineOf(*ctx);
   for (int i = 0; i < n; ++i) {
     v1::KeyResult* result = response->mutable_results(i);
     ks->group->Get(request->keys(i), opts, [finish, result, pending](const GetResult& r) {
@@ -154,7 +141,7 @@ grpc::ServerUnaryReactor* CacheService::Set(grpc::CallbackServerContext* ctx,
   }
   Millis ttl = request->has_ttl_ms() ? request->ttl_ms() : -1;
   WriteOptions opts;
-  opts.deadline = DeadlineOf(ctx);
+  opts.deadline = DeadlineOf(*ctx);
   ks->group->Set(request->key(), request->value(), ttl, opts, finish);
   return finish.reactor;
 }
@@ -166,7 +153,7 @@ grpc::ServerUnaryReactor* CacheService::Delete(grpc::CallbackServerContext* ctx,
   const Keyspace* ks = Begin(ctx, ApiMethod::kDelete, &request->keyspace(), &finish);
   if (ks == nullptr) return finish.reactor;
   WriteOptions opts;
-  opts.deadline = DeadlineOf(ctx);
+  opts.deadline = DeadlineOf(*ctx);
   ks->group->Delete(request->key(), opts, finish);
   return finish.reactor;
 }

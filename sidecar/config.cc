@@ -157,6 +157,28 @@ Status Config::Validate() const {
   if (!kLevels.count(log_level)) {
     return InvalidArgumentError("log_level \"" + log_level + "\" is not debug, info, warn or error");
   }
+  if (discovery != "static") {
+    return InvalidArgumentError("discovery \"" + discovery + "\" is not supported (static)");
+  }
+  if (clustered()) {
+    if (advertise.empty() || advertise.find(':') == std::string::npos) {
+      return InvalidArgumentError(
+          "advertise is required with peers: this node's peer address as the others dial it "
+          "(host:port, e.g. ${POD_IP}:7071)");
+    }
+    if (!insecure_peers && (tls_cert.empty() || tls_key.empty() || tls_ca.empty())) {
+      return InvalidArgumentError(
+          "the peer port needs tls_cert, tls_key and tls_ca (mTLS); insecure_peers turns TLS "
+          "off for local experiments only");
+    }
+    if (tls_peer_name.empty()) return InvalidArgumentError("tls_peer_name is empty");
+    if (peer_timeout_ms <= 0) return InvalidArgumentError("peer_timeout must be > 0");
+    if (peer_max_inflight < 1) return InvalidArgumentError("peer_max_inflight must be >= 1");
+    if (peer_max_batch < 1) return InvalidArgumentError("peer_max_batch must be >= 1");
+    if (tls_reload_interval_ms < 1000) {
+      return InvalidArgumentError("tls_reload_interval must be >= 1s");
+    }
+  }
   if (keyspaces.empty()) {
     return InvalidArgumentError(
         "no keyspaces: declare them under keyspaces: in the --config file or with --keyspace");

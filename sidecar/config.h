@@ -41,6 +41,25 @@ struct Config {
   std::string log_level = "info";             // debug, info, warn, error
   std::vector<KeyspaceConfig> keyspaces;
 
+  // The cluster (off while discovery is static with no peers: a single node).
+  std::string peer_listen = "0.0.0.0:7071";  // the peer API (mTLS)
+  std::string advertise;                      // this node's peer address as the others dial it
+  std::string discovery = "static";           // static (dns, kubernetes, nats: later)
+  std::string peers;                          // static: comma-separated host:port list
+  std::string peers_file;                     // static: file of members, re-read on change
+  Millis peers_file_poll_ms = 1000;
+  std::string tls_cert, tls_key, tls_ca;      // PEM files, watched and reloaded
+  std::string tls_peer_name = "podcache-peer";  // the DNS SAN every peer certificate carries
+  Millis tls_reload_interval_ms = 10000;
+  bool insecure_peers = false;                // plaintext peers, for local experiments only
+  Millis peer_timeout_ms = 1000;              // bound of one peer call
+  int peer_max_inflight = 64;                 // calls in flight to one peer
+  int peer_max_batch = 64;                    // keys per batched peer Get
+  Millis membership_debounce_ms = 200;
+
+  // True when this node has (or may get) peers.
+  bool clustered() const { return discovery != "static" || !peers.empty() || !peers_file.empty(); }
+
   // Checks everything that does not need the network; the message names the option.
   Status Validate() const;
 };

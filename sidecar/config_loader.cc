@@ -56,6 +56,20 @@ Option Duration(const char* flag, const char* yaml, const char* help, Millis Con
           [field](const Config& c) { return FormatDuration(c.*field); }};
 }
 
+Option Int(const char* flag, const char* yaml, const char* help, int Config::*field) {
+  return {flag, yaml, help, false,
+          [field, yaml](Config& c, const std::string& v) -> Status {
+            char* end = nullptr;
+            long n = std::strtol(v.c_str(), &end, 10);
+            if (v.empty() || *end != '\0' || n < INT32_MIN || n > INT32_MAX) {
+              return InvalidArgumentError(std::string(yaml) + ": \"" + v + "\" is not an integer");
+            }
+            c.*field = static_cast<int>(n);
+            return OkStatus();
+          },
+          [field](const Config& c) { return std::to_string(c.*field); }};
+}
+
 Option Bool(const char* flag, const char* yaml, const char* help, bool Config::*field) {
   return {flag, yaml, help, true,
           [field, yaml](Config& c, const std::string& v) -> Status {
@@ -107,6 +121,34 @@ const std::vector<Option>& Options() {
       Duration("reap-interval", "reap_interval", "How often expired entries are reclaimed",
                &Config::reap_interval_ms),
       Text("log-level", "log_level", "debug, info, warn or error", &Config::log_level),
+      Text("peer-listen", "peer_listen", "Peer API address (mTLS)", &Config::peer_listen),
+      Text("advertise", "advertise", "This node's peer address as the others dial it (host:port)",
+           &Config::advertise),
+      Text("discovery", "discovery.mode", "How peers are found: static", &Config::discovery),
+      Text("peers", "discovery.static.peers", "static: comma-separated peer addresses (host:port)",
+           &Config::peers),
+      Text("peers-file", "discovery.static.file",
+           "static: a file of peer addresses, re-read when it changes", &Config::peers_file),
+      Duration("peers-file-poll", "discovery.static.poll", "static: how often the file is read",
+               &Config::peers_file_poll_ms),
+      Text("tls-cert", "tls.cert", "Peer certificate (PEM), reloaded when it changes",
+           &Config::tls_cert),
+      Text("tls-key", "tls.key", "Peer private key (PEM)", &Config::tls_key),
+      Text("tls-ca", "tls.ca", "CA that signs every peer certificate (PEM)", &Config::tls_ca),
+      Text("tls-peer-name", "tls.peer_name", "DNS SAN every peer certificate must carry",
+           &Config::tls_peer_name),
+      Duration("tls-reload-interval", "tls.reload_interval",
+               "How often the TLS files are re-read", &Config::tls_reload_interval_ms),
+      Bool("insecure-peers", "insecure_peers",
+           "Plaintext peer traffic: for local experiments only, never in production",
+           &Config::insecure_peers),
+      Duration("peer-timeout", "peer_timeout", "Deadline of one call to a peer",
+               &Config::peer_timeout_ms),
+      Int("peer-max-inflight", "peer_max_inflight",
+          "Calls in flight to one peer; more Gets are batched", &Config::peer_max_inflight),
+      Int("peer-max-batch", "peer_max_batch", "Keys per batched peer Get", &Config::peer_max_batch),
+      Duration("membership-debounce", "membership_debounce",
+               "Member changes within this time give one new ring", &Config::membership_debounce_ms),
   };
   return kOptions;
 }
@@ -195,8 +237,19 @@ Status ApplyYamlMap(const YAML::Node& node, const std::string& prefix, Config* c
       if (key == o.yaml) option = &o;
     }
     if (option == nullptr) return InvalidArgumentError("unknown key \"" + key + "\"");
-    if (!kv.second.IsScalar()) return InvalidArgumentError(key + ": must be a scalar");
-    if (Status s = option->set(*config, Scalar(kv.second)); !s.ok()) return s;
+    std::string value;
+    if (kv.second.IsSequence()) {
+      // A list (peers: [a:7071, b:7071]) is the same as the comma-separated form.
+      for (const auto& item : kv.second) {
+        if (!item.IsScalar()) return InvalidArgumentError(key + ": must be a list of scalars");
+        value += (value.empty() ? "" : ",") + Scalar(item);
+      }
+    } else if (kv.second.IsScalar()) {
+      value = Scalar(kv.second);
+    } else {
+      return InvalidArgumentError(key + ": must be a scalar");
+    }
+    if (Status s = option->set(*config, value); !s.ok()) return s;
   }
   return OkStatus();
 }

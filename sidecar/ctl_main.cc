@@ -1,5 +1,6 @@
 // podcachectl: the operator's command line for a podcache sidecar.
 //
+// Key commands talk to the app API (--addr); ring and owner read /debug/ring (--http).
 // Exit codes, for scripts: 0 success; 1 the key or keyspace does not exist; 2 bad usage or
 // INVALID_ARGUMENT; 3 any other failure (sidecar unreachable, not serving, timeout, ...).
 #include <grpcpp/grpcpp.h>
@@ -9,6 +10,11 @@
 #include <cstdio>
 #include <iostream>
 
+#include <cpprest/http_client.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/ring.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "podcache/v1/cache.grpc.pb.h"
 #include "sidecar/units.h"
@@ -58,10 +64,13 @@ int main(int argc, char** argv) {
   CLI::App app{"podcachectl: get, set, delete and inspect keys of a podcache sidecar.\n"
                "Exit codes: 0 ok, 1 not found, 2 bad usage or argument, 3 other failure.",
                "podcachectl"};
-  std::string addr = "127.0.0.1:7070", token, timeout = "5s";
+  std::string addr = "127.0.0.1:7070", http_addr = "127.0.0.1:7072", token, timeout = "5s";
   bool verbose = false;
   app.add_option("--addr", addr, "Sidecar API address: host:port or unix:/path")
       ->envname("PODCACHE_ADDR")
+      ->capture_default_str();
+  app.add_option("--http", http_addr, "Sidecar HTTP address (for ring and owner)")
+      ->envname("PODCACHE_HTTP_ADDR")
       ->capture_default_str();
   app.add_option("--token", token, "Bearer token, if the sidecar requires one")
       ->envname("PODCACHE_API_TOKEN");
@@ -86,6 +95,10 @@ int main(int argc, char** argv) {
   auto* stats = app.add_subcommand("stats", "Print stats (one keyspace or all) as text");
   stats->add_option("keyspace", keyspace);
   auto* health = app.add_subcommand("health", "Exit 0 when the sidecar is SERVING");
+  auto* ring = app.add_subcommand("ring", "Print the sidecar's ring (members, fingerprint)");
+  std::vector<std::string> owner_keys;
+  auto* owner = app.add_subcommand("owner", "Print the member that owns each KEY");
+  owner->add_option("keys", owner_keys)->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,6 +109,35 @@ int main(int argc, char** argv) {
   if (!timeout_ms.ok()) {
     std::cerr << "podcachectl: --timeout: " << timeout_ms.status().message() << "\n";
     return kUsage;
+  }
+  if (*ring || *owner) {
+    nlohmann::json j;
+    try {
+      web::http::client::http_client_config config;
+      config.set_timeout(std::chrono::milliseconds(timeout_ms.value()));
+      web::http::client::http_client client("http://" + http_addr, config);
+      auto response = client.request(web::http::methods::GET, "/debug/ring").get();
+      if (response.status_code() != 200) {
+        std::cerr << "podcachectl: /debug/ring answered HTTP " << response.status_code() << "\n";
+        return kFailed;
+      }
+      j = nlohmann::json::parse(response.extract_utf8string(true).get());
+    } catch (const std::exception& e) {
+      std::cerr << "podcachectl: cannot read http://" << http_addr << "/debug/ring: " << e.what()
+                << "\n";
+      return kFailed;
+    }
+    if (*ring) {
+      std::cout << j.dump(2) << "\n";
+      return kOk;
+    }
+    // The same ring the sidecar built: same members, same vnodes, same hash.
+    auto r = podcache::Ring::Build(j["members"].get<std::vector<std::string>>(),
+                                   j["vnodes"].get<int>());
+    for (const std::string& key : owner_keys) {
+      std::cout << (owner_keys.size() > 1 ? key + " " : "") << r->OwnerOfKey(key) << "\n";
+    }
+    return kOk;
   }
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   grpc::ClientContext ctx;

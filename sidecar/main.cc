@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "sidecar/config_loader.h"
-#include "sidecar/log.h"
+#include "core/log.h"
 #include "sidecar/sidecar.h"
 
 int main(int argc, char** argv) {

@@ -2,7 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "discovery/membership.h"
 #include "sidecar/units.h"
+#include "transport/peer_pool.h"
+#include "transport/tls.h"
 #include "sidecar/version.h"
 
 namespace podcache {
@@ -123,6 +126,63 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
               "Entries removed by TTL or invalidation.",
               [](const StoreStats& s) { return s.expirations; });
   return out;
+}
+
+std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* membership,
+                                    const TlsRejectionCounters* tls_rejections) {
+  std::string out;
+  if (membership != nullptr) {
+    AppendHelp(&out, "podcache_ring_members", "gauge", "Members of this node's current ring.");
+    out += "podcache_ring_members " + std::to_string(membership->Ring()->members().size()) + "\n";
+    AppendHelp(&out, "podcache_ring_changes_total", "counter", "Rings published by membership.");
+    out += "podcache_ring_changes_total " + std::to_string(membership->publishes()) + "\n";
+  }
+  if (pool != nullptr) {
+    auto clients = pool->Clients();
+    auto family = [&](const char* name, const char* type, const char* help, auto field) {
+      AppendHelp(&out, name, type, help);
+      for (const auto& [member, client] : *clients) {
+        out += std::string(name) + "{peer=\"" + PromEscape(member) + "\"} " +
+               std::to_string(field(client->stats())) + "\n";
+      }
+    };
+    family("podcache_peer_calls_total", "counter", "Calls sent to a peer (a batch counts once).",
+           [](const PeerClientStats& s) { return s.calls.load(); });
+    family("podcache_peer_call_errors_total", "counter", "Calls to a peer that failed.",
+           [](const PeerClientStats& s) { return s.errors.load(); });
+    family("podcache_peer_batches_total", "counter", "Batched Gets sent to a peer.",
+           [](const PeerClientStats& s) { return s.batches.load(); });
+    family("podcache_peer_batched_keys_total", "counter", "Keys sent in batched Gets.",
+           [](const PeerClientStats& s) { return s.batched_keys.load(); });
+    family("podcache_peer_backoff_rejections_total", "counter",
+           "Calls refused at once because the peer is backed off after failures.",
+           [](const PeerClientStats& s) { return s.backoff_rejects.load(); });
+    family("podcache_peer_overload_rejections_total", "counter",
+           "Gets refused because too many were queued for the peer.",
+           [](const PeerClientStats& s) { return s.overload_rejects.load(); });
+    family("podcache_peer_inflight", "gauge", "Calls in flight to a peer.",
+           [](const PeerClientStats& s) { return static_cast<uint64_t>(s.inflight.load()); });
+  }
+  if (tls_rejections != nullptr) {
+    AppendHelp(&out, "podcache_peer_tls_rejections_total", "counter",
+               "Peer TLS handshakes refused by this node, by reason.");
+    for (int r = 0; r < static_cast<int>(TlsRejection::kNumReasons); ++r) {
+      out += std::string("podcache_peer_tls_rejections_total{reason=\"") +
+             TlsRejectionName(static_cast<TlsRejection>(r)) + "\"} " +
+             std::to_string(tls_rejections->counts[r].load()) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes) {
+  nlohmann::ordered_json j;
+  j["self"] = self;
+  j["members"] = ring.members();
+  j["fingerprint"] = ring.FingerprintHex();
+  j["vnodes"] = ring.vnodes();
+  j["changes"] = publishes;
+  return j.dump(2) + "\n";
 }
 
 std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces) {

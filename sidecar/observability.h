@@ -6,10 +6,23 @@
 
 namespace podcache {
 
+class Membership;
+class PeerPool;
+class Ring;
+struct TlsRejectionCounters;
+
 // The /metrics page in Prometheus text format 0.0.4: build info, readiness, per-method API
 // counts and latencies, loader outcomes and latencies, and every keyspace stat of core, all with
 // a `keyspace` label where they belong (never a key).
 std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api, bool ready);
+
+// The cluster's part of /metrics: ring size and changes, per-peer client counters, TLS
+// refusals by reason. Empty on a single node (all arguments null).
+std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* membership,
+                                    const TlsRejectionCounters* tls_rejections);
+
+// The /debug/ring page: self, members, fingerprint, vnodes and how many rings were published.
+std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes);
 
 // The /debug/keyspaces page: each keyspace's configuration and stats as JSON.
 std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces);

@@ -6,9 +6,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "discovery/membership.h"
+#include "discovery/static_source.h"
 #include "sidecar/cache_service.h"
+#include "transport/peer_pool.h"
+#include "transport/peer_service.h"
+#include "transport/tls.h"
 #include "sidecar/http_server.h"
-#include "sidecar/log.h"
+#include "core/log.h"
 #include "sidecar/observability.h"
 #include "sidecar/version.h"
 
@@ -23,34 +28,122 @@ Status Sidecar::Start() {
   GroupEnv env;
   env.scheduler = &scheduler_;
   env.clock = SystemClock::Get();
+  if (config_.clustered()) {
+    if (Status s = StartCluster(&env); !s.ok()) return s;
+  }
   auto keyspaces = BuildKeyspaces(config_, env);
   if (!keyspaces.ok()) return keyspaces.status();
   keyspaces_ = std::move(keyspaces).value();
   for (auto& [name, ks] : keyspaces_) ks.group->StartReaper(config_.reap_interval_ms);
 
-  http_ = std::make_unique<HttpServer>(config_.http_listen, [this](const std::string& path) {
-    if (path == "/metrics") {
-      return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8",
-                       RenderPrometheus(keyspaces_, api_metrics_, ready())};
-    }
-    if (path == "/healthz") return HttpReply{200, "text/plain; charset=utf-8", "ok\n"};
-    if (path == "/readyz") {
-      return ready() ? HttpReply{200, "text/plain; charset=utf-8", "ready\n"}
-                     : HttpReply{503, "text/plain; charset=utf-8", "not ready\n"};
-    }
-    if (path == "/debug/keyspaces") {
-      return HttpReply{200, "application/json", RenderKeyspacesJson(keyspaces_)};
-    }
-    return HttpReply{404, "text/plain; charset=utf-8",
-                     "podcache: /metrics /healthz /readyz /debug/keyspaces\n"};
-  });
+  http_ = std::make_unique<HttpServer>(config_.http_listen,
+                                       [this](const std::string& path) { return HandleHttp(path); });
   if (Status s = http_->Start(); !s.ok()) return s;
+  if (config_.clustered()) {
+    if (Status s = StartPeerApi(); !s.ok()) return s;
+    // Discovery starts once this node can answer its peers.
+    source_ = std::make_unique<StaticPeerSource>(
+        StaticPeerSource::ParseMembers(config_.peers), config_.peers_file,
+        config_.peers_file_poll_ms);
+    Membership* membership = membership_.get();
+    if (Status s = source_->Start([membership](std::vector<std::string> members) {
+          membership->Update("static", std::move(members));
+        });
+        !s.ok()) {
+      return s;
+    }
+    membership_->PublishNow();  // the first ring without waiting for the debounce
+  }
   if (Status s = StartApi(); !s.ok()) return s;
   ready_ = true;
   LogInfo("podcache ready", {{"version", kPodcacheVersion},
                              {"api", config_.api_listen},
                              {"http", config_.http_listen},
                              {"keyspaces", static_cast<long long>(keyspaces_.size())}});
+  return OkStatus();
+}
+
+HttpReply Sidecar::HandleHttp(const std::string& path) const {
+  if (path == "/metrics") {
+    return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8",
+                     RenderPrometheus(keyspaces_, api_metrics_, ready()) +
+                         RenderClusterPrometheus(pool_.get(), membership_.get(),
+                                                 tls_rejections_.get())};
+  }
+  if (path == "/healthz") return HttpReply{200, "text/plain; charset=utf-8", "ok\n"};
+  if (path == "/readyz") {
+    return ready() ? HttpReply{200, "text/plain; charset=utf-8", "ready\n"}
+                   : HttpReply{503, "text/plain; charset=utf-8", "not ready\n"};
+  }
+  if (path == "/debug/keyspaces") {
+    return HttpReply{200, "application/json", RenderKeyspacesJson(keyspaces_)};
+  }
+  if (path == "/debug/ring") {
+    RingPtr ring = membership_ ? membership_->Ring() : Ring::Build({config_.advertise});
+    return HttpReply{200, "application/json",
+                     RenderRingJson(*ring, membership_ ? membership_->Self() : config_.advertise,
+                                    membership_ ? membership_->publishes() : 0)};
+  }
+  return HttpReply{404, "text/plain; charset=utf-8",
+                   "podcache: /metrics /healthz /readyz /debug/keyspaces /debug/ring\n"};
+}
+
+Status Sidecar::StartCluster(GroupEnv* env) {
+  if (config_.insecure_peers) {
+    LogWarn("INSECURE: peer traffic is plaintext and unauthenticated (--insecure-peers); use it "
+            "for local experiments only");
+  }
+  PeerPoolOptions pool;
+  pool.insecure = config_.insecure_peers;
+  pool.tls = TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
+                      static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)};
+  if (!pool.insecure) {
+    if (std::string e = CheckTlsFiles(pool.tls); !e.empty()) {
+      return InvalidArgumentError("peer TLS: " + e);
+    }
+  }
+  pool.client.max_inflight = config_.peer_max_inflight;
+  pool.client.max_batch = config_.peer_max_batch;
+  pool.max_message_bytes = config_.max_message_bytes;
+  pool_ = std::make_unique<PeerPool>(pool);
+  MembershipOptions m;
+  m.self = config_.advertise;
+  m.debounce_ms = config_.membership_debounce_ms;
+  PeerPool* p = pool_.get();
+  std::string self = config_.advertise;
+  membership_ = std::make_unique<Membership>(
+      m, &scheduler_, [p](const std::string& member) { return p->Client(member); },
+      [p, self](const RingPtr& ring) { p->Update(ring->members(), self); });
+  env->peers = membership_.get();
+  env->peer_timeout_ms = config_.peer_timeout_ms;
+  return OkStatus();
+}
+
+Status Sidecar::StartPeerApi() {
+  peer_service_ = std::make_unique<PeerService>([this](std::string_view name) {
+    auto it = keyspaces_.find(name);
+    return it == keyspaces_.end() ? nullptr : it->second.group;
+  });
+  tls_rejections_ = std::make_shared<TlsRejectionCounters>();
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(
+      config_.peer_listen,
+      config_.insecure_peers
+          ? grpc::InsecureServerCredentials()
+          : PeerServerCredentials(
+                TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
+                         static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)},
+                tls_rejections_),
+      &selected_port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
+  builder.RegisterService(peer_service_.get());
+  peer_server_ = builder.BuildAndStart();
+  if (peer_server_ == nullptr || selected_port == 0) {
+    return UnavailableError("cannot listen on " + config_.peer_listen + " (peer port)");
+  }
   return OkStatus();
 }
 
@@ -90,14 +183,22 @@ Status Sidecar::StartApi() {
 void Sidecar::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     ready_ = false;
+    LogInfo("shutting down: not ready, draining calls",
+            {{"grace_ms", static_cast<long long>(config_.shutdown_grace_ms)}});
+    if (source_ != nullptr) source_->Stop();
     if (server_ != nullptr) {
-      LogInfo("shutting down: not ready, draining calls",
-              {{"grace_ms", static_cast<long long>(config_.shutdown_grace_ms)}});
       server_->GetHealthCheckService()->SetServingStatus(false);
       server_->Shutdown(std::chrono::system_clock::now() +
                         std::chrono::milliseconds(config_.shutdown_grace_ms));
       server_->Wait();
       server_.reset();
+    }
+    // Peers may still be fetching keys this node owns: their calls get one peer timeout.
+    if (peer_server_ != nullptr) {
+      peer_server_->Shutdown(std::chrono::system_clock::now() +
+                             std::chrono::milliseconds(config_.peer_timeout_ms));
+      peer_server_->Wait();
+      peer_server_.reset();
     }
     if (http_ != nullptr) http_->Stop();
     scheduler_.Stop();

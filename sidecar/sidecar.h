@@ -6,6 +6,7 @@
 
 #include "core/scheduler.h"
 #include "sidecar/config.h"
+#include "sidecar/http_server.h"
 #include "sidecar/keyspace_registry.h"
 
 namespace grpc {
@@ -16,9 +17,15 @@ namespace podcache {
 
 class CacheService;
 class HttpServer;
+class Membership;
+class PeerPool;
+class PeerService;
+class PeerSource;
+struct TlsRejectionCounters;
 
 // The podcache process without main(): keyspaces, the app API (gRPC callback server with health
-// and reflection), the HTTP port and the reaper. Owns every thread it starts.
+// and reflection), the HTTP port and the reaper; in a cluster also the peer API (mTLS), the peer
+// client pool, membership and the discovery source. Owns every thread it starts.
 //
 //   Sidecar s(config);
 //   if (Status st = s.Start(); !st.ok()) ...;   // ready once this returns OK
@@ -32,15 +39,19 @@ class Sidecar {
   ~Sidecar();
 
   Status Start();
-  // Readiness false and health NOT_SERVING at once; then no new calls are accepted and calls in
-  // flight get up to shutdown_grace to finish before they are cancelled. Idempotent.
+  // Readiness false and health NOT_SERVING at once; discovery stops; then no new calls are
+  // accepted and calls in flight get up to shutdown_grace to finish before they are cancelled;
+  // the peer port closes last, so peers' calls in flight finish too. Idempotent.
   void Shutdown();
 
   bool ready() const { return ready_.load(); }
   const KeyspaceMap& keyspaces() const { return keyspaces_; }
 
  private:
+  Status StartCluster(GroupEnv* env);
+  Status StartPeerApi();
   Status StartApi();
+  HttpReply HandleHttp(const std::string& path) const;
 
   const Config config_;
   ThreadScheduler scheduler_;
@@ -49,6 +60,13 @@ class Sidecar {
   std::unique_ptr<CacheService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
+  // The cluster; all null on a single node.
+  std::shared_ptr<TlsRejectionCounters> tls_rejections_;
+  std::unique_ptr<PeerPool> pool_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<PeerService> peer_service_;
+  std::unique_ptr<grpc::Server> peer_server_;
+  std::unique_ptr<PeerSource> source_;
   std::atomic<bool> ready_{false};
   std::once_flag shutdown_once_;
 };

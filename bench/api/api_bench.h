@@ -1,7 +1,7 @@
 #pragma once
 
-// The pieces of podcache_api_bench: child processes and the redis baseline (processes.cc), the
-// closed-loop gRPC load generator (load.cc), the echo server (echo_server.cc).
+// The pieces of podcache_api_bench (main.cc: the report and the echo server): child processes and
+// the redis baseline (processes.cc), the closed-loop gRPC load generator (load.cc).
 
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>

@@ -28,12 +28,27 @@ double Ratio(double a, double b) { return b > 0 ? a / b : 0; }
 // Server CPU µs per call: its cost whichever side limits the QPS.
 double ServerUs(const LoadResult& r) { return Ratio(r.server_cpu * 1e6, r.qps); }
 
-// A unix socket path in /tmp, removed when done.
+// Live unix socket paths, for RemoveSocketsAndDie. The children die by PR_SET_PDEATHSIG.
+char g_sockets[4][128];
+
+void RemoveSocketsAndDie(int sig) {
+  for (const char* path : g_sockets) unlink(path);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+// A unix socket path in /tmp, removed when done, also on SIGINT, SIGTERM and SIGHUP.
 struct SocketFile {
-  explicit SocketFile(const char* name)
-      : path(Format("/tmp/podcache_api_bench.%d.%s.sock", getpid(), name)) {}
-  ~SocketFile() { unlink(path.c_str()); }
+  explicit SocketFile(int slot, const char* name)
+      : path(Format("/tmp/podcache_api_bench.%d.%s.sock", getpid(), name)), slot(slot) {
+    std::snprintf(g_sockets[slot], sizeof(g_sockets[slot]), "%s", path.c_str());
+  }
+  ~SocketFile() {
+    unlink(path.c_str());
+    g_sockets[slot][0] = '\0';
+  }
   const std::string path;
+  const int slot;
 };
 
 class EchoService final : public v1::Cache::CallbackService {
@@ -85,8 +100,9 @@ bool StartPodcache(const std::string& binary, const std::string& listen, int cpu
                                    Format("--http-listen=127.0.0.1:%d", http_port)};
   if (!child->Start(argv, cpu) ||
       !WaitUntil(child, 15, [http_port] { return HttpOk(http_port, "/readyz"); })) {
-    std::printf("podcache did not become ready; try: %s %s %s\n", argv[0].c_str(), argv[1].c_str(),
-                argv[2].c_str());
+    std::printf("podcache did not become ready; try it by hand:");
+    for (const std::string& arg : argv) std::printf(" %s", arg.c_str());
+    std::printf("\n");
     return false;
   }
   std::string error;
@@ -131,7 +147,7 @@ int Run(const std::string& podcache, bool quick, LoadOptions load) {
   Summary summary;
   Child tcp, uds;
   std::string tcp_target = Format("127.0.0.1:%d", FreePort());
-  SocketFile socket("podcache");
+  SocketFile socket(0, "podcache");
   std::string uds_target = "unix:" + socket.path;
   if (!StartPodcache(podcache, tcp_target, server_cpu, &tcp) ||
       !StartPodcache(podcache, uds_target, server_cpu, &uds)) {
@@ -148,7 +164,7 @@ int Run(const std::string& podcache, bool quick, LoadOptions load) {
   for (size_t size : kValueSizes) {
     Cell c;
     {  // one echo process serves both transports
-      SocketFile echo_socket(size == 100 ? "echo100" : "echo1024");
+      SocketFile echo_socket(1, size == 100 ? "echo100" : "echo1024");
       Child echo;
       int port = FreePort();
       std::string listen = Format("127.0.0.1:%d", port);
@@ -260,6 +276,7 @@ int Main(int argc, char** argv) {
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when piped into tee
   signal(SIGPIPE, SIG_IGN);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) signal(sig, RemoveSocketsAndDie);
   return Run(podcache, quick, load);
 }
 

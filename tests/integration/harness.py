@@ -141,3 +141,45 @@ def run_podcache(*args, env=None, timeout=10):
     r = subprocess.run([PODCACHE, *args], capture_output=True, text=True, timeout=timeout,
                        env={**os.environ, **(env or {})})
     return r.returncode, r.stdout + r.stderr
+
+
+class Cluster:
+    """N podcache nodes on loopback with static discovery, mTLS (certificates from certs.py), and
+    one example loader app per node (as each pod has its own app)."""
+
+    def __init__(self, n, keyspace_extra="", extra_args=(), tls=True, peers_for=None, loader_args=()):
+        from certs import CertFactory
+        self.certs = CertFactory()
+        self.ca = self.certs.ca()
+        self.peer_ports = [free_port() for _ in range(n)]
+        self.members = ["127.0.0.1:%d" % p for p in self.peer_ports]
+        self.apps, self.nodes = [], []
+        try:
+            for i in range(n):
+                app = LoaderApp(*loader_args)
+                self.apps.append(app)
+                cert, key = self.certs.cert("node%d" % i)
+                tls_args = ["--tls-cert", cert, "--tls-key", key, "--tls-ca", self.ca[0]] if tls \
+                    else ["--insecure-peers"]
+                peers = peers_for(i, self.members) if peers_for else self.members
+                self.nodes.append(Sidecar(
+                    "--keyspace", "users:max_bytes=16MiB,ttl=5m,loader=" + app.url + keyspace_extra,
+                    "--peer-listen", self.members[i], "--advertise", self.members[i],
+                    "--peers", ",".join(peers), "--peer-timeout", "1s", *tls_args, *extra_args))
+        except BaseException:
+            self.stop()
+            raise
+
+    def owner_index(self, key):
+        r = self.nodes[0].ctl("--http", "127.0.0.1:%d" % self.nodes[0].http_port, "owner", key)
+        assert r.returncode == 0, r.stderr
+        return self.members.index(r.stdout.decode().strip())
+
+    def loader_calls(self, key):
+        return [app.calls("users", key) for app in self.apps]
+
+    def stop(self):
+        for node in self.nodes:
+            node.stop()
+        for app in self.apps:
+            app.stop()

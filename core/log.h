@@ -26,7 +26,7 @@ struct LogField {
   bool is_number = false;
 };
 
-// Structured logs: one JSON object per line on stdout,
+// Structured logs (no JSON library: core has none): one JSON object per line on stdout,
 //   {"ts":"2026-11-22T07:59:01.123Z","level":"info","msg":"listening","addr":"127.0.0.1:7070"}
 // Thread-safe; a line is written with one write(2) so lines never interleave. Keys and values of
 // the cache are never logged at info level or above.

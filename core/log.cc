@@ -1,11 +1,10 @@
-#include "sidecar/log.h"
+#include "core/log.h"
 
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <ctime>
-#include <nlohmann/json.hpp>
 
 namespace podcache {
 namespace {
@@ -23,6 +22,26 @@ std::string Timestamp() {
   size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
   std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms.count()));
   return buf;
+}
+
+// Appends `s` as a JSON string. Bytes that are not printable ASCII are escaped as \u00XX, so any
+// input (an error message with binary in it) gives valid JSON.
+void AppendJsonString(std::string_view s, std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  *out += '"';
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      *out += '\\';
+      *out += static_cast<char>(c);
+    } else if (c >= 0x20 && c < 0x7f) {
+      *out += static_cast<char>(c);
+    } else {
+      *out += "\\u00";
+      *out += kHex[c >> 4];
+      *out += kHex[c & 15];
+    }
+  }
+  *out += '"';
 }
 
 }  // namespace
@@ -43,19 +62,20 @@ bool LogEnabled(LogLevel level) { return static_cast<int>(level) >= g_level.load
 
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (!LogEnabled(level)) return;
-  nlohmann::ordered_json line;
-  line["ts"] = Timestamp();
-  line["level"] = kLevelNames[static_cast<int>(level)];
-  line["msg"] = msg;
+  std::string text = "{\"ts\":\"" + Timestamp() + "\",\"level\":\"" +
+                     kLevelNames[static_cast<int>(level)] + "\",\"msg\":";
+  AppendJsonString(msg, &text);
   for (const LogField& f : fields) {
+    text += ',';
+    AppendJsonString(f.key, &text);
+    text += ':';
     if (f.is_number) {
-      line[std::string(f.key)] = f.number;
+      text += std::to_string(f.number);
     } else {
-      line[std::string(f.key)] = f.text;
+      AppendJsonString(f.text, &text);
     }
   }
-  // Invalid UTF-8 (say, in an error message from a loader) is replaced rather than thrown.
-  std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  text += "}\n";
   const char* p = text.data();
   size_t left = text.size();
   while (left > 0) {

@@ -1,0 +1,97 @@
+#include "discovery/static_source.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "core/log.h"
+
+namespace podcache {
+
+StaticPeerSource::StaticPeerSource(std::vector<std::string> peers, std::string file,
+                                   Millis poll_ms)
+    : peers_(std::move(peers)), file_(std::move(file)), poll_ms_(poll_ms) {}
+
+StaticPeerSource::~StaticPeerSource() { Stop(); }
+
+std::vector<std::string> StaticPeerSource::ParseMembers(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    line = line.substr(0, line.find('#'));
+    std::replace(line.begin(), line.end(), ',', ' ');
+    std::istringstream words(line);
+    std::string word;
+    while (words >> word) out.push_back(word);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+StatusOr<std::vector<std::string>> StaticPeerSource::Read() const {
+  std::vector<std::string> members = peers_;
+  if (!file_.empty()) {
+    std::ifstream in(file_);
+    if (!in) return UnavailableError("cannot read peers file " + file_);
+    std::stringstream text;
+    text << in.rdbuf();
+    for (std::string& m : ParseMembers(text.str())) members.push_back(std::move(m));
+  }
+  std::sort(members.begin(), members.end());
+  members.erase(std::unique(members.begin(), members.end()), members.end());
+  return members;
+}
+
+Status StaticPeerSource::Start(MembersFn on_members) {
+  on_members_ = std::move(on_members);
+  auto first = Read();
+  if (!first.ok()) {
+    // The file may appear later (a ConfigMap being mounted); start with the fixed list.
+    LogWarn("static discovery: peers file unreadable, using --peers only",
+            {{"error", first.status().message()}});
+    file_failing_ = true;
+    std::vector<std::string> peers = peers_;
+    std::sort(peers.begin(), peers.end());
+    peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
+    first = std::move(peers);
+  }
+  last_ = first.value();
+  on_members_(last_);
+  if (!file_.empty()) thread_ = std::thread([this] { Loop(); });
+  return OkStatus();
+}
+
+void StaticPeerSource::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::milliseconds(poll_ms_), [this] { return stopping_; })) {
+    auto members = Read();
+    if (!members.ok()) {
+      if (!file_failing_) {
+        LogWarn("static discovery: peers file unreadable, keeping the last members",
+                {{"error", members.status().message()}});
+      }
+      file_failing_ = true;
+      continue;
+    }
+    if (file_failing_) LogInfo("static discovery: peers file readable again", {{"file", file_}});
+    file_failing_ = false;
+    if (members.value() == last_) continue;
+    last_ = members.value();
+    LogInfo("static discovery: members changed",
+            {{"members", static_cast<long long>(last_.size())}});
+    on_members_(last_);
+  }
+}
+
+void StaticPeerSource::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace podcache

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "discovery/peer_source.h"
+
+namespace podcache {
+
+// The `static` discovery provider: a fixed list (--peers a:7071,b:7071) and/or a file of members
+// (--peers-file), one per line or comma-separated, `#` starts a comment. The file is re-read
+// every `poll_ms` and reported when its members change; when it cannot be read, the last members
+// stay (logged once per change of state). Members from the list and the file are merged.
+class StaticPeerSource final : public PeerSource {
+ public:
+  StaticPeerSource(std::vector<std::string> peers, std::string file, Millis poll_ms = 1000);
+  ~StaticPeerSource() override;
+  std::string name() const override { return "static"; }
+  Status Start(MembersFn on_members) override;
+  void Stop() override;
+
+  // Parses the file format above. Exposed for tests.
+  static std::vector<std::string> ParseMembers(const std::string& text);
+
+ private:
+  // Members now, or an error when the file cannot be read.
+  StatusOr<std::vector<std::string>> Read() const;
+  void Loop();
+
+  const std::vector<std::string> peers_;
+  const std::string file_;
+  const Millis poll_ms_;
+  MembersFn on_members_;
+  std::vector<std::string> last_;
+  bool file_failing_ = false;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace podcache

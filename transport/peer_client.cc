@@ -1,0 +1,217 @@
+#include "transport/peer_client.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include "transport/grpc_util.h"
+
+namespace podcache {
+
+GrpcPeerClient::GrpcPeerClient(std::string member, std::shared_ptr<grpc::Channel> channel,
+                               PeerClientOptions options)
+    : member_(std::move(member)),
+      channel_(std::move(channel)),
+      stub_(peer::v1::Peer::NewStub(channel_)),
+      options_(options) {}
+
+Status GrpcPeerClient::CheckBackoff(Millis now) const {
+  if (now >= backoff_until_) return OkStatus();
+  return UnavailableError("peer " + member_ + " is backed off after " + std::to_string(failures_) +
+                          " failed calls");
+}
+
+void GrpcPeerClient::Finished(const grpc::Status& s) {
+  stats_.calls.fetch_add(1, std::memory_order_relaxed);
+  if (!s.ok()) stats_.errors.fetch_add(1, std::memory_order_relaxed);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+    failures_ = std::min(failures_ + 1, 20);
+    Millis backoff = std::min(options_.backoff_max_ms,
+                              options_.backoff_min_ms << std::min(failures_ - 1, 16));
+    backoff_until_ = SystemClock::Get()->NowMs() + backoff;
+  } else if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND) {
+    failures_ = 0;
+  }
+}
+
+void GrpcPeerClient::Release() {
+  std::string keyspace;
+  std::vector<QueuedGet> batch;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = queued_.begin();
+    while (it != queued_.end() && it->second.empty()) it = queued_.erase(it);
+    if (it == queued_.end()) {
+      stats_.inflight.fetch_sub(1, std::memory_order_relaxed);
+      return;
+    }
+    // The slot passes straight to the next batch.
+    keyspace = it->first;
+    while (!it->second.empty() && batch.size() < static_cast<size_t>(options_.max_batch)) {
+      batch.push_back(std::move(it->second.front()));
+      it->second.pop_front();
+    }
+    queued_count_ -= batch.size();
+  }
+  if (batch.size() == 1) {
+    SendGet(keyspace, std::move(batch[0]));
+  } else {
+    SendBatch(keyspace, std::move(batch));
+  }
+}
+
+void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key,
+                         uint64_t ring_fingerprint, Millis deadline, ValueFn done) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Status s = CheckBackoff(SystemClock::Get()->NowMs()); !s.ok()) {
+      stats_.backoff_rejects.fetch_add(1, std::memory_order_relaxed);
+      return done(std::move(s));
+    }
+    if (stats_.inflight.load(std::memory_order_relaxed) >= options_.max_inflight) {
+      if (queued_count_ >= static_cast<size_t>(options_.max_queued)) {
+        stats_.overload_rejects.fetch_add(1, std::memory_order_relaxed);
+        return done(ResourceExhaustedError("too many calls queued for peer " + member_));
+      }
+      auto it = queued_.find(keyspace);
+      if (it == queued_.end()) it = queued_.emplace(std::string(keyspace), std::deque<QueuedGet>()).first;
+      it->second.push_back({std::string(key), ring_fingerprint, deadline, std::move(done)});
+      ++queued_count_;
+      return;
+    }
+    stats_.inflight.fetch_add(1, std::memory_order_relaxed);
+  }
+  SendGet(std::string(keyspace), {std::string(key), ring_fingerprint, deadline, std::move(done)});
+}
+
+namespace {
+
+// A unary call's state, alive until gRPC's callback.
+template <typename Request, typename Response>
+struct Call {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+}  // namespace
+
+void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
+  auto* call = new Call<peer::v1::GetRequest, peer::v1::GetResponse>;
+  call->request.set_keyspace(keyspace);
+  call->request.set_key(std::move(get.key));
+  call->request.set_ring_fingerprint(get.ring_fingerprint);
+  call->context.set_deadline(ToSystemDeadline(get.deadline));
+  auto self = shared_from_this();
+  stub_->async()->Get(&call->context, &call->request, &call->response,
+                      [self, call, done = std::move(get.done)](grpc::Status s) {
+                        std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
+                        self->Finished(s);
+                        self->Release();
+                        if (!s.ok()) return done(FromGrpcStatus(s));
+                        done(PeerValue{std::move(*call->response.mutable_value()),
+                                       call->response.remaining_ttl_ms()});
+                      });
+}
+
+void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGet> batch) {
+  auto* call = new Call<peer::v1::GetBatchRequest, peer::v1::GetBatchResponse>;
+  call->request.set_keyspace(keyspace);
+  Millis deadline = 0;
+  for (QueuedGet& g : batch) {
+    call->request.add_keys(std::move(g.key));
+    call->request.set_ring_fingerprint(g.ring_fingerprint);
+    deadline = std::max(deadline, g.deadline);
+  }
+  call->context.set_deadline(ToSystemDeadline(deadline));
+  stats_.batches.fetch_add(1, std::memory_order_relaxed);
+  stats_.batched_keys.fetch_add(batch.size(), std::memory_order_relaxed);
+  auto self = shared_from_this();
+  auto waiters = std::make_shared<std::vector<QueuedGet>>(std::move(batch));
+  stub_->async()->GetBatch(
+      &call->context, &call->request, &call->response, [self, call, waiters](grpc::Status s) {
+        std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
+        self->Finished(s);
+        self->Release();
+        if (s.ok() && call->response.items_size() != static_cast<int>(waiters->size())) {
+          s = grpc::Status(grpc::StatusCode::INTERNAL, "peer answered a batch with the wrong size");
+        }
+        for (size_t i = 0; i < waiters->size(); ++i) {
+          ValueFn& done = (*waiters)[i].done;
+          if (!s.ok()) {
+            done(FromGrpcStatus(s));
+            continue;
+          }
+          peer::v1::GetBatchItem* item = call->response.mutable_items(static_cast<int>(i));
+          if (item->code() != 0) {
+            done(Status(static_cast<StatusCode>(item->code()), item->message()));
+          } else {
+            done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms()});
+          }
+        }
+      });
+}
+
+template <typename Request>
+void GrpcPeerClient::SendWrite(Request request, Millis deadline, StatusFn done,
+                               void (peer::v1::Peer::Stub::async_interface::*method)(
+                                   grpc::ClientContext*, const Request*, peer::v1::Ack*,
+                                   std::function<void(grpc::Status)>)) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (Status s = CheckBackoff(SystemClock::Get()->NowMs()); !s.ok()) {
+      stats_.backoff_rejects.fetch_add(1, std::memory_order_relaxed);
+      return done(std::move(s));
+    }
+  }
+  stats_.inflight.fetch_add(1, std::memory_order_relaxed);
+  auto* call = new Call<Request, peer::v1::Ack>;
+  call->request = std::move(request);
+  call->context.set_deadline(ToSystemDeadline(deadline));
+  auto self = shared_from_this();
+  (stub_->async()->*method)(&call->context, &call->request, &call->response,
+                            [self, call, done = std::move(done)](grpc::Status s) {
+                              std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
+                              self->Finished(s);
+                              self->Release();
+                              done(FromGrpcStatus(s));
+                            });
+}
+
+void GrpcPeerClient::Set(std::string_view keyspace, std::string_view key, std::string_view value,
+                         Millis ttl_ms, Millis deadline, StatusFn done) {
+  peer::v1::SetRequest r;
+  r.set_keyspace(std::string(keyspace));
+  r.set_key(std::string(key));
+  r.set_value(std::string(value));
+  r.set_ttl_ms(ttl_ms);
+  SendWrite(std::move(r), deadline, std::move(done), &peer::v1::Peer::Stub::async_interface::Set);
+}
+
+void GrpcPeerClient::Delete(std::string_view keyspace, std::string_view key, Millis deadline,
+                            StatusFn done) {
+  peer::v1::DeleteRequest r;
+  r.set_keyspace(std::string(keyspace));
+  r.set_key(std::string(key));
+  SendWrite(std::move(r), deadline, std::move(done),
+            &peer::v1::Peer::Stub::async_interface::Delete);
+}
+
+void GrpcPeerClient::DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
+                             StatusFn done) {
+  peer::v1::DropHotRequest r;
+  r.set_keyspace(std::string(keyspace));
+  r.set_key(std::string(key));
+  SendWrite(std::move(r), deadline, std::move(done),
+            &peer::v1::Peer::Stub::async_interface::DropHot);
+}
+
+void GrpcPeerClient::AdvanceGeneration(std::string_view keyspace, uint32_t generation,
+                                       Millis deadline, StatusFn done) {
+  peer::v1::AdvanceGenerationRequest r;
+  r.set_keyspace(std::string(keyspace));
+  r.set_generation(generation);
+  SendWrite(std::move(r), deadline, std::move(done),
+            &peer::v1::Peer::Stub::async_interface::AdvanceGeneration);
+}
+
+}  // namespace podcache

@@ -1,0 +1,101 @@
+#pragma once
+
+#include <grpcpp/channel.h>
+
+#include <atomic>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/peer.h"
+#include "podcache/peer/v1/peer.grpc.pb.h"
+
+namespace podcache {
+
+struct PeerClientOptions {
+  int max_inflight = 64;          // calls in flight to one peer at once
+  int max_batch = 64;             // keys per GetBatch
+  int max_queued = 4096;          // Gets waiting for a slot; more -> RESOURCE_EXHAUSTED
+  Millis backoff_min_ms = 100;    // after a peer fails: no calls for this long, doubling ...
+  Millis backoff_max_ms = 2000;   // ... up to this
+};
+
+// Counters of one peer client, read by /metrics.
+struct PeerClientStats {
+  std::atomic<uint64_t> calls{0};          // RPCs sent (a batch counts once)
+  std::atomic<uint64_t> errors{0};         // RPCs that failed
+  std::atomic<uint64_t> batches{0};        // GetBatch RPCs sent
+  std::atomic<uint64_t> batched_keys{0};   // keys sent in them
+  std::atomic<uint64_t> backoff_rejects{0};  // calls refused at once while backing off
+  std::atomic<uint64_t> overload_rejects{0};  // calls refused because too many were queued
+  std::atomic<int> inflight{0};
+};
+
+// The client of one remote member (core's PeerClient) over one gRPC channel.
+//
+// Gets go out as single calls while fewer than max_inflight calls are in flight; beyond that they
+// queue and leave as GetBatch calls of up to max_batch keys as slots free up, so a busy owner
+// gets fewer, larger calls instead of a growing backlog, and an idle one sees no added latency.
+// Writes (Set, Delete, DropHot, AdvanceGeneration) are rare and never wait behind Gets: they are
+// sent at once and only count towards the cap.
+// After a call fails with UNAVAILABLE the peer is backed off (no calls for backoff_min_ms,
+// doubling per failure up to backoff_max_ms), so a dead peer is not retried on every miss; the
+// callers fall back to local loads. Transport never removes a peer from the ring: membership
+// does. Thread-safe; callbacks run on gRPC threads (or the caller's, when refused at once).
+class GrpcPeerClient final : public PeerClient,
+                             public std::enable_shared_from_this<GrpcPeerClient> {
+ public:
+  GrpcPeerClient(std::string member, std::shared_ptr<grpc::Channel> channel,
+                 PeerClientOptions options);
+
+  void Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
+           Millis deadline, ValueFn done) override;
+  void Set(std::string_view keyspace, std::string_view key, std::string_view value, Millis ttl_ms,
+           Millis deadline, StatusFn done) override;
+  void Delete(std::string_view keyspace, std::string_view key, Millis deadline,
+              StatusFn done) override;
+  void DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
+               StatusFn done) override;
+  void AdvanceGeneration(std::string_view keyspace, uint32_t generation, Millis deadline,
+                         StatusFn done) override;
+
+  const std::string& member() const { return member_; }
+  const PeerClientStats& stats() const { return stats_; }
+
+ private:
+  struct QueuedGet {
+    std::string key;
+    uint64_t ring_fingerprint;
+    Millis deadline;
+    ValueFn done;
+  };
+
+  // UNAVAILABLE while the peer is backed off, else OK. REQUIRES: mu_ held.
+  Status CheckBackoff(Millis now) const;
+  // Releases a slot and sends queued Gets, if any, as a batch.
+  void Release();
+  void Finished(const grpc::Status& s);
+  void SendGet(const std::string& keyspace, QueuedGet get);
+  void SendBatch(const std::string& keyspace, std::vector<QueuedGet> batch);
+  template <typename Request>
+  void SendWrite(Request request, Millis deadline, StatusFn done,
+                 void (peer::v1::Peer::Stub::async_interface::*method)(
+                     grpc::ClientContext*, const Request*, peer::v1::Ack*,
+                     std::function<void(grpc::Status)>));
+
+  const std::string member_;
+  const std::shared_ptr<grpc::Channel> channel_;
+  const std::unique_ptr<peer::v1::Peer::Stub> stub_;
+  const PeerClientOptions options_;
+  PeerClientStats stats_;
+
+  std::mutex mu_;
+  std::map<std::string, std::deque<QueuedGet>, std::less<>> queued_;  // by keyspace
+  size_t queued_count_ = 0;
+  int failures_ = 0;              // consecutive UNAVAILABLE failures
+  Millis backoff_until_ = 0;
+};
+
+}  // namespace podcache

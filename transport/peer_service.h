@@ -1,0 +1,48 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string_view>
+
+#include "core/group.h"
+#include "podcache/peer/v1/peer.grpc.pb.h"
+
+namespace podcache {
+
+// podcache.peer.v1.Peer on gRPC's callback API: the server side of the peer protocol. Every
+// request is handed to the keyspace's group marked as coming from a peer, so it is served or
+// loaded here and never forwarded. Completes calls from the group's callbacks; no thread waits.
+// Thread-safe.
+class PeerService final : public peer::v1::Peer::CallbackService {
+ public:
+  // Finds a keyspace's group by name, or null. Must be thread-safe and outlive the service.
+  using GroupLookup = std::function<std::shared_ptr<Group>(std::string_view keyspace)>;
+  explicit PeerService(GroupLookup lookup);
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
+                                const peer::v1::GetRequest* request,
+                                peer::v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* ctx,
+                                     const peer::v1::GetBatchRequest* request,
+                                     peer::v1::GetBatchResponse* response) override;
+  grpc::ServerUnaryReactor* Set(grpc::CallbackServerContext* ctx,
+                                const peer::v1::SetRequest* request,
+                                peer::v1::Ack* response) override;
+  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
+                                   const peer::v1::DeleteRequest* request,
+                                   peer::v1::Ack* response) override;
+  grpc::ServerUnaryReactor* DropHot(grpc::CallbackServerContext* ctx,
+                                    const peer::v1::DropHotRequest* request,
+                                    peer::v1::Ack* response) override;
+  grpc::ServerUnaryReactor* AdvanceGeneration(grpc::CallbackServerContext* ctx,
+                                              const peer::v1::AdvanceGenerationRequest* request,
+                                              peer::v1::Ack* response) override;
+
+ private:
+  // The group of `keyspace`, or null after finishing the call with NOT_FOUND.
+  std::shared_ptr<Group> Find(grpc::ServerUnaryReactor* reactor, const std::string& keyspace);
+
+  GroupLookup lookup_;
+};
+
+}  // namespace podcache

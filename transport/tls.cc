@@ -1,0 +1,180 @@
+#include "transport/tls.h"
+
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <sys/stat.h>
+
+#include <mutex>
+
+#include "core/log.h"
+
+namespace podcache {
+namespace {
+
+using grpc::experimental::ExternalCertificateVerifier;
+using grpc::experimental::FileWatcherCertificateProvider;
+using grpc::experimental::TlsCustomVerificationCheckRequest;
+
+struct X509StoreDeleter {
+  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
+};
+
+// The CA file as an X509_STORE, re-read when the file's identity or mtime changes.
+class CaStore {
+ public:
+  explicit CaStore(std::string path) : path_(std::move(path)) {}
+
+  std::shared_ptr<X509_STORE> Get() {
+    struct stat st;
+    if (::stat(path_.c_str(), &st) != 0) return nullptr;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (store_ == nullptr || st.st_ino != ino_ || st.st_mtim.tv_sec != mtime_.tv_sec ||
+        st.st_mtim.tv_nsec != mtime_.tv_nsec) {
+      X509_STORE* s = X509_STORE_new();
+      if (X509_STORE_load_locations(s, path_.c_str(), nullptr) != 1) {
+        X509_STORE_free(s);
+        return store_;  // keep the last good CA while the file is being replaced
+      }
+      store_.reset(s, X509StoreDeleter());
+      ino_ = st.st_ino;
+      mtime_ = st.st_mtim;
+    }
+    return store_;
+  }
+
+ private:
+  const std::string path_;
+  std::mutex mu_;
+  std::shared_ptr<X509_STORE> store_;
+  ino_t ino_ = 0;
+  timespec mtime_{};
+};
+
+// Verifies a peer's client certificate chain against the CA and its SAN against peer_name.
+class PeerVerifier final : public ExternalCertificateVerifier {
+ public:
+  PeerVerifier(const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections)
+      : ca_(files.ca), peer_name_(files.peer_name), rejections_(std::move(rejections)) {}
+
+  bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    *sync_status = Check(*request);
+    return true;  // synchronous
+  }
+  void Cancel(TlsCustomVerificationCheckRequest*) override {}
+
+ private:
+  grpc::Status Reject(TlsRejection why, const std::string& detail) {
+    rejections_->counts[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
+    LogWarn("peer TLS handshake refused", {{"reason", TlsRejectionName(why)}, {"detail", detail}});
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, detail);
+  }
+
+  grpc::Status Check(const TlsCustomVerificationCheckRequest& request) {
+    grpc::string_ref chain_pem = request.peer_cert_full_chain();
+    if (chain_pem.empty()) return Reject(TlsRejection::kNoCertificate, "no client certificate");
+    BIO* bio = BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size()));
+    X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    STACK_OF(X509)* intermediates = sk_X509_new_null();
+    while (X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+      sk_X509_push(intermediates, extra);
+    }
+    BIO_free(bio);
+    ERR_clear_error();
+    grpc::Status result = grpc::Status::OK;
+    std::shared_ptr<X509_STORE> store = ca_.Get();
+    if (leaf == nullptr) {
+      result = Reject(TlsRejection::kNoCertificate, "unreadable client certificate");
+    } else if (store == nullptr) {
+      result = Reject(TlsRejection::kUntrusted, "cannot read the CA file");
+    } else {
+      X509_STORE_CTX* ctx = X509_STORE_CTX_new();
+      X509_STORE_CTX_init(ctx, store.get(), leaf, intermediates);
+      if (X509_verify_cert(ctx) != 1) {
+        int err = X509_STORE_CTX_get_error(ctx);
+        result = Reject(err == X509_V_ERR_CERT_HAS_EXPIRED ? TlsRejection::kExpired
+                                                           : TlsRejection::kUntrusted,
+                        X509_verify_cert_error_string(err));
+      }
+      X509_STORE_CTX_free(ctx);
+    }
+    if (result.ok()) {
+      bool named = false;
+      for (const grpc::string_ref& dns : request.dns_names()) {
+        named = named || std::string_view(dns.data(), dns.size()) == peer_name_;
+      }
+      if (!named) {
+        result = Reject(TlsRejection::kWrongName,
+                        "client certificate has no DNS SAN \"" + peer_name_ + "\"");
+      }
+    }
+    X509_free(leaf);
+    sk_X509_pop_free(intermediates, X509_free);
+    return result;
+  }
+
+  CaStore ca_;
+  const std::string peer_name_;
+  std::shared_ptr<TlsRejectionCounters> rejections_;
+};
+
+std::shared_ptr<FileWatcherCertificateProvider> Provider(const TlsFiles& f) {
+  return std::make_shared<FileWatcherCertificateProvider>(f.key, f.cert, f.ca,
+                                                          f.reload_interval_s);
+}
+
+}  // namespace
+
+const char* TlsRejectionName(TlsRejection r) {
+  static const char* const kNames[] = {"no_certificate", "untrusted", "expired", "wrong_name"};
+  return kNames[static_cast<int>(r)];
+}
+
+std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
+    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections) {
+  grpc::experimental::TlsServerCredentialsOptions options(Provider(files));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  // gRPC only asks for the certificate; PeerVerifier checks chain, expiry and name itself, so
+  // that each refusal is counted by reason.
+  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  options.set_certificate_verifier(
+      ExternalCertificateVerifier::Create<PeerVerifier>(files, std::move(rejections)));
+  return grpc::experimental::TlsServerCredentials(options);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const TlsFiles& files) {
+  grpc::experimental::TlsChannelCredentialsOptions options;
+  options.set_certificate_provider(Provider(files));
+  options.watch_root_certs();
+  options.watch_identity_key_cert_pairs();
+  options.set_verify_server_certs(true);
+  options.set_certificate_verifier(
+      std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+  return grpc::experimental::TlsCredentials(options);
+}
+
+std::string CheckTlsFiles(const TlsFiles& f) {
+  auto read_pem = [](const std::string& path, bool key) -> std::string {
+    FILE* file = std::fopen(path.c_str(), "r");
+    if (file == nullptr) return "cannot read " + path;
+    void* obj = key ? static_cast<void*>(PEM_read_PrivateKey(file, nullptr, nullptr, nullptr))
+                    : static_cast<void*>(PEM_read_X509(file, nullptr, nullptr, nullptr));
+    std::fclose(file);
+    if (obj == nullptr) return path + " is not a PEM " + (key ? "private key" : "certificate");
+    key ? EVP_PKEY_free(static_cast<EVP_PKEY*>(obj)) : X509_free(static_cast<X509*>(obj));
+    return "";
+  };
+  for (auto [path, is_key] : {std::pair{f.cert, false}, {f.key, true}, {f.ca, false}}) {
+    if (std::string e = read_pem(path, is_key); !e.empty()) return e;
+  }
+  if (f.peer_name.empty()) return "tls_peer_name is empty";
+  return "";
+}
+
+}  // namespace podcache

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace podcache {
+
+// The peer TLS material: PEM files, watched and reloaded (Kubernetes swaps mounted secrets by
+// symlink), and the identity every peer's certificate must carry as a DNS SAN.
+struct TlsFiles {
+  std::string cert;
+  std::string key;
+  std::string ca;
+  std::string peer_name;
+  unsigned reload_interval_s = 10;  // how often the files are re-read
+};
+
+// Why a peer's TLS handshake was refused by this node's verifier.
+enum class TlsRejection { kNoCertificate, kUntrusted, kExpired, kWrongName, kNumReasons };
+const char* TlsRejectionName(TlsRejection r);
+
+struct TlsRejectionCounters {
+  std::atomic<uint64_t> counts[static_cast<int>(TlsRejection::kNumReasons)] = {};
+};
+
+// Server credentials for the peer port: a client certificate is required, its chain is verified
+// against the current CA file (reloaded when it changes) and it must carry `peer_name` as a DNS
+// SAN; every refusal is counted in `rejections` by reason and logged. New handshakes use the
+// current certificate files; connections already open keep theirs.
+std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
+    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections);
+
+// Channel credentials for dialling a peer: presents this node's certificate, verifies the server
+// against the CA, and checks its name against `peer_name` (see PeerChannelArguments).
+std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const TlsFiles& files);
+
+// Checks that the files exist and parse (certificate, key that matches it, CA), so podcache can
+// refuse to start with a clear message instead of failing every handshake. Empty on success.
+std::string CheckTlsFiles(const TlsFiles& files);
+
+}  // namespace podcache
