@@ -76,10 +76,15 @@ class PeerVerifier final : public ExternalCertificateVerifier {
   }
 
   grpc::Status Check(const TlsCustomVerificationCheckRequest& request) {
+    // The leaf is peer_cert(); the full chain (whatever order gRPC gives it in) only supplies
+    // intermediates: a CA certificate in it must never be taken for the client's own.
+    grpc::string_ref leaf_pem = request.peer_cert();
+    if (leaf_pem.empty()) return Reject(TlsRejection::kNoCertificate, "no client certificate");
+    BIO* leaf_bio = BIO_new_mem_buf(leaf_pem.data(), static_cast<int>(leaf_pem.size()));
+    X509* leaf = PEM_read_bio_X509(leaf_bio, nullptr, nullptr, nullptr);
+    BIO_free(leaf_bio);
     grpc::string_ref chain_pem = request.peer_cert_full_chain();
-    if (chain_pem.empty()) return Reject(TlsRejection::kNoCertificate, "no client certificate");
     BIO* bio = BIO_new_mem_buf(chain_pem.data(), static_cast<int>(chain_pem.size()));
-    X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
     STACK_OF(X509)* intermediates = sk_X509_new_null();
     while (X509* extra = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
       sk_X509_push(intermediates, extra);

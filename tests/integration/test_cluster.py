@@ -74,6 +74,107 @@ class ClusterTest(unittest.TestCase):
         disagreements = sum(stats(node).counters["ring_disagreements"] for node in c.nodes)
         self.assertGreater(disagreements, 0)
 
+    def test_writes_and_invalidation_reach_every_node(self):
+        c = self.cluster(3)
+        keys = ["w%d" % i for i in range(6)]
+        # Make every node hold the keys (hot copies on non-owners need 3 quick requests).
+        for key in keys:
+            for node in c.nodes:
+                for _ in range(4):
+                    get(node, key)
+        self.assertTrue(any(stats(n).counters["hot_promotions"] > 0 for n in c.nodes))
+        for i, key in enumerate(keys):
+            writer = c.nodes[i % 3]
+            writer.stub.Set(cache_pb2.SetRequest(keyspace=KS, key=key.encode(), value=b"new-" + key.encode()),
+                            timeout=5)
+            for node in c.nodes:
+                self.assertEqual(get(node, key).value, b"new-" + key.encode())
+        for i, key in enumerate(keys):
+            c.nodes[(i + 1) % 3].stub.Delete(cache_pb2.DeleteRequest(keyspace=KS, key=key.encode()), timeout=5)
+            for node in c.nodes:
+                # Deleted everywhere: the next Get loads the original value again.
+                self.assertEqual(get(node, key).value, b"value-of-" + key.encode())
+        before = [c.loader_calls(k) for k in keys]
+        c.nodes[2].stub.InvalidateKeyspace(cache_pb2.InvalidateKeyspaceRequest(keyspace=KS), timeout=5)
+        for node in c.nodes:
+            self.assertEqual(stats(node).generation, 1)
+            for key in keys:
+                self.assertIn(get(node, key).source, (cache_pb2.SOURCE_LOADER, cache_pb2.SOURCE_PEER,
+                                                      cache_pb2.SOURCE_MAIN))
+        after = [c.loader_calls(k) for k in keys]
+        for b, a in zip(before, after):
+            self.assertEqual(sum(a) - sum(b), 1)  # reloaded once, by the owner
+
+    def test_kill_9_owner_under_load_falls_back_without_errors(self):
+        c = self.cluster(3)
+        victim = 2
+        keys = [k for k in ("dead-%d" % i for i in range(200)) if c.owner_index(k) == victim][:20]
+        self.assertGreaterEqual(len(keys), 10)
+        errors, slowest, stop = [], [0.0], threading.Event()
+
+        def load(node):
+            i = 0
+            while not stop.is_set():
+                key = keys[i % len(keys)]
+                i += 1
+                start = time.monotonic()
+                try:
+                    r = get(node, key, timeout=2)
+                    assert r.value == ("value-of-" + key).encode()
+                except Exception as e:  # noqa: BLE001 - every failure counts
+                    errors.append(repr(e))
+                slowest[0] = max(slowest[0], time.monotonic() - start)
+
+        threads = [threading.Thread(target=load, args=(c.nodes[i],)) for i in (0, 1, 0, 1)]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        c.nodes[victim].proc.send_signal(signal.SIGKILL)
+        time.sleep(2.5)
+        stop.set()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        self.assertLess(slowest[0], 2.0)
+        fallbacks = sum(stats(c.nodes[i]).counters["local_fallback_loads"] for i in (0, 1))
+        self.assertGreater(fallbacks, 0)
+        ring = json.loads(c.nodes[0].http("/debug/ring")[1])
+        self.assertIn(c.members[victim], ring["members"])  # static: the dead member stays
+
+    def test_adding_a_member_moves_only_its_keys(self):
+        import tempfile
+        from harness import free_port
+        members_file = tempfile.NamedTemporaryFile("w", suffix=".peers", delete=False)
+        self.addCleanup(os.unlink, members_file.name)
+        c = self.cluster(3, extra_args=("--peers-file", members_file.name, "--peers-file-poll", "100ms"),
+                         peers_for=lambda i, members: [members[i]])
+        with open(members_file.name, "w") as f:
+            f.write("# the cluster\n" + "\n".join(c.members) + "\n")
+        newcomer = "127.0.0.1:%d" % free_port()
+        keys = ["move-%d" % i for i in range(300)]
+        http = "127.0.0.1:%d" % c.nodes[0].http_port
+
+        def owners():
+            r = c.nodes[0].ctl("--http", http, "owner", *keys)
+            return dict(line.split(" ") for line in r.stdout.decode().split("\n") if line)
+
+        def ring_size():
+            return len(json.loads(c.nodes[0].http("/debug/ring")[1])["members"])
+
+        from harness import wait_until
+        wait_until(lambda: ring_size() == 3, what="3 members from the file")
+        before = owners()
+        with open(members_file.name + ".tmp", "w") as f:
+            f.write("\n".join(c.members + [newcomer]) + "\n")
+        os.rename(members_file.name + ".tmp", members_file.name)
+        wait_until(lambda: all(len(json.loads(n.http("/debug/ring")[1])["members"]) == 4 for n in c.nodes),
+                   what="every ring to have 4 members")
+        after = owners()
+        moved = [k for k in keys if before[k] != after[k]]
+        self.assertTrue(moved)
+        self.assertEqual({after[k] for k in moved}, {newcomer})
+        self.assertLess(len(moved), len(keys) / 2)
+
 
 if __name__ == "__main__":
     unittest.main()
