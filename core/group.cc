@@ -311,7 +311,7 @@ void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
   uint64_t hash = HashBytes(key);
   std::string owner;
   if (opts.from_peer || OwnedHere(hash, &owner)) {
-    return done(ApplyOwnedWrite(key, hash, &value, ttl_ms));
+    return ApplyOwnedWrite(key, hash, &value, ttl_ms, std::move(done));
   }
   ForwardToOwner(key, hash, owner, opts, std::move(done),
                  [&](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
@@ -325,7 +325,7 @@ void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallbac
   uint64_t hash = HashBytes(key);
   std::string owner;
   if (opts.from_peer || OwnedHere(hash, &owner)) {
-    return done(ApplyOwnedWrite(key, hash, nullptr, 0));
+    return ApplyOwnedWrite(key, hash, nullptr, 0, std::move(done));
   }
   ForwardToOwner(key, hash, owner, opts, std::move(done),
                  [&](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
@@ -345,16 +345,16 @@ void Group::ForwardToOwner(std::string_view key, uint64_t hash, const std::strin
        std::move(done));
 }
 
-Status Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
-                              Millis ttl_ms) {
+void Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
+                            Millis ttl_ms, StatusCallback done) {
   if (value != nullptr) {
     Millis ttl = options_.EffectiveTtl(ttl_ms);
     Millis now = env_.clock->NowMs();
     ValueRef v = ValueRef::Make(key, hash, *value, ttl ? now + ttl : 0);
     if (!main_->Insert(v, main_->generation())) {
-      return ResourceExhaustedError("keyspace '" + name() + "': value of " +
-                                    std::to_string(value->size()) +
-                                    " bytes does not fit the keyspace's memory budget");
+      return done(ResourceExhaustedError("keyspace '" + name() + "': value of " +
+                                         std::to_string(value->size()) +
+                                         " bytes does not fit the keyspace's memory budget"));
     }
   } else {
     main_->Erase(key, hash);
@@ -362,10 +362,11 @@ Status Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::st
   hot_->Erase(key, hash);
   std::string k(key);
   std::string ks = name();
-  Broadcast([k, ks](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
-    c.DropHot(ks, k, deadline, std::move(fn));
-  });
-  return OkStatus();
+  // The write completes once every member answered the first drop (or failed it), so a Get on
+  // any reachable node after a Set returns sees the new value.
+  Broadcast([k, ks](PeerClient& c, Millis deadline,
+                    PeerClient::StatusFn fn) { c.DropHot(ks, k, deadline, std::move(fn)); },
+            [done = std::move(done)] { done(OkStatus()); });
 }
 
 void Group::DropHot(std::string_view key) { hot_->Erase(key, HashBytes(key)); }
@@ -375,10 +376,9 @@ void Group::Invalidate(StatusCallback done) {
   uint32_t next = main_->generation() + 1;
   AdvanceGeneration(next);
   std::string ks = name();
-  Broadcast([ks, next](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
-    c.AdvanceGeneration(ks, next, deadline, std::move(fn));
-  });
-  done(OkStatus());
+  Broadcast([ks, next](PeerClient& c, Millis deadline,
+                       PeerClient::StatusFn fn) { c.AdvanceGeneration(ks, next, deadline, std::move(fn)); },
+            [done = std::move(done)] { done(OkStatus()); });
 }
 
 void Group::AdvanceGeneration(uint32_t generation) {
@@ -386,21 +386,31 @@ void Group::AdvanceGeneration(uint32_t generation) {
   hot_->AdvanceGeneration(generation);
 }
 
-void Group::Broadcast(PeerCall call) {
-  if (env_.peers == nullptr) return;
-  RingPtr ring = env_.peers->Ring();
-  if (ring == nullptr) return;
+void Group::Broadcast(PeerCall call, std::function<void()> first_round_done) {
+  RingPtr ring = env_.peers == nullptr ? nullptr : env_.peers->Ring();
+  std::vector<std::string> others;
+  if (ring != nullptr) {
+    for (const std::string& member : ring->members()) {
+      if (member != env_.peers->Self()) others.push_back(member);
+    }
+  }
+  if (others.empty()) return first_round_done();
   auto shared_call = std::make_shared<const PeerCall>(std::move(call));
-  for (const std::string& member : ring->members()) {
-    if (member == env_.peers->Self()) continue;
+  auto pending = std::make_shared<std::atomic<size_t>>(others.size());
+  auto round = std::make_shared<std::function<void()>>([pending, fn = std::move(first_round_done)] {
+    if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) fn();
+  });
+  for (const std::string& member : others) {
     counters_.Add(KeyspaceStats::kBroadcastsSent);
-    SendWithRetry(member, 0, shared_call);
+    SendWithRetry(member, 0, shared_call, round);
   }
 }
 
-void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call) {
+void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call,
+                          std::shared_ptr<std::function<void()>> first_round) {
   auto self = shared_from_this();
-  auto on_done = [self, member, attempt, call](Status s) {
+  auto on_done = [self, member, attempt, call, first_round](Status s) {
+    if (first_round != nullptr) (*first_round)();
     if (s.ok()) return;
     if (attempt + 1 >= self->env_.broadcast_attempts) {
       self->counters_.Add(KeyspaceStats::kBroadcastFailures);
@@ -408,7 +418,9 @@ void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const
     }
     Millis backoff = self->env_.broadcast_backoff_ms << attempt;
     self->env_.scheduler->RunAfter(
-        backoff, [self, member, attempt, call] { self->SendWithRetry(member, attempt + 1, call); });
+        backoff, [self, member, attempt, call] {
+          self->SendWithRetry(member, attempt + 1, call, nullptr);
+        });
   };
   std::shared_ptr<PeerClient> client = env_.peers->Client(member);
   if (client == nullptr) {

@@ -59,8 +59,9 @@ struct GroupEnv {
 //        (bounded by load_concurrency), stored in main
 //        else -> single-flight fetch from the owner; hot keys get a copy in the hot store;
 //        owner unreachable -> local load (same limit), kept in the hot store for hot_ttl.
-//   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy.
-//   Invalidate: bumps the generation here and on every member.
+//   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy;
+//   the write completes once every member answered (or failed) that first drop.
+//   Invalidate: bumps the generation here and on every member; completes like a write.
 //
 // Thread-safe. Nothing blocks: callbacks run exactly once, on the calling thread for hits and
 // validation errors, otherwise on the thread that completes the fill (loader or peer callback) or
@@ -124,9 +125,10 @@ class Group : public std::enable_shared_from_this<Group> {
   void FetchFromOwner(std::string key, uint64_t hash, std::string owner, Millis waiter_deadline,
                       GetCallback done);
   GetResult FromEntry(ValueRef v, ValueSource source) const;
-  // Applies a write here as the owner and tells the other members to drop hot copies.
-  Status ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
-                         Millis ttl_ms);
+  // Applies a write here as the owner and tells the other members to drop hot copies; `done`
+  // runs once every member answered (or failed) the first drop.
+  void ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
+                       Millis ttl_ms, StatusCallback done);
   // One peer call: (client, deadline, completion).
   using PeerCall = std::function<void(PeerClient&, Millis, PeerClient::StatusFn)>;
   // Sends a Set or Delete for a key this node does not own to its owner, dropping the local hot
@@ -135,8 +137,12 @@ class Group : public std::enable_shared_from_this<Group> {
                       const WriteOptions& opts, StatusCallback done, const PeerCall& call);
   // Sends `call` to every other member, retrying each up to broadcast_attempts times with
   // exponential back-off; a member that still fails is counted in kBroadcastFailures.
-  void Broadcast(PeerCall call);
-  void SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call);
+  // `first_round_done` runs once every member's first attempt has completed, whatever its
+  // outcome (at once when there are no other members); the retries go on in the background.
+  void Broadcast(PeerCall call, std::function<void()> first_round_done);
+  // `first_round` (null on retries) is told when this attempt completes.
+  void SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call,
+                     std::shared_ptr<std::function<void()>> first_round);
   void FallBackToLocalLoad(const std::string& key, uint64_t hash,
                            SingleFlight<GetResult>::Done done);
 

@@ -4,6 +4,7 @@
 
 #include "core/clock.h"
 #include "transport/grpc_util.h"
+#include "transport/peer_client.h"
 
 namespace podcache {
 namespace {
@@ -112,6 +113,8 @@ grpc::ServerUnaryReactor* CacheService::GetMany(grpc::CallbackServerContext* ctx
   auto pending = std::make_shared<std::atomic<int>>(n);
   GetOptions opts;
   opts.deadline = DeadlineOf(*ctx);
+  // The keys other nodes own leave as one batched call per owner, all owners in parallel.
+  PeerGetBatch by_owner;
   for (int i = 0; i < n; ++i) {
     v1::KeyResult* result = response->mutable_results(i);
     ks->group->Get(request->keys(i), opts, [finish, result, pending](const GetResult& r) {

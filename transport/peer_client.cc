@@ -59,6 +59,51 @@ void GrpcPeerClient::Release() {
   }
 }
 
+namespace {
+
+// The Gets held back on this thread by live PeerGetBatch scopes, by (peer, keyspace).
+struct HeldGets {
+  int depth = 0;
+  std::map<std::pair<GrpcPeerClient*, std::string>,
+           std::pair<std::shared_ptr<GrpcPeerClient>, std::vector<GrpcPeerClient::QueuedGet>>>
+      by_peer;
+};
+thread_local HeldGets held_gets;
+
+}  // namespace
+
+PeerGetBatch::PeerGetBatch() { ++held_gets.depth; }
+
+PeerGetBatch::~PeerGetBatch() {
+  if (--held_gets.depth > 0) return;
+  auto groups = std::move(held_gets.by_peer);
+  held_gets.by_peer.clear();
+  for (auto& [id, group] : groups) {
+    auto& [client, gets] = group;
+    const std::string& keyspace = id.second;
+    size_t max = static_cast<size_t>(client->options_.max_batch);
+    for (size_t start = 0; start < gets.size(); start += max) {
+      std::vector<GrpcPeerClient::QueuedGet> batch(
+          std::make_move_iterator(gets.begin() + start),
+          std::make_move_iterator(gets.begin() + std::min(gets.size(), start + max)));
+      client->stats_.inflight.fetch_add(1, std::memory_order_relaxed);
+      if (batch.size() == 1) {
+        client->SendGet(keyspace, std::move(batch[0]));
+      } else {
+        client->SendBatch(keyspace, std::move(batch));
+      }
+    }
+  }
+}
+
+bool GrpcPeerClient::HoldForBatch(std::string_view keyspace, QueuedGet& get) {
+  if (held_gets.depth == 0) return false;
+  auto& group = held_gets.by_peer[{this, std::string(keyspace)}];
+  if (group.first == nullptr) group.first = shared_from_this();
+  group.second.push_back(std::move(get));
+  return true;
+}
+
 void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key,
                          uint64_t ring_fingerprint, Millis deadline, ValueFn done) {
   {
@@ -67,6 +112,9 @@ void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key,
       stats_.backoff_rejects.fetch_add(1, std::memory_order_relaxed);
       return done(std::move(s));
     }
+    QueuedGet get{std::string(key), ring_fingerprint, deadline, std::move(done)};
+    if (HoldForBatch(keyspace, get)) return;
+    done = std::move(get.done);
     if (stats_.inflight.load(std::memory_order_relaxed) >= options_.max_inflight) {
       if (queued_count_ >= static_cast<size_t>(options_.max_queued)) {
         stats_.overload_rejects.fetch_add(1, std::memory_order_relaxed);

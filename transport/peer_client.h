@@ -47,6 +47,7 @@ struct PeerClientStats {
 class GrpcPeerClient final : public PeerClient,
                              public std::enable_shared_from_this<GrpcPeerClient> {
  public:
+  friend class PeerGetBatch;
   GrpcPeerClient(std::string member, std::shared_ptr<grpc::Channel> channel,
                  PeerClientOptions options);
 
@@ -64,7 +65,7 @@ class GrpcPeerClient final : public PeerClient,
   const std::string& member() const { return member_; }
   const PeerClientStats& stats() const { return stats_; }
 
- private:
+  // A Get waiting to be sent.
   struct QueuedGet {
     std::string key;
     uint64_t ring_fingerprint;
@@ -72,6 +73,9 @@ class GrpcPeerClient final : public PeerClient,
     ValueFn done;
   };
 
+ private:
+  // Holds `get` back when a PeerGetBatch is alive on this thread.
+  bool HoldForBatch(std::string_view keyspace, QueuedGet& get);
   // UNAVAILABLE while the peer is backed off, else OK. REQUIRES: mu_ held.
   Status CheckBackoff(Millis now) const;
   // Releases a slot and sends queued Gets, if any, as a batch.
@@ -96,6 +100,18 @@ class GrpcPeerClient final : public PeerClient,
   size_t queued_count_ = 0;
   int failures_ = 0;              // consecutive UNAVAILABLE failures
   Millis backoff_until_ = 0;
+};
+
+// While one is alive on a thread, the peer Gets that thread starts are held back; when it is
+// destroyed they leave as one GetBatch per (peer, keyspace) of up to max_batch keys, in parallel.
+// GetMany uses it so that its keys are split by owner and each owner gets one call. Nests (the
+// outermost one sends). Gets refused at once (peer backed off) are not held back.
+class PeerGetBatch {
+ public:
+  PeerGetBatch();
+  ~PeerGetBatch();
+  PeerGetBatch(const PeerGetBatch&) = delete;
+  PeerGetBatch& operator=(const PeerGetBatch&) = delete;
 };
 
 }  // namespace podcache

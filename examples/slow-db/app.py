@@ -87,6 +87,9 @@ def main():
                 return
             self.reply(200, ("value-of-" + key).encode(), [cache_control])
 
+    # podcache opens one connection per concurrent load: a backlog of 5 (the default) would drop
+    # connection attempts under a burst and stall them for a 1 s SYN retransmit.
+    ThreadingHTTPServer.request_queue_size = 1024
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print("listening %d" % server.server_address[1], flush=True)

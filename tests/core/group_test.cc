@@ -94,6 +94,8 @@ struct FakeNode {
   bool down = false;
   int drop_hot_received = 0;
   int drop_hot_failures_left = 0;  // the next N DropHot calls fail
+  bool hold_drops = false;         // DropHot calls wait in held_drops until the test answers
+  std::vector<PeerClient::StatusFn> held_drops;
 };
 
 class FakeCluster {
@@ -172,6 +174,10 @@ void FakePeerClient::DropHot(std::string_view, std::string_view key, Millis, Sta
   if (target_->drop_hot_failures_left > 0) {
     --target_->drop_hot_failures_left;
     return done(UnavailableError("flaky"));
+  }
+  if (target_->hold_drops) {
+    target_->held_drops.push_back(std::move(done));
+    return;
   }
   ++target_->drop_hot_received;
   target_->group->DropHot(key);
@@ -354,6 +360,35 @@ TEST_CASE("group: hot-copy drops are retried with back-off and failures are coun
   CHECK(s[KeyspaceStats::kBroadcastsSent] == 2);
   CHECK(s[KeyspaceStats::kBroadcastFailures] == 1);  // node 2, after 3 attempts
   CHECK(c.scheduler.pending() == 0);
+}
+
+TEST_CASE("group: a write completes only once every member answered the hot-copy drop") {
+  FakeCluster c(3, Options());
+  std::string key = c.KeyOwnedBy(0);
+  c.nodes[1]->hold_drops = true;
+  bool done = false;
+  Status result;
+  c.nodes[2]->group->Set(key, "v2", -1, WriteOptions{}, [&](Status s) {
+    done = true;
+    result = s;
+  });
+  REQUIRE(c.nodes[1]->held_drops.size() == 1);
+  CHECK_FALSE(done);  // node 1 may still serve its old hot copy
+  c.nodes[1]->held_drops[0](OkStatus());
+  CHECK(done);
+  CHECK(result.ok());
+  // A member that fails the drop does not hold the write back: it gets retries later.
+  c.nodes[1]->hold_drops = false;
+  c.nodes[1]->drop_hot_failures_left = 1;
+  done = false;
+  c.nodes[0]->group->Delete(key, WriteOptions{}, [&](Status s) {
+    done = true;
+    result = s;
+  });
+  CHECK(done);
+  CHECK(result.ok());
+  c.scheduler.AdvanceAndRun(1000);
+  CHECK(c.nodes[1]->drop_hot_received == 1);  // the retry arrived
 }
 
 TEST_CASE("group: Set on a non-owner with the owner down fails with UNAVAILABLE") {

@@ -1,5 +1,6 @@
 """Clusters of real podcache processes on loopback: static discovery, mTLS, ownership, fallback."""
 import json
+import re
 import os
 import signal
 import threading
@@ -73,6 +74,20 @@ class ClusterTest(unittest.TestCase):
         # Peers received Gets for keys their ring gives to someone else, served them, and counted it.
         disagreements = sum(stats(node).counters["ring_disagreements"] for node in c.nodes)
         self.assertGreater(disagreements, 0)
+
+    def test_get_many_sends_one_batch_per_owner(self):
+        c = self.cluster(3)
+        keys = [b"many-%d" % i for i in range(60)]
+        r = c.nodes[0].stub.GetMany(cache_pb2.GetManyRequest(keyspace=KS, keys=keys + [b"missing-x"]), timeout=5)
+        self.assertEqual([x.value for x in r.results[:-1]], [b"value-of-" + k for k in keys])
+        self.assertEqual(r.results[-1].code, grpc.StatusCode.NOT_FOUND.value[0])
+        metrics = c.nodes[0].http("/metrics")[1].decode()
+        batches = sum(int(m) for m in re.findall(r'podcache_peer_batches_total\{peer="[^"]+"\} (\d+)', metrics))
+        batched = sum(int(m) for m in re.findall(r'podcache_peer_batched_keys_total\{peer="[^"]+"\} (\d+)', metrics))
+        remote = sum(1 for k in keys + [b"missing-x"] if c.owner_index(k.decode()) != 0)
+        self.assertEqual(batches, 2)  # one per other owner
+        self.assertEqual(batched, remote)
+        self.assertEqual(sum(sum(c.loader_calls(k.decode())) for k in keys), len(keys))
 
     def test_writes_and_invalidation_reach_every_node(self):
         c = self.cluster(3)
