@@ -63,6 +63,47 @@ Status ValidateLoader(const LoaderConfig& l) {
   return OkStatus();
 }
 
+Status ValidateDiscovery(const Config& c) {
+  static const std::set<std::string> kModes = {"static", "dns", "kubernetes", "nats"};
+  if (!kModes.count(c.discovery)) {
+    return InvalidArgumentError("discovery \"" + c.discovery +
+                                "\" is not static, dns, kubernetes or nats");
+  }
+  if (c.max_members < 1) return InvalidArgumentError("max_members must be >= 1");
+  if (c.discovery == "kubernetes") {
+    if (c.k8s_service.empty()) {
+      return InvalidArgumentError(
+          "k8s_service is required with discovery kubernetes: the headless Service whose "
+          "EndpointSlices list the peers");
+    }
+    if (c.k8s_port_name.empty()) return InvalidArgumentError("k8s_port_name is empty");
+    if (c.k8s_watch_timeout_ms < 1000) {
+      return InvalidArgumentError("k8s_watch_timeout must be >= 1s");
+    }
+    if (c.k8s_token_reload_ms < 1000) return InvalidArgumentError("k8s_token_reload must be >= 1s");
+  }
+  if (c.discovery == "dns") {
+    if (c.dns_name.empty()) return InvalidArgumentError("dns_name is required with discovery dns");
+    if (c.dns_port < 0 || c.dns_port > 65535) {
+      return InvalidArgumentError("dns_port must be 0 (SRV) or a port number");
+    }
+    if (c.dns_interval_ms < 100) return InvalidArgumentError("dns_interval must be >= 100ms");
+    if (c.dns_timeout_ms < 10) return InvalidArgumentError("dns_timeout must be >= 10ms");
+    if (c.dns_tries < 1) return InvalidArgumentError("dns_tries must be >= 1");
+  }
+  if (c.discovery == "nats") {
+    if (c.nats_url.empty()) return InvalidArgumentError("nats_url is required with discovery nats");
+    if (c.nats_heartbeat_ms < 50) return InvalidArgumentError("nats_heartbeat must be >= 50ms");
+    if (c.nats_expiry_ms <= c.nats_heartbeat_ms) {
+      return InvalidArgumentError("nats_expiry must be longer than nats_heartbeat");
+    }
+    if (c.nats_subject.empty() && c.cluster_name.empty()) {
+      return InvalidArgumentError("cluster_name is empty and nats_subject is not set");
+    }
+  }
+  return OkStatus();
+}
+
 }  // namespace
 
 Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std::string& value) {
@@ -157,9 +198,7 @@ Status Config::Validate() const {
   if (!kLevels.count(log_level)) {
     return InvalidArgumentError("log_level \"" + log_level + "\" is not debug, info, warn or error");
   }
-  if (discovery != "static") {
-    return InvalidArgumentError("discovery \"" + discovery + "\" is not supported (static)");
-  }
+  if (Status s = ValidateDiscovery(*this); !s.ok()) return s;
   if (clustered()) {
     if (advertise.empty() || advertise.find(':') == std::string::npos) {
       return InvalidArgumentError(

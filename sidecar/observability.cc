@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cstdio>
+
 #include "discovery/membership.h"
+#include "discovery/peer_source.h"
 #include "sidecar/units.h"
 #include "transport/peer_pool.h"
 #include "transport/tls.h"
@@ -171,6 +175,30 @@ std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* memb
              TlsRejectionName(static_cast<TlsRejection>(r)) + "\"} " +
              std::to_string(tls_rejections->counts[r].load()) + "\n";
     }
+  }
+  return out;
+}
+
+std::string RenderSourcePrometheus(const PeerSource& source) {
+  std::string out;
+  std::string source_label = "source=\"" + PromEscape(source.name()) + "\"";
+  AppendHelp(&out, "podcache_discovery_synced", "gauge",
+             "1 once the discovery source delivered a first member set.");
+  out += "podcache_discovery_synced{" + source_label + "} " + (source.Synced() ? "1" : "0") + "\n";
+  std::vector<SourceMetric> metrics = source.Metrics();
+  // One HELP/TYPE per family, its samples together, as the text format requires.
+  std::stable_sort(metrics.begin(), metrics.end(),
+                   [](const SourceMetric& a, const SourceMetric& b) { return a.name < b.name; });
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    const SourceMetric& m = metrics[i];
+    if (i == 0 || metrics[i - 1].name != m.name) {
+      AppendHelp(&out, m.name, m.type.c_str(), m.help.c_str());
+    }
+    std::string labels = source_label;
+    for (const auto& [k, v] : m.labels) labels += "," + k + "=\"" + PromEscape(v) + "\"";
+    char value[64];
+    std::snprintf(value, sizeof value, "%.17g", m.value);
+    out += m.name + "{" + labels + "} " + value + "\n";
   }
   return out;
 }

@@ -7,6 +7,7 @@
 namespace podcache {
 
 class Membership;
+class PeerSource;
 class PeerPool;
 class Ring;
 struct TlsRejectionCounters;
@@ -20,6 +21,10 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
 // refusals by reason. Empty on a single node (all arguments null).
 std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* membership,
                                     const TlsRejectionCounters* tls_rejections);
+
+// The discovery source's part of /metrics: its own counters and gauges, each with a
+// `source` label, plus podcache_discovery_synced.
+std::string RenderSourcePrometheus(const PeerSource& source);
 
 // The /debug/ring page: self, members, fingerprint, vnodes and how many rings were published.
 std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes);

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include "discovery/membership.h"
-#include "discovery/static_source.h"
 #include "sidecar/cache_service.h"
 #include "transport/peer_pool.h"
 #include "transport/peer_service.h"
@@ -15,6 +14,7 @@
 #include "sidecar/http_server.h"
 #include "core/log.h"
 #include "sidecar/observability.h"
+#include "sidecar/peer_source_factory.h"
 #include "sidecar/version.h"
 
 namespace podcache {
@@ -42,12 +42,13 @@ Status Sidecar::Start() {
   if (config_.clustered()) {
     if (Status s = StartPeerApi(); !s.ok()) return s;
     // Discovery starts once this node can answer its peers.
-    source_ = std::make_unique<StaticPeerSource>(
-        StaticPeerSource::ParseMembers(config_.peers), config_.peers_file,
-        config_.peers_file_poll_ms);
+    auto source = MakePeerSource(config_);
+    if (!source.ok()) return source.status();
+    source_ = std::move(source).value();
     Membership* membership = membership_.get();
-    if (Status s = source_->Start([membership](std::vector<std::string> members) {
-          membership->Update("static", std::move(members));
+    std::string source_name = source_->name();
+    if (Status s = source_->Start([membership, source_name](std::vector<std::string> members) {
+          membership->Update(source_name, std::move(members));
         });
         !s.ok()) {
       return s;
@@ -68,7 +69,8 @@ HttpReply Sidecar::HandleHttp(const std::string& path) const {
     return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8",
                      RenderPrometheus(keyspaces_, api_metrics_, ready()) +
                          RenderClusterPrometheus(pool_.get(), membership_.get(),
-                                                 tls_rejections_.get())};
+                                                 tls_rejections_.get()) +
+                         (source_ ? RenderSourcePrometheus(*source_) : std::string())};
   }
   if (path == "/healthz") return HttpReply{200, "text/plain; charset=utf-8", "ok\n"};
   if (path == "/readyz") {
@@ -109,6 +111,7 @@ Status Sidecar::StartCluster(GroupEnv* env) {
   MembershipOptions m;
   m.self = config_.advertise;
   m.debounce_ms = config_.membership_debounce_ms;
+  m.max_members = static_cast<size_t>(config_.max_members);
   PeerPool* p = pool_.get();
   std::string self = config_.advertise;
   membership_ = std::make_unique<Membership>(

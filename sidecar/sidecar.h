@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/scheduler.h"
+#include "discovery/peer_source.h"
 #include "sidecar/config.h"
 #include "sidecar/http_server.h"
 #include "sidecar/keyspace_registry.h"
@@ -20,7 +21,6 @@ class HttpServer;
 class Membership;
 class PeerPool;
 class PeerService;
-class PeerSource;
 struct TlsRejectionCounters;
 
 // The podcache process without main(): keyspaces, the app API (gRPC callback server with health
@@ -44,7 +44,8 @@ class Sidecar {
   // the peer port closes last, so peers' calls in flight finish too. Idempotent.
   void Shutdown();
 
-  bool ready() const { return ready_.load(); }
+  // Serving, and the discovery source has synced once (a later outage does not matter).
+  bool ready() const { return ready_.load() && (source_ == nullptr || source_->Synced()); }
   const KeyspaceMap& keyspaces() const { return keyspaces_; }
 
  private:
