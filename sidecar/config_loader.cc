@@ -7,6 +7,7 @@
 #include <functional>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "sidecar/units.h"
 #include "sidecar/version.h"
@@ -338,6 +339,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.set_version_flag("--version", std::string("podcache ") + kPodcacheVersion);
   std::string config_path;
   app.add_option("--config", config_path, "YAML configuration file")->envname("PODCACHE_CONFIG");
+  bool validate_only = false;
+  app.add_flag("--validate-config", validate_only,
+               "Check the configuration (file, environment, flags), print it, and exit: 0 when "
+               "valid, 2 with the error otherwise");
   std::vector<std::string> keyspace_specs;
   app.add_option("--keyspace", keyspace_specs,
                  "Declare a keyspace, repeatable: 'NAME:max_bytes=64MiB,ttl=5m,"
@@ -399,6 +404,21 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     config.api_token = token;
   }
   if (Status s = config.Validate(); !s.ok()) return fail(s);
+  if (validate_only) {
+    std::cout << "podcache: configuration ok\n";
+    for (const Option& o : options) {
+      std::string value = o.show(config);
+      static const std::set<std::string> kSecrets = {"api-token", "nats-password", "nats-token"};
+      if (kSecrets.count(o.flag) && !value.empty()) value = "(set)";
+      std::cout << "  " << o.yaml << ": " << value << "\n";
+    }
+    for (const KeyspaceConfig& ks : config.keyspaces) {
+      std::cout << "  keyspace " << ks.options.name << "\n";
+    }
+    out.exit = true;
+    out.exit_code = 0;
+    return out;
+  }
   out.config = std::move(config);
   return out;
 }
