@@ -1,0 +1,388 @@
+#include "discovery/kubernetes_source.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "core/log.h"
+
+namespace podcache {
+
+struct KubernetesPeerSource::Counters {
+  std::atomic<uint64_t> lists{0}, relists{0}, watches{0}, watch_restarts{0}, updates{0};
+  std::atomic<uint64_t> added{0}, modified{0}, deleted{0}, bookmarks{0}, error_events{0};
+  std::atomic<uint64_t> token_reloads{0};
+  std::atomic<int64_t> members{0};
+  std::atomic<Millis> last_sync_ms{-1};
+  mutable std::mutex mu;
+  std::map<std::string, uint64_t> errors;  // by kind
+};
+
+namespace {
+
+StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return UnavailableError("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
+
+}  // namespace
+
+KubernetesPeerSource::KubernetesPeerSource(KubernetesSourceOptions options, const Clock* clock)
+    : options_(std::move(options)), clock_(clock), counters_(std::make_unique<Counters>()) {}
+
+KubernetesPeerSource::~KubernetesPeerSource() { Stop(); }
+
+Status KubernetesPeerSource::Start(MembersFn on_members) {
+  on_members_ = std::move(on_members);
+  const std::string& dir = options_.serviceaccount_dir;
+  std::string api_url = options_.api_url;
+  if (api_url.empty()) {
+    const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
+    const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
+    if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
+      return InvalidArgumentError(
+          "discovery kubernetes: KUBERNETES_SERVICE_HOST/PORT are not set (not in a pod?); "
+          "set k8s_api_url");
+    }
+    std::string h = host;
+    if (h.find(':') != std::string::npos) h = "[" + h + "]";  // IPv6
+    api_url = "https://" + h + ":" + port;
+  }
+  bool tls = api_url.rfind("https://", 0) == 0;
+  if (!tls && api_url.rfind("http://", 0) != 0) {
+    return InvalidArgumentError("k8s_api_url \"" + api_url + "\" is not http(s)://host:port");
+  }
+  std::string ca_file;
+  if (tls) {
+    ca_file = dir + "/ca.crt";
+    if (!FileExists(ca_file)) {
+      return InvalidArgumentError("discovery kubernetes: cannot read the cluster CA " + ca_file +
+                                  " (k8s_serviceaccount_dir)");
+    }
+  }
+  token_file_ = dir + "/token";
+  // Through kubectl proxy (http://) no token is needed; the API server itself always wants one.
+  if (tls && !FileExists(token_file_)) {
+    return InvalidArgumentError("discovery kubernetes: cannot read the service-account token " +
+                                token_file_ + " (k8s_serviceaccount_dir)");
+  }
+  namespace_ = options_.namespace_name;
+  if (namespace_.empty()) {
+    auto ns = ReadFile(dir + "/namespace");
+    if (!ns.ok() || ns.value().empty()) {
+      return InvalidArgumentError("discovery kubernetes: no k8s_namespace and cannot read " + dir +
+                                  "/namespace");
+    }
+    namespace_ = ns.value();
+  }
+  http_ = std::make_unique<K8sHttp>(api_url, ca_file);
+  ReloadTokenIfDue(/*force=*/true);
+  LogInfo("kubernetes discovery starting", {{"api", api_url},
+                                            {"namespace", namespace_},
+                                            {"service", options_.service},
+                                            {"port_name", options_.port_name}});
+  thread_ = std::thread([this] { Loop(); });
+  return OkStatus();
+}
+
+void KubernetesPeerSource::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  http_->Cancel();
+  thread_.join();
+}
+
+void KubernetesPeerSource::ReloadTokenIfDue(bool force) {
+  Millis now = clock_->NowMs();
+  if (!force && token_read_at_ >= 0 && now - token_read_at_ < options_.token_reload_ms) return;
+  token_read_at_ = now;
+  auto token = ReadFile(token_file_);
+  if (!token.ok()) {
+    if (FileExists(token_file_) || options_.api_url.rfind("https://", 0) == 0) {
+      CountError("token", token.status().message());
+    }
+    return;
+  }
+  counters_->token_reloads++;
+  http_->SetToken(token.value());
+}
+
+std::string KubernetesPeerSource::SlicesPath() const {
+  return "/apis/discovery.k8s.io/v1/namespaces/" + QueryEscape(namespace_) +
+         "/endpointslices?labelSelector=" +
+         QueryEscape("kubernetes.io/service-name=" + options_.service);
+}
+
+void KubernetesPeerSource::Loop() {
+  bool need_list = true;
+  bool first_watch = true;
+  while (!Stopping()) {
+    ReloadTokenIfDue(/*force=*/false);
+    if (need_list) {
+      if (!List()) {
+        if (!Backoff()) break;
+        continue;
+      }
+      need_list = false;
+    }
+    if (!first_watch) counters_->watch_restarts++;
+    first_watch = false;
+    Millis started = clock_->NowMs();
+    uint64_t events_before = counters_->added + counters_->modified + counters_->deleted +
+                             counters_->bookmarks;
+    switch (Watch()) {
+      case WatchEnd::kStopping:
+        return;
+      case WatchEnd::kGone:
+        // Our resourceVersion is older than the server keeps: start over from a fresh list.
+        counters_->relists++;
+        need_list = true;
+        break;
+      case WatchEnd::kError:
+        if (!Backoff()) return;
+        break;
+      case WatchEnd::kClosed: {
+        // The server ended the watch (its timeout, or a restart): resume from the last
+        // resourceVersion. A server that closes at once, again and again, is backed off.
+        uint64_t events = counters_->added + counters_->modified + counters_->deleted +
+                          counters_->bookmarks - events_before;
+        if (events == 0 && clock_->NowMs() - started < 1000) {
+          if (!Backoff()) return;
+        }
+        break;
+      }
+    }
+  }
+}
+
+bool KubernetesPeerSource::List() {
+  SliceList all;
+  std::string continue_token;
+  bool paged = true;
+  for (;;) {
+    std::string path = SlicesPath();
+    if (paged) path += "&limit=" + std::to_string(options_.list_page_size);
+    if (!continue_token.empty()) path += "&continue=" + QueryEscape(continue_token);
+    std::string kind;
+    auto reply = http_->Get(path, options_.request_timeout_ms, 256 << 20, &kind);
+    if (Stopping()) return false;
+    if (!reply.ok()) {
+      CountError(kind, "list: " + reply.status().message());
+      return false;
+    }
+    int status = reply.value().status;
+    if (status == 410 && !continue_token.empty()) {
+      // The continue token expired between pages: a full list without paging instead.
+      continue_token.clear();
+      all = SliceList();
+      paged = false;
+      continue;
+    }
+    if (status != 200) {
+      if (status == 401) ReloadTokenIfDue(/*force=*/true);
+      std::string message = StatusMessage(reply.value().body);
+      CountError(status == 401 ? "unauthorized" : status == 403 ? "forbidden" : "http",
+                 "list: HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message));
+      return false;
+    }
+    auto page = ParseSliceList(reply.value().body, options_.port_name);
+    if (!page.ok()) {
+      CountError("parse", "list: " + page.status().message());
+      return false;
+    }
+    for (SliceMembers& s : page.value().slices) all.slices.push_back(std::move(s));
+    // The first page's resourceVersion is the list's (the snapshot every page comes from).
+    if (all.resource_version.empty()) all.resource_version = page.value().resource_version;
+    continue_token = page.value().continue_token;
+    if (continue_token.empty()) break;
+  }
+  slices_.Clear();
+  for (SliceMembers& s : all.slices) slices_.Put(std::move(s));
+  resource_version_ = all.resource_version;
+  counters_->lists++;
+  counters_->last_sync_ms = clock_->NowMs();
+  Recovered();
+  backoff_ms_ = 0;
+  Publish();
+  synced_ = true;
+  return true;
+}
+
+KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
+  std::string path = SlicesPath() + "&watch=1&allowWatchBookmarks=true&resourceVersion=" +
+                     QueryEscape(resource_version_) +
+                     "&timeoutSeconds=" + std::to_string(options_.watch_timeout_ms / 1000);
+  counters_->watches++;
+  LineSplitter lines(options_.max_event_bytes);
+  WatchEnd end = WatchEnd::kClosed;
+  Status stream_error;
+  // The inactivity timeout must outlast a quiet watch, which the server ends by itself.
+  Millis timeout = options_.watch_timeout_ms + options_.request_timeout_ms;
+  std::string kind;
+  auto reply = http_->Stream(
+      path, timeout,
+      [&](std::string_view chunk) {
+        bool changed = false;
+        stream_error = lines.Feed(chunk, [&](std::string_view line) {
+          if (end == WatchEnd::kClosed) end = OnEvent(line, &changed);
+        });
+        if (changed) Publish();
+        return stream_error.ok() && end == WatchEnd::kClosed && !Stopping();
+      },
+      &kind);
+  if (Stopping()) return WatchEnd::kStopping;
+  if (!stream_error.ok()) {
+    CountError("parse", "watch: " + stream_error.message());
+    return WatchEnd::kError;
+  }
+  if (end != WatchEnd::kClosed) return end;
+  if (!reply.ok()) {
+    CountError(kind, "watch: " + reply.status().message());
+    return WatchEnd::kError;
+  }
+  int status = reply.value().status;
+  if (status == 410) {
+    LogInfo("kubernetes discovery: watch answered 410 Gone, relisting");
+    return WatchEnd::kGone;
+  }
+  if (status != 200) {
+    if (status == 401) ReloadTokenIfDue(/*force=*/true);
+    std::string message = StatusMessage(reply.value().body);
+    CountError(status == 401 ? "unauthorized" : status == 403 ? "forbidden" : "http",
+               "watch: HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message));
+    return WatchEnd::kError;
+  }
+  Recovered();
+  backoff_ms_ = 0;
+  return WatchEnd::kClosed;
+}
+
+KubernetesPeerSource::WatchEnd KubernetesPeerSource::OnEvent(std::string_view line,
+                                                              bool* changed) {
+  auto event = ParseWatchEvent(line, options_.port_name);
+  if (!event.ok()) {
+    CountError("parse", "watch event: " + event.status().message());
+    return WatchEnd::kError;
+  }
+  WatchEvent& e = event.value();
+  if (e.type == "ERROR") {
+    counters_->error_events++;
+    if (e.error_code == 410) {
+      LogInfo("kubernetes discovery: watch expired (ERROR 410), relisting",
+              {{"message", e.error_message}});
+      return WatchEnd::kGone;
+    }
+    CountError("watch_error", "watch ERROR event " + std::to_string(e.error_code) + ": " +
+                                  e.error_message);
+    return WatchEnd::kError;
+  }
+  resource_version_ = e.slice.resource_version;
+  counters_->last_sync_ms = clock_->NowMs();
+  if (e.type == "BOOKMARK") {
+    counters_->bookmarks++;
+    return WatchEnd::kClosed;
+  }
+  if (e.type == "DELETED") {
+    counters_->deleted++;
+    slices_.Erase(e.slice.name);
+  } else {
+    (e.type == "ADDED" ? counters_->added : counters_->modified)++;
+    slices_.Put(std::move(e.slice));
+  }
+  *changed = true;
+  return WatchEnd::kClosed;
+}
+
+void KubernetesPeerSource::Publish() {
+  std::vector<std::string> members = slices_.Members();
+  if (published_once_ && members == last_members_) return;
+  if (!published_once_ || members.size() != last_members_.size()) {
+    LogInfo("kubernetes discovery: members", {{"count", members.size()}});
+  }
+  published_once_ = true;
+  last_members_ = members;
+  counters_->members = static_cast<int64_t>(members.size());
+  counters_->updates++;
+  on_members_(std::move(members));
+}
+
+void KubernetesPeerSource::CountError(const std::string& kind, const std::string& message) {
+  {
+    std::lock_guard<std::mutex> lock(counters_->mu);
+    counters_->errors[kind]++;
+  }
+  if (Stopping()) return;
+  std::string state = kind + ": " + message;
+  if (state != failing_) {
+    LogWarn("kubernetes discovery: API error, keeping the last members",
+            {{"kind", kind}, {"error", message}, {"members", last_members_.size()}});
+  }
+  failing_ = state;
+}
+
+void KubernetesPeerSource::Recovered() {
+  if (!failing_.empty()) LogInfo("kubernetes discovery: API reachable again");
+  failing_.clear();
+}
+
+bool KubernetesPeerSource::Backoff() {
+  backoff_ms_ = backoff_ms_ == 0 ? options_.backoff_initial_ms
+                                 : std::min(backoff_ms_ * 2, options_.backoff_max_ms);
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  // Half fixed, half random: peers that failed together do not retry together.
+  Millis wait = backoff_ms_ / 2 + static_cast<Millis>(rng() % (backoff_ms_ / 2 + 1));
+  std::unique_lock<std::mutex> lock(mu_);
+  return !cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stopping_.load(); });
+}
+
+std::vector<SourceMetric> KubernetesPeerSource::Metrics() const {
+  const Counters& c = *counters_;
+  auto counter = [](const char* name, const char* help, double v,
+                    std::vector<std::pair<std::string, std::string>> labels = {}) {
+    return SourceMetric{name, "counter", help, std::move(labels), v};
+  };
+  std::vector<SourceMetric> out = {
+      counter("podcache_discovery_updates_total", "Member sets delivered to membership.",
+              c.updates.load()),
+      {"podcache_discovery_members", "gauge", "Members in the source's last set.", {},
+       static_cast<double>(c.members.load())},
+      counter("podcache_discovery_k8s_lists_total", "Successful lists of the EndpointSlices.",
+              c.lists.load()),
+      counter("podcache_discovery_k8s_relists_total",
+              "Lists forced by 410 Gone (resourceVersion too old).", c.relists.load()),
+      counter("podcache_discovery_k8s_watch_restarts_total",
+              "Watches started again after one ended.", c.watch_restarts.load()),
+      counter("podcache_discovery_k8s_token_reloads_total",
+              "Reads of the service-account token.", c.token_reloads.load()),
+  };
+  for (auto [type, v] : {std::pair{"ADDED", c.added.load()}, {"MODIFIED", c.modified.load()},
+                         {"DELETED", c.deleted.load()}, {"BOOKMARK", c.bookmarks.load()},
+                         {"ERROR", c.error_events.load()}}) {
+    out.push_back(counter("podcache_discovery_k8s_events_total", "Watch events by type.", v,
+                          {{"type", type}}));
+  }
+  Millis last = c.last_sync_ms.load();
+  out.push_back({"podcache_discovery_last_sync_age_seconds", "gauge",
+                 "Seconds since the last successful list or watch event (-1: never).", {},
+                 last < 0 ? -1.0 : (clock_->NowMs() - last) / 1000.0});
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (const auto& [kind, n] : c.errors) {
+    out.push_back(counter("podcache_discovery_errors_total", "Errors by kind.",
+                          static_cast<double>(n), {{"kind", kind}}));
+  }
+  return out;
+}
+
+}  // namespace podcache
