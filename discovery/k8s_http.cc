@@ -3,6 +3,8 @@
 #include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 
+#include <algorithm>
+
 namespace podcache {
 
 using web::http::http_response;
@@ -74,7 +76,11 @@ StatusOr<K8sReply> K8sHttp::Request(const std::string& path_and_query, Millis ti
     bool streaming = on_chunk != nullptr && reply.status == 200;
     *error_kind = "read";
     for (;;) {
-      size_t n = body.getn(reinterpret_cast<uint8_t*>(chunk), sizeof chunk).get();
+      // getn(n) waits until n bytes are there (or the body ends), which for a watch may be
+      // never: ask for what is buffered now, or for one byte, which returns once data arrive.
+      size_t avail = body.in_avail();
+      size_t want = avail > 0 ? std::min(avail, sizeof chunk) : 1;
+      size_t n = body.getn(reinterpret_cast<uint8_t*>(chunk), want).get();
       if (n == 0) break;
       if (streaming) {
         if (!(*on_chunk)(std::string_view(chunk, n))) {
