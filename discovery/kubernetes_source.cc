@@ -221,15 +221,20 @@ bool KubernetesPeerSource::List() {
 }
 
 KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
+  // Like client-go, a timeout between 1x and 2x the option, so that the watches of many pods
+  // started together do not all expire together.
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  Millis watch_ms = options_.watch_timeout_ms +
+                    static_cast<Millis>(rng() % static_cast<uint64_t>(options_.watch_timeout_ms));
   std::string path = SlicesPath() + "&watch=1&allowWatchBookmarks=true&resourceVersion=" +
                      QueryEscape(resource_version_) +
-                     "&timeoutSeconds=" + std::to_string(options_.watch_timeout_ms / 1000);
+                     "&timeoutSeconds=" + std::to_string(std::max<Millis>(1, watch_ms / 1000));
   counters_->watches++;
   LineSplitter lines(options_.max_event_bytes);
   WatchEnd end = WatchEnd::kClosed;
   Status stream_error;
   // The inactivity timeout must outlast a quiet watch, which the server ends by itself.
-  Millis timeout = options_.watch_timeout_ms + options_.request_timeout_ms;
+  Millis timeout = watch_ms + options_.request_timeout_ms;
   std::string kind;
   auto reply = http_->Stream(
       path, timeout,

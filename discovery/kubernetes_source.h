@@ -21,7 +21,7 @@ struct KubernetesSourceOptions {
   std::string port_name = "peer";
   std::string api_url;         // "": https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
   std::string serviceaccount_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
-  Millis watch_timeout_ms = 300000;  // timeoutSeconds of one watch request
+  Millis watch_timeout_ms = 300000;  // a watch asks for timeoutSeconds in [1x, 2x) of this
   Millis token_reload_ms = 60000;    // the token file is re-read this often, and after a 401
   Millis request_timeout_ms = 10000;  // a list request, and connecting for a watch
   Millis backoff_initial_ms = 250;   // after an error; doubles (with jitter) up to backoff_max_ms

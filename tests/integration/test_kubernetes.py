@@ -22,14 +22,14 @@ def ring(node):
 
 
 def metric(node, name, **labels):
-    """The value of one sample on /metrics (0 when absent)."""
+    """The value of one sample on /metrics; a missing sample fails the test."""
     text = node.http("/metrics")[1].decode()
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
             continue
         if all('%s="%s"' % kv in line for kv in labels.items()):
             return float(line.rsplit(" ", 1)[1])
-    return 0.0
+    raise AssertionError("no sample %s%s on /metrics" % (name, labels))
 
 
 class KubeEnv:
@@ -209,6 +209,17 @@ class KubernetesDiscoveryTest(unittest.TestCase):
         self.assertEqual(metric(node, "podcache_discovery_k8s_relists_total"), 0)
         self.assertEqual(metric(node, "podcache_discovery_k8s_lists_total"), 1)
 
+    def test_sigterm_with_an_open_watch_exits_promptly(self):
+        env = KubeEnv(self)
+        env.api.put_slice("web-a", [endpoint(env.ip(0))])
+        node = env.start_node(0, extra=["--k8s-watch-timeout", "10m"])
+        wait_until(lambda: env.api.count("watch") >= 1, what="a watch")
+        t0 = time.monotonic()
+        node.terminate()
+        self.assertEqual(node.proc.wait(timeout=10), 0)
+        # No call was in flight, so nothing is drained: the watch is cut, not waited for.
+        self.assertLess(time.monotonic() - t0, 3.0)
+
     def test_wrong_cluster_ca_is_refused_and_logged(self):
         env = KubeEnv(self)
         env.api.put_slice("web-a", [endpoint(env.ip(0)), endpoint(env.ip(1))])
@@ -262,7 +273,7 @@ class KubernetesDiscoveryTest(unittest.TestCase):
             self.assertEqual(node.http("/readyz")[0], 200)  # readiness ignores the outage
             self.assertEqual(metric(node, "podcache_discovery_k8s_lists_total"), 1)
             self.assertGreater(metric(node, "podcache_discovery_errors_total", kind="connect"), 0)
-            self.assertEqual(metric(node, "local_fallback_loads"), 0)
+            self.assertEqual(metric(node, "podcache_local_fallback_loads_total", keyspace=KS), 0)
         self.assertEqual(sum(env.app.calls(KS, k) for k in keys), len(keys))  # each loaded once
         api.restart()
         api.put_slice("web-a", [endpoint(env.ip(i)) for i in range(2)])
