@@ -35,6 +35,21 @@ bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
 
 }  // namespace
 
+StatusOr<std::string> InClusterApiUrl(const std::string& host, const std::string& port) {
+  if (host.empty() || port.empty()) {
+    return InvalidArgumentError(
+        "discovery kubernetes: KUBERNETES_SERVICE_HOST/PORT are not set (not in a pod?); "
+        "set k8s_api_url");
+  }
+  if (host.find(':') != std::string::npos) {
+    // cpprestsdk 2.10 hands "[addr]" with its brackets to the resolver, which fails, so an
+    // IPv6 service address cannot be dialled as such. The Service's DNS name points to the
+    // same address, and every API server certificate carries it.
+    return "https://kubernetes.default.svc:" + port;
+  }
+  return "https://" + host + ":" + port;
+}
+
 KubernetesPeerSource::KubernetesPeerSource(KubernetesSourceOptions options, const Clock* clock)
     : options_(std::move(options)), clock_(clock), counters_(std::make_unique<Counters>()) {}
 
@@ -47,14 +62,9 @@ Status KubernetesPeerSource::Start(MembersFn on_members) {
   if (api_url.empty()) {
     const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
     const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-    if (host == nullptr || *host == '\0' || port == nullptr || *port == '\0') {
-      return InvalidArgumentError(
-          "discovery kubernetes: KUBERNETES_SERVICE_HOST/PORT are not set (not in a pod?); "
-          "set k8s_api_url");
-    }
-    std::string h = host;
-    if (h.find(':') != std::string::npos) h = "[" + h + "]";  // IPv6
-    api_url = "https://" + h + ":" + port;
+    auto url = InClusterApiUrl(host ? host : "", port ? port : "");
+    if (!url.ok()) return url.status();
+    api_url = url.value();
   }
   bool tls = api_url.rfind("https://", 0) == 0;
   if (!tls && api_url.rfind("http://", 0) != 0) {

@@ -104,4 +104,8 @@ class KubernetesPeerSource final : public PeerSource {
   std::thread thread_;
 };
 
+// The API server's URL in a pod, from KUBERNETES_SERVICE_HOST and _PORT: https://host:port,
+// or for an IPv6 host https://kubernetes.default.svc:port (see the .cc for why).
+StatusOr<std::string> InClusterApiUrl(const std::string& host, const std::string& port);
+
 }  // namespace podcache

@@ -17,7 +17,6 @@ Not covered: field selectors, other resources, resourceVersionMatch, watch-list
 """
 import json
 import random
-import socket
 import ssl
 import threading
 import time

@@ -96,8 +96,9 @@ class Sidecar:
             try:
                 wait_until(lambda: self.proc.poll() is not None or self.ready(), what="podcache ready")
             except AssertionError:
+                output = self.output()
                 self.stop()
-                raise AssertionError("podcache not ready:\n" + self.output())
+                raise AssertionError("podcache not ready:\n" + output)
             if self.proc.poll() is None:
                 break
             # Another process took a port between free_port() and the bind: try new ports.
