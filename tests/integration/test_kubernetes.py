@@ -252,6 +252,18 @@ class KubernetesDiscoveryTest(unittest.TestCase):
         self.assertEqual(tokens[0], "token-1")
         self.assertEqual(tokens[-1], "token-2")
 
+    def test_token_is_reread_periodically(self):
+        env = KubeEnv(self)
+        api = env.api
+        api.tokens = {"token-1", "token-2"}  # both valid while the new one is rolled out
+        api.max_watch_seconds = 1
+        api.put_slice("web-a", [endpoint(env.ip(0))])
+        node = env.start_node(0, extra=["--k8s-token-reload", "1s"])
+        env.write("token", "token-2\n")
+        wait_until(lambda: api.requests[-1][1] == "token-2", what="requests with the new token")
+        self.assertGreaterEqual(metric(node, "podcache_discovery_k8s_token_reloads_total"), 2)
+        self.assertNotIn('kind="unauthorized"', node.http("/metrics")[1].decode())
+
     def test_api_server_down_keeps_members_and_gets_work(self):
         env = KubeEnv(self)
         api = env.api
