@@ -5,7 +5,7 @@ quantities: in podcache K, M and G are binary (like KiB), in Kubernetes they are
 
 {{/* Bytes of a podcache size (64MiB, 1GB, 512K, 1048576), as in sidecar/units.cc. */}}
 {{- define "podcache.bytes" -}}
-{{- $s := toString . | trim }}
+{{- $s := include "podcache.scalar" . | trim }}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?\\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB|K|M|G)?$" $s) }}
 {{- fail (printf "%q is not a podcache size (use bytes or a unit: 512KiB, 64MiB, 1GiB, 1GB)" $s) }}
 {{- end }}
@@ -17,7 +17,7 @@ quantities: in podcache K, M and G are binary (like KiB), in Kubernetes they are
 
 {{/* Bytes of a Kubernetes memory quantity (512Mi, 1Gi, 1G, 1500M, 1073741824). */}}
 {{- define "podcache.quantityBytes" -}}
-{{- $s := toString . | trim }}
+{{- $s := include "podcache.scalar" . | trim }}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$" $s) }}
 {{- fail (printf "%q is not a Kubernetes memory quantity (e.g. 512Mi, 1Gi)" $s) }}
 {{- end }}
@@ -29,7 +29,7 @@ quantities: in podcache K, M and G are binary (like KiB), in Kubernetes they are
 
 {{/* Milliseconds of a podcache duration (250ms, 2s, 5m, 1h, 1d; a bare number is ms). */}}
 {{- define "podcache.durationMs" -}}
-{{- $s := toString . | trim }}
+{{- $s := include "podcache.scalar" . | trim }}
 {{- if not (regexMatch "^[0-9]+(\\.[0-9]+)?(ms|s|m|h|d)?$" $s) }}
 {{- fail (printf "%q is not a podcache duration (use a unit: 250ms, 2s, 5m, 1h)" $s) }}
 {{- end }}
