@@ -6,6 +6,7 @@ Environment (set by tests/CMakeLists.txt; defaults for running by hand from the 
   PODCACHE_BIN         the podcache binary (for --validate-config and --help)
   PODCACHE_SOURCE_DIR  the repository
 """
+import atexit
 import glob
 import os
 import shutil
@@ -25,6 +26,9 @@ CI_VALUES = sorted(glob.glob(os.path.join(CHART, "ci", "*-values.yaml")))
 
 # helm keeps caches and repositories under $HOME; the tests keep them in one temp dir.
 _HELM_HOME = tempfile.mkdtemp(prefix="podcache-helm-home-")
+atexit.register(shutil.rmtree, _HELM_HOME, True)
+if not os.access(HELM, os.X_OK):
+    raise SystemExit("no helm at %s: run scripts/install-helm.sh (make deps does)" % HELM)
 HELM_ENV = dict(os.environ, HELM_CACHE_HOME=_HELM_HOME + "/cache", HELM_CONFIG_HOME=_HELM_HOME + "/config",
                 HELM_DATA_HOME=_HELM_HOME + "/data")
 
