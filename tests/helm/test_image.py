@@ -59,6 +59,8 @@ def ldd_packages(binary):
 class Image(unittest.TestCase):
     def test_image_runtime_libraries(self):
         needed = ldd_packages(chart.PODCACHE) | ldd_packages(PODCACHECTL)
+        # `make asan` / `make tsan` run this suite with sanitizer builds; the image has release builds.
+        needed = {p for p in needed if not re.match(r"^lib(asan|ubsan|tsan|lsan)[0-9]+$", p)}
         listed = dockerfile_arg("RUNTIME_LIBRARIES")
         self.assertEqual(listed, needed, "RUNTIME_LIBRARIES in the Dockerfile must be exactly the packages of "
                          "the libraries ldd lists: missing %s, not needed %s" % (needed - listed, listed - needed))
