@@ -12,6 +12,8 @@ PACKAGES=(
   # tests and examples: Python gRPC clients, curl; benchmarks: memcached and redis
   python3 python3-grpcio python3-protobuf curl
   memcached redis-server redis-tools procps
+  # the Helm chart tests (tests/helm) read rendered manifests in Python
+  python3-yaml
 )
 # Node.js for the Node example client: Debian's nodejs + npm unless a node is already installed.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
@@ -32,6 +34,7 @@ install_node_modules() {
 }
 if [ ${#missing[@]} -eq 0 ]; then
   install_node_modules
+  "$ROOT/scripts/install-helm.sh"
   exit 0
 fi
 
@@ -47,3 +50,4 @@ if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
   apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 install_node_modules
+"$ROOT/scripts/install-helm.sh"
