@@ -64,7 +64,7 @@ struct LoadOptions {
   int inflight = 64;  // closed loop: each completion starts the next call
   int channels = 4;   // distinct channel args, so separate connections; slot i uses i % channels
   double warmup_seconds = 0.5, duration_seconds = 3;
-  long max_calls = 20'000'000;  // the window also ends after this many OK calls
+  long max_calls = 20'000'000;     // the window also ends after this many OK calls
   std::vector<pid_t> server_pids;  // each one's CPU use in the window is reported
   // Get these keys (cycled) instead of the kKeys keys FillKeys stored. Get only.
   std::vector<std::string> keys;

@@ -33,15 +33,14 @@ class ClosedLoop {
  public:
   ClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size, int keys)
       : options_(options), value_size_(value_size), keys_per_call_(keys), slots_(options.inflight) {
-    auto credentials = options.credentials ? options.credentials
-                                           : grpc::InsecureChannelCredentials();
+    auto credentials =
+        options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
     for (int i = 0; i < options.channels; ++i) {
       grpc::ChannelArguments args;
       args.SetInt("podcache.bench.channel_id", i);  // equal args would share one connection
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
       if (options.credentials) args.SetSslTargetNameOverride(options.tls_target_name);
-      stubs_.push_back(
-          v1::Cache::NewStub(grpc::CreateCustomChannel(target, credentials, args)));
+      stubs_.push_back(v1::Cache::NewStub(grpc::CreateCustomChannel(target, credentials, args)));
     }
     for (const std::string& key : options.keys) {
       gets_.emplace_back().set_keyspace(kKeyspace);

@@ -57,7 +57,7 @@ struct NodeCounters {
   std::map<std::string, uint64_t> counters;
   uint64_t main_hits = 0, hot_hits = 0, hot_items = 0;
   uint64_t peer_batches = 0, peer_batched_keys = 0;  // podcache_peer_* from /metrics
-  std::string error;  // why they could not be read, or ""
+  std::string error;                                 // why they could not be read, or ""
 
   uint64_t Get(const std::string& name) const;
   NodeCounters Minus(const NodeCounters& before) const;

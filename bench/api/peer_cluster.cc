@@ -33,7 +33,8 @@ std::string HttpBody(int port, const std::string& path) {
     ssize_t n = poll(&p, 1, 10'000) == 1 ? recv(fd, buf, sizeof(buf), 0) : -1;
     if (n <= 0) break;
     reply.append(buf, static_cast<size_t>(n));
-    if (header_end == std::string::npos && (header_end = reply.find("\r\n\r\n")) != std::string::npos) {
+    if (header_end == std::string::npos &&
+        (header_end = reply.find("\r\n\r\n")) != std::string::npos) {
       size_t length = reply.find("Content-Length: ");
       if (length == std::string::npos) length = reply.find("content-length: ");
       if (length != std::string::npos && length < header_end) {
@@ -77,14 +78,15 @@ std::string TestCertificates::Make() {
   std::vector<std::string> commands = {
       "openssl req -x509" + ec +
       " -keyout ca.key -out ca.crt -days 30 -subj '/CN=podcache bench CA'"
-      " -addext 'basicConstraints=critical,CA:TRUE' -addext 'keyUsage=critical,keyCertSign,cRLSign'"};
+      " -addext 'basicConstraints=critical,CA:TRUE' -addext "
+      "'keyUsage=critical,keyCertSign,cRLSign'"};
   for (const char* name : {"a", "b"}) {
     commands.push_back(Format("openssl req -new%s -keyout %s.key -out %s.csr -subj /CN=node-%s",
                               ec.c_str(), name, name, name));
-    commands.push_back(Format(
-        "openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30"
-        " -extfile peer.ext -out %s.crt",
-        name, name));
+    commands.push_back(
+        Format("openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30"
+               " -extfile peer.ext -out %s.crt",
+               name, name));
   }
   for (const std::string& command : commands) {
     if (std::system(("cd " + dir_ + " && " + command + " >/dev/null 2>&1").c_str()) != 0) {
@@ -130,10 +132,17 @@ std::string PeerCluster::Start(const std::string& binary, const TestCertificates
         binary,
         std::string("--keyspace=") + kKeyspace +
             ":max_bytes=256MiB,loader=none,hot_share=0,hot_promote_hits=1000000",
-        "--api-listen=" + api_[i], "--peer-listen=" + peer[i], "--advertise=" + peer[i],
-        Format("--http-listen=127.0.0.1:%d", http_port_[i]), "--discovery=static",
-        "--peers=" + peer[0] + "," + peer[1], "--tls-cert=" + tls.cert, "--tls-key=" + tls.key,
-        "--tls-ca=" + tls.ca, std::string("--tls-peer-name=") + kPeerName, "--log-level=warn"};
+        "--api-listen=" + api_[i],
+        "--peer-listen=" + peer[i],
+        "--advertise=" + peer[i],
+        Format("--http-listen=127.0.0.1:%d", http_port_[i]),
+        "--discovery=static",
+        "--peers=" + peer[0] + "," + peer[1],
+        "--tls-cert=" + tls.cert,
+        "--tls-key=" + tls.key,
+        "--tls-ca=" + tls.ca,
+        std::string("--tls-peer-name=") + kPeerName,
+        "--log-level=warn"};
     int port = http_port_[i];
     if (!nodes_[i].Start(argv, cpu) ||
         !WaitUntil(&nodes_[i], 15, [port] { return HttpOk(port, "/readyz"); })) {
@@ -154,7 +163,8 @@ std::string PeerCluster::PickRemoteKeys(int count, size_t value_size,
   std::string error;
   // With two members b owns about half of the keys; give up well past that.
   for (int first = 0; static_cast<int>(keys->size()) < count && error.empty(); first += kChunk) {
-    if (first > count * 8) return Format("only %zu of %d candidates are owned by b", keys->size(), first);
+    if (first > count * 8)
+      return Format("only %zu of %d candidates are owned by b", keys->size(), first);
     std::vector<char> remote(kChunk, 0);
     std::vector<std::string> errors(kThreads);
     std::vector<std::thread> threads;

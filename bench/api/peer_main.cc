@@ -4,7 +4,7 @@
 // code is 0 whenever it ran, whatever the FLOOR/GOAL verdicts. See bench/api/README.md.
 //
 //   podcache_peer_bench [--quick] [--duration=S] [--inflight=N,N...] [--channels=K] [--keys=N]
-//                       [--podcache=PATH]
+//                       [--no-pin] [--podcache=PATH]
 
 #include <signal.h>
 #include <unistd.h>
@@ -48,6 +48,7 @@ void RemoveCertsAndDie(int sig) {
 struct Options {
   std::string podcache = PODCACHE_BINARY;
   bool quick = false;
+  bool pin = true;
   std::vector<int> inflight = {1, 64, 256};
   int keys = kKeys;
   LoadOptions load;
@@ -57,7 +58,7 @@ struct Options {
 struct Level {
   int inflight = 0;
   LoadResult echo, model, podcache;
-  NodeCounters a;         // node a's counters over the podcache measurement
+  NodeCounters a;           // node a's counters over the podcache measurement
   uint64_t not_remote = 0;  // Gets that a did not send to b: must be 0
 };
 
@@ -85,18 +86,22 @@ void PrintRow(const char* name, int inflight, const LoadResult& r, const char* c
 }
 
 int Run(const Options& o) {
-  std::printf("podcache_peer_bench%s: %u CPUs, %d keys owned by node b, %zu B values, %.1f s per "
-              "cell, %d client channels",
-              o.quick ? " --quick" : "", std::thread::hardware_concurrency(), o.keys, kValue,
-              o.load.duration_seconds, o.load.channels);
+  std::printf(
+      "podcache_peer_bench%s: %u CPUs, %d keys owned by node b, %zu B values, %.1f s per "
+      "cell, %d client channels",
+      o.quick ? " --quick" : "", std::thread::hardware_concurrency(), o.keys, kValue,
+      o.load.duration_seconds, o.load.channels);
 #if defined(__OPTIMIZE__) && defined(NDEBUG)
   std::printf(", optimized\n");
 #else
   std::printf("\nWARNING: not an optimized NDEBUG build: the figures mean nothing\n");
 #endif
-  std::vector<int> cpus = PinClient();  // before gRPC starts threads: they inherit the CPU
+  // Before gRPC starts threads: they inherit the CPU.
+  std::vector<int> cpus = o.pin ? PinClient() : std::vector<int>();
   int server_cpu = cpus.empty() ? -1 : cpus[1];
-  if (cpus.empty()) {
+  if (!o.pin) {
+    std::printf("not pinned (--no-pin): the load generator and the servers share every CPU\n");
+  } else if (cpus.empty()) {
     std::printf("not pinned: only 1 CPU available, client and servers share it\n");
   } else {
     std::printf("pinned: load generator on CPU %d, every server process on CPU %d\n", cpus[0],
@@ -132,19 +137,21 @@ int Run(const Options& o) {
   int echo_port = FreePort(), proxy_port = FreePort();
   std::string echo = Format("127.0.0.1:%d", echo_port), proxy = Format("127.0.0.1:%d", proxy_port);
   Child echo_child, proxy_child;
-  if (!StartServer(&echo_child,
-                   {"/proc/self/exe", "--serve-tls-echo", std::to_string(kValue), echo, b.cert,
-                    b.key, b.ca},
-                   echo_port, server_cpu) ||
+  if (!StartServer(
+          &echo_child,
+          {"/proc/self/exe", "--serve-tls-echo", std::to_string(kValue), echo, b.cert, b.key, b.ca},
+          echo_port, server_cpu) ||
       !StartServer(&proxy_child,
                    {"/proc/self/exe", "--serve-proxy", proxy, echo, a.cert, a.key, a.ca},
                    proxy_port, server_cpu)) {
     return 1;
   }
 
-  std::printf("\n== remote-owner Get: podcache a -> b over mTLS vs the same chain without a cache ==\n");
-  std::printf("target           inflight       QPS   p50 µs   p99 µs  cliCPU  srvCPU  per process  "
-              "          srvµs/call  errors\n");
+  std::printf(
+      "\n== remote-owner Get: podcache a -> b over mTLS vs the same chain without a cache ==\n");
+  std::printf(
+      "target           inflight       QPS   p50 µs   p99 µs  cliCPU  srvCPU  per process  "
+      "          srvµs/call  errors\n");
   static const char* const kEchoNames[] = {"echo", ""};
   static const char* const kModelNames[] = {"proxy", "echo"};
   static const char* const kPodcacheNames[] = {"a", "b"};
@@ -178,27 +185,28 @@ int Run(const Options& o) {
                    l.a.Get("peer_errors") + l.a.Get("hot_promotions");
     PrintRow("podcache remote", inflight, l.podcache, kPodcacheNames, l.not_remote);
     uint64_t batched = l.a.peer_batched_keys;
-    std::printf("  a: %lu Gets, %lu peer fetches (%lu merged), %lu keys in %lu batches (%.1f per "
-                "batch), not sent to b: %lu%s%s\n",
-                static_cast<unsigned long>(l.a.Get("gets")),
-                static_cast<unsigned long>(l.a.Get("peer_gets")),
-                static_cast<unsigned long>(l.a.Get("loads_deduped")),
-                static_cast<unsigned long>(batched), static_cast<unsigned long>(l.a.peer_batches),
-                Ratio(static_cast<double>(batched), static_cast<double>(l.a.peer_batches)),
-                static_cast<unsigned long>(l.not_remote), l.a.error.empty() ? "" : "; ",
-                l.a.error.c_str());
+    std::printf(
+        "  a: %lu Gets, %lu peer fetches (%lu merged), %lu keys in %lu batches (%.1f per "
+        "batch), not sent to b: %lu%s%s\n",
+        static_cast<unsigned long>(l.a.Get("gets")),
+        static_cast<unsigned long>(l.a.Get("peer_gets")),
+        static_cast<unsigned long>(l.a.Get("loads_deduped")), static_cast<unsigned long>(batched),
+        static_cast<unsigned long>(l.a.peer_batches),
+        Ratio(static_cast<double>(batched), static_cast<double>(l.a.peer_batches)),
+        static_cast<unsigned long>(l.not_remote), l.a.error.empty() ? "" : "; ", l.a.error.c_str());
     levels.push_back(l);
   }
-  std::printf("(cliCPU, srvCPU: CPUs busy in the load generator and in the server processes; "
-              "srvµs/call: their CPU per call)\n\n");
+  std::printf(
+      "(cliCPU, srvCPU: CPUs busy in the load generator and in the server processes; "
+      "srvµs/call: their CPU per call)\n\n");
 
   Summary summary;
   const Level* goal_level = nullptr;
   for (const Level& l : levels) {
-    std::printf("ratio podcache/two-hop model inflight %3d: QPS %.2fx  p99 %.2fx  srvµs/call %.2fx\n",
-                l.inflight, Ratio(l.podcache.qps, l.model.qps),
-                Ratio(l.podcache.p99_us, l.model.p99_us),
-                Ratio(ServerUs(l.podcache), ServerUs(l.model)));
+    std::printf(
+        "ratio podcache/two-hop model inflight %3d: QPS %.2fx  p99 %.2fx  srvµs/call %.2fx\n",
+        l.inflight, Ratio(l.podcache.qps, l.model.qps), Ratio(l.podcache.p99_us, l.model.p99_us),
+        Ratio(ServerUs(l.podcache), ServerUs(l.model)));
     std::printf("ratio podcache/tls echo    inflight %3d: QPS %.2fx  p99 %.2fx  srvµs/call %.2fx\n",
                 l.inflight, Ratio(l.podcache.qps, l.echo.qps),
                 Ratio(l.podcache.p99_us, l.echo.p99_us),
@@ -209,13 +217,14 @@ int Run(const Options& o) {
     }
   }
   auto valid = [](const Level& l) {
-    return l.podcache.errors == 0 && l.model.errors == 0 && l.not_remote == 0 && l.a.error.empty() &&
-           l.podcache.calls > 0 && l.model.calls > 0;
+    return l.podcache.errors == 0 && l.model.errors == 0 && l.not_remote == 0 &&
+           l.a.error.empty() && l.podcache.calls > 0 && l.model.calls > 0;
   };
   for (const Level& l : levels) {
     double q = Ratio(l.podcache.qps, l.model.qps);
-    summary.Add("FLOOR", Format("peer remote-get qps >= 0.85x two-hop model (inflight %d: %.2fx%s)",
-                                l.inflight, q, valid(l) ? "" : ", with errors"),
+    summary.Add("FLOOR",
+                Format("peer remote-get qps >= 0.85x two-hop model (inflight %d: %.2fx%s)",
+                       l.inflight, q, valid(l) ? "" : ", with errors"),
                 valid(l) && q >= 0.85);
   }
   if (goal_level != nullptr) {
@@ -274,6 +283,8 @@ int Main(int argc, char** argv) {
     } else if (arg.starts_with("--keys=")) {
       o.keys = std::atoi(value("--keys=").c_str());
       keys_given = true;
+    } else if (arg == "--no-pin") {
+      o.pin = false;
     } else if (arg.starts_with("--podcache=")) {
       o.podcache = value("--podcache=");
     } else {
@@ -287,12 +298,13 @@ int Main(int argc, char** argv) {
     o.load.warmup_seconds = 0.3;
   }
   if (bad || o.load.duration_seconds <= 0 || o.load.channels <= 0 || o.keys <= 0) {
-    std::fprintf(stderr,
-                 "usage: podcache_peer_bench [--quick] [--duration=S] [--inflight=N,N...] "
-                 "[--channels=K] [--keys=N] [--podcache=PATH]\n  defaults: 3 s per cell after "
-                 "0.5 s warm-up, inflight 1,64,256, 4 channels, %d keys (--quick: 1 s, 1,64, "
-                 "2000 keys), %s\n",
-                 kKeys, PODCACHE_BINARY);
+    std::fprintf(
+        stderr,
+        "usage: podcache_peer_bench [--quick] [--duration=S] [--inflight=N,N...] "
+        "[--channels=K] [--keys=N] [--no-pin] [--podcache=PATH]\n  defaults: 3 s per cell after "
+        "0.5 s warm-up, inflight 1,64,256, 4 channels, %d keys (--quick: 1 s, 1,64, "
+        "2000 keys), %s\n",
+        kKeys, PODCACHE_BINARY);
     return 2;
   }
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress shows when piped into tee

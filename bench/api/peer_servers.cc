@@ -48,8 +48,8 @@ class ProxyService final : public v1::Cache::CallbackService {
     call->request.set_keyspace(request->keyspace());
     call->request.set_key(request->key());
     call->request.set_ring_fingerprint(1);
-    call->context.set_deadline(std::min(ctx->deadline(), std::chrono::system_clock::now() +
-                                                             kPeerTimeout));
+    call->context.set_deadline(
+        std::min(ctx->deadline(), std::chrono::system_clock::now() + kPeerTimeout));
     stub_->async()->Get(&call->context, &call->request, &call->response,
                         [call, reactor, response](grpc::Status status) {
                           std::unique_ptr<Forward> owned(call);
