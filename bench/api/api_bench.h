@@ -1,7 +1,8 @@
 #pragma once
 
 // The pieces of podcache_api_bench (main.cc: the report and the echo server): child processes and
-// the redis baseline (processes.cc), the closed-loop gRPC load generator (load.cc).
+// the redis baseline (processes.cc), the closed-loop gRPC load generator (load.cc). The load
+// generator and child processes also serve podcache_peer_bench (peer_bench.h).
 
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
