@@ -1,7 +1,8 @@
 #pragma once
 
 // The pieces of podcache_api_bench (main.cc: the report and the echo server): child processes and
-// the redis baseline (processes.cc), the closed-loop gRPC load generator (load.cc).
+// the redis baseline (processes.cc), the closed-loop gRPC load generator (load.cc). The load
+// generator and child processes also serve podcache_peer_bench (peer_bench.h).
 
 #include <grpcpp/grpcpp.h>
 #include <sys/types.h>
@@ -64,8 +65,16 @@ struct LoadOptions {
   int inflight = 64;  // closed loop: each completion starts the next call
   int channels = 4;   // distinct channel args, so separate connections; slot i uses i % channels
   double warmup_seconds = 0.5, duration_seconds = 3;
-  long max_calls = 20'000'000;  // the window also ends after this many OK calls
-  pid_t server_pid = -1;        // when set, its CPU use in the window is reported
+  long max_calls = 20'000'000;     // the window also ends after this many OK calls
+  std::vector<pid_t> server_pids;  // each one's CPU use in the window is reported
+  // Get these keys (cycled) instead of the kKeys keys FillKeys stored. Get only.
+  std::vector<std::string> keys;
+  // When set, a Get answered from another source counts as an error (e.g. SOURCE_PEER: every
+  // call must have crossed the peer hop, none served from a local or hot copy).
+  v1::Source expect_source = v1::SOURCE_UNSPECIFIED;
+  // Null: plaintext. Otherwise TLS with these credentials, checking `tls_target_name`.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::string tls_target_name;
 };
 
 struct LoadResult {
@@ -73,11 +82,15 @@ struct LoadResult {
   long errors = 0;  // failed calls, warm-up included; a miss or a wrong value size is one
   std::string first_error;
   double seconds = 0, qps = 0, p50_us = 0, p99_us = 0;
-  double client_cpu = 0, server_cpu = -1;  // CPUs busy in the window (server: -1 = unknown)
+  double client_cpu = 0;  // CPUs busy in the load generator during the window
+  // CPUs busy in each of LoadOptions::server_pids (-1 = unknown), and their sum (-1 = none).
+  std::vector<double> server_cpus;
+  double server_cpu = -1;
 };
 
 // Get (keys_per_call == 1) or GetMany of keys_per_call consecutive keys of `value_size`, all hits,
-// with the gRPC callback API (stub->async()), closed loop.
+// with the gRPC callback API (stub->async()), closed loop. A miss, a value of another size or
+// (with expect_source) another source is an error.
 LoadResult RunClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size,
                          int keys_per_call);
 

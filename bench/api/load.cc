@@ -33,14 +33,20 @@ class ClosedLoop {
  public:
   ClosedLoop(const std::string& target, const LoadOptions& options, size_t value_size, int keys)
       : options_(options), value_size_(value_size), keys_per_call_(keys), slots_(options.inflight) {
+    auto credentials =
+        options.credentials ? options.credentials : grpc::InsecureChannelCredentials();
     for (int i = 0; i < options.channels; ++i) {
       grpc::ChannelArguments args;
       args.SetInt("podcache.bench.channel_id", i);  // equal args would share one connection
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-      stubs_.push_back(v1::Cache::NewStub(
-          grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args)));
+      if (options.credentials) args.SetSslTargetNameOverride(options.tls_target_name);
+      stubs_.push_back(v1::Cache::NewStub(grpc::CreateCustomChannel(target, credentials, args)));
     }
-    for (int i = 0; i < kKeys; ++i) {
+    for (const std::string& key : options.keys) {
+      gets_.emplace_back().set_keyspace(kKeyspace);
+      gets_.back().set_key(key);
+    }
+    for (int i = 0; i < kKeys && options.keys.empty(); ++i) {
       if (keys == 1) {
         gets_.emplace_back().set_keyspace(kKeyspace);
         gets_.back().set_key(KeyName(value_size, i));
@@ -59,7 +65,8 @@ class ClosedLoop {
     cv_.wait_for(lock, std::chrono::duration<double>(options_.warmup_seconds), stopped);
     Clock::time_point start = Clock::now();
     double cpu = SelfCpuSeconds();
-    double server_cpu = options_.server_pid > 0 ? CpuSecondsOf(options_.server_pid) : -1;
+    std::vector<double> server_start;
+    for (pid_t pid : options_.server_pids) server_start.push_back(CpuSecondsOf(pid));
     if (!stopped()) phase_.store(kMeasure, std::memory_order_release);
     cv_.wait_for(lock, std::chrono::duration<double>(options_.duration_seconds), stopped);
     StopLocked();
@@ -67,8 +74,11 @@ class ClosedLoop {
     r.seconds = std::max(0.0, std::chrono::duration<double>(end_ - start).count());
     if (r.seconds > 0) {
       r.client_cpu = (SelfCpuSeconds() - cpu) / r.seconds;
-      if (server_cpu >= 0) {
-        r.server_cpu = (CpuSecondsOf(options_.server_pid) - server_cpu) / r.seconds;
+      for (size_t i = 0; i < server_start.size(); ++i) {
+        double now = CpuSecondsOf(options_.server_pids[i]);
+        double busy = now >= 0 && server_start[i] >= 0 ? (now - server_start[i]) / r.seconds : -1;
+        r.server_cpus.push_back(busy);
+        if (busy >= 0) r.server_cpu = std::max(0.0, r.server_cpu) + busy;
       }
     }
     cv_.wait(lock, [this] { return active_ == 0; });  // every call has a deadline
@@ -112,7 +122,12 @@ class ClosedLoop {
     if (keys_per_call_ == 1) {
       s.get.Clear();
       async->Get(s.ctx.get(), &gets_[n % gets_.size()], &s.get, [this, i](grpc::Status st) {
-        OnDone(i, slots_[i].get.value().size() == value_size_, st);
+        const v1::GetResponse& got = slots_[i].get;
+        v1::Source expected = options_.expect_source;
+        OnDone(i,
+               got.value().size() == value_size_ &&
+                   (expected == v1::SOURCE_UNSPECIFIED || got.source() == expected),
+               st);
       });
       return;
     }
@@ -132,7 +147,7 @@ class ClosedLoop {
     bool stop = false;
     if (!status.ok() || !hit) {
       if (s.first_error.empty()) {
-        s.first_error = status.ok() ? "a miss or a value of the wrong size"
+        s.first_error = status.ok() ? "a miss, a value of the wrong size or from another source"
                                     : Format("code %d: %s", static_cast<int>(status.error_code()),
                                              status.error_message().c_str());
       }

@@ -15,6 +15,7 @@
 #include <tuple>
 
 #include "bench/api/api_bench.h"
+#include "bench/api/echo_service.h"
 #include "bench/bench_util.h"
 #include "bench/memcached_process.h"
 
@@ -49,23 +50,6 @@ struct SocketFile {
   }
   const std::string path;
   const int slot;
-};
-
-class EchoService final : public v1::Cache::CallbackService {
- public:
-  explicit EchoService(size_t value_size) : value_(value_size, 'v') {}
-
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest*,
-                                v1::GetResponse* response) override {
-    response->set_value(value_.data(), value_.size());  // a copy, as podcache copies from its store
-    response->set_source(v1::SOURCE_MAIN);
-    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
-  }
-
- private:
-  const std::string value_;
 };
 
 // The --serve-echo child: podcache.v1.Cache/Get with the gRPC callback API and podcache's server
@@ -135,7 +119,7 @@ int Run(const std::string& podcache, bool quick, LoadOptions load) {
   auto run = [&load](const char* name, const std::string& target, const Child& server, size_t size,
                      int keys_per_call) {
     LoadOptions options = load;
-    options.server_pid = server.pid();
+    options.server_pids = {server.pid()};
     LoadResult r = RunClosedLoop(target, options, size, keys_per_call);
     if (keys_per_call > 1) return r;
     std::printf("%-14s %5zu B %9.0f %8.0f %8.0f %7.2f %7.2f %8.1f %7ld\n", name, size, r.qps,
