@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <bit>
-#include <cstring>
 
 namespace podcache {
 
@@ -11,9 +10,8 @@ HotTracker::HotTracker(const Clock* clock, int promote_hits, Millis window_ms, s
       promote_hits_(static_cast<uint32_t>(std::max(1, promote_hits))),
       window_ms_(std::max<Millis>(1, window_ms)),
       width_(std::bit_ceil(std::max<size_t>(64, width))),
-      current_(new uint8_t[kRows * width_]()),
-      previous_(new uint8_t[kRows * width_]()) {
-  window_start_ = clock_->NowMs() / window_ms_ * window_ms_;
+      window_(clock_->NowMs() / window_ms_) {
+  for (auto& sketch : sketches_) sketch.reset(new std::atomic<uint8_t>[kRows * width_]());
 }
 
 size_t HotTracker::Index(int row, uint64_t hash) const {
@@ -22,43 +20,53 @@ size_t HotTracker::Index(int row, uint64_t hash) const {
   return row * width_ + (h & (width_ - 1));
 }
 
-void HotTracker::RotateLocked(Millis now) {
-  Millis start = now / window_ms_ * window_ms_;
-  if (start == window_start_) return;
-  if (start - window_start_ == window_ms_) {
-    std::swap(current_, previous_);
-  } else {
-    std::memset(previous_.get(), 0, kRows * width_);  // more than a window went by
-  }
-  std::memset(current_.get(), 0, kRows * width_);
-  window_start_ = start;
+void HotTracker::Clear(int64_t window) {
+  std::atomic<uint8_t>* sketch = Sketch(window);
+  for (size_t i = 0; i < kRows * width_; ++i) sketch[i].store(0, std::memory_order_relaxed);
 }
 
-uint32_t HotTracker::EstimateLocked(uint64_t hash) const {
+int64_t HotTracker::Advance() {
+  int64_t now = clock_->NowMs() / window_ms_;
+  int64_t seen = window_.load(std::memory_order_acquire);
+  while (now > seen) {
+    if (window_.compare_exchange_weak(seen, now, std::memory_order_acq_rel)) {
+      // This thread moved the window on. The sketch of window now+1 is the one of now-2, which
+      // nobody reads any more: clear it for the next move. After an idle gap the current and
+      // previous sketches hold counts of windows long gone: clear them too.
+      Clear(now + 1);
+      if (now - seen >= 2) Clear(now);
+      if (now - seen >= 3) Clear(now - 1);
+      return now;
+    }
+  }
+  return seen;
+}
+
+uint32_t HotTracker::EstimateIn(int64_t window, uint64_t hash) {
+  std::atomic<uint8_t>* current = Sketch(window);
+  std::atomic<uint8_t>* previous = Sketch(window + kSketches - 1);
   uint32_t est = UINT32_MAX;
   for (int r = 0; r < kRows; ++r) {
     size_t i = Index(r, hash);
-    est = std::min<uint32_t>(est, uint32_t{current_[i]} + previous_[i]);
+    est = std::min<uint32_t>(est, uint32_t{current[i].load(std::memory_order_relaxed)} +
+                                      previous[i].load(std::memory_order_relaxed));
   }
   return est;
 }
 
 bool HotTracker::RecordAndCheck(uint64_t hash) {
-  std::lock_guard lock(mu_);
-  RotateLocked(clock_->NowMs());
+  int64_t window = Advance();
+  std::atomic<uint8_t>* current = Sketch(window);
   for (int r = 0; r < kRows; ++r) {
-    uint8_t& c = current_[Index(r, hash)];
-    if (c < UINT8_MAX) ++c;
+    std::atomic<uint8_t>& c = current[Index(r, hash)];
+    uint8_t v = c.load(std::memory_order_relaxed);
+    if (v < UINT8_MAX) c.store(v + 1, std::memory_order_relaxed);
   }
-  return EstimateLocked(hash) >= promote_hits_;
+  return EstimateIn(window, hash) >= promote_hits_;
 }
 
 bool HotTracker::IsHot(uint64_t hash) { return Estimate(hash) >= promote_hits_; }
 
-uint32_t HotTracker::Estimate(uint64_t hash) {
-  std::lock_guard lock(mu_);
-  RotateLocked(clock_->NowMs());
-  return EstimateLocked(hash);
-}
+uint32_t HotTracker::Estimate(uint64_t hash) { return EstimateIn(Advance(), hash); }
 
 }  // namespace podcache

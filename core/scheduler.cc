@@ -71,11 +71,15 @@ void ThreadScheduler::Stop() {
 
 Scheduler::TaskId ThreadScheduler::RunAt(Millis when, std::function<void()> fn) {
   TaskId id = queue_.Add(when, std::move(fn));
-  {
+  // Most tasks are deadlines that fall after the loop's next wake-up anyway: waking the loop for
+  // them would cost a context switch per request. sleep_until_ is read after the Add, and the loop
+  // writes it under mu_ right after its NextDue(), so a task the loop did not see is always
+  // compared with the time the loop sleeps until (or with kNoDeadline while it is awake).
+  if (when < sleep_until_.load()) {
     // Taking mu_ orders this notify after the loop's check of NextDue(), so no wake-up is lost.
-    std::lock_guard lock(mu_);
+    { std::lock_guard lock(mu_); }
+    cv_.notify_one();
   }
-  cv_.notify_one();
   return id;
 }
 
@@ -84,6 +88,7 @@ bool ThreadScheduler::Cancel(TaskId id) { return queue_.Remove(id); }
 void ThreadScheduler::Loop() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
+    sleep_until_.store(kNoDeadline);  // awake: every RunAt notifies (cheap, nobody waits)
     std::function<void()> fn;
     if (queue_.PopDue(clock().NowMs(), &fn)) {
       lock.unlock();
@@ -93,6 +98,7 @@ void ThreadScheduler::Loop() {
       continue;
     }
     Millis next = queue_.NextDue();
+    sleep_until_.store(next);
     if (next == kNoDeadline) {
       cv_.wait(lock);
     } else {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -70,6 +71,7 @@ class ThreadScheduler final : public Scheduler {
   TaskQueue queue_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::atomic<Millis> sleep_until_{kNoDeadline};  // when the loop wakes next; kNoDeadline: awake
   bool stopping_ = false;
   std::thread thread_;
 };

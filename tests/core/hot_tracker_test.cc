@@ -2,6 +2,11 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
 #include "core/hash.h"
 
 namespace podcache {
@@ -49,6 +54,36 @@ TEST_CASE("hot tracker: many cold keys do not make an unrelated key hot") {
   int false_hot = 0;
   for (int i = 0; i < 1000; ++i) false_hot += t.IsHot(HashBytes("probe" + std::to_string(i)));
   CHECK(false_hot <= 10);  // count-min over-estimates only through 4-way collisions
+}
+
+TEST_SUITE("concurrency") {
+  TEST_CASE("hot tracker: concurrent records across window moves keep the rule") {
+    FakeClock clock(0);
+    HotTracker t(&clock, /*promote_hits=*/3, /*window_ms=*/100);
+    std::atomic<bool> stop{false};
+    std::thread mover([&] {
+      while (!stop) {
+        clock.Advance(7);
+        std::this_thread::yield();
+      }
+    });
+    std::vector<std::thread> threads;
+    for (int n = 0; n < 4; ++n) {
+      threads.emplace_back([&, n] {
+        for (uint64_t i = 0; i < 20000; ++i) t.RecordAndCheck(HashBytes(std::to_string(i % 64 + n)));
+      });
+    }
+    for (auto& th : threads) th.join();
+    stop = true;
+    mover.join();
+    // A hot key recorded again is hot; after two quiet windows nothing is.
+    uint64_t h = HashBytes("key-0");
+    for (int i = 0; i < 3; ++i) t.RecordAndCheck(h);
+    CHECK(t.IsHot(h));
+    clock.Advance(250);
+    CHECK_FALSE(t.IsHot(h));
+    CHECK(t.Estimate(HashBytes("1")) == 0);
+  }
 }
 
 }  // namespace podcache

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <future>
+#include <thread>
 #include <vector>
 
 namespace podcache {
@@ -35,6 +36,28 @@ TEST_SUITE("concurrency") {
     s.RunAfter(60'000, [&] { cancelled_ran++; });  // dropped by Stop
     s.Stop();
     CHECK(cancelled_ran == 0);
+  }
+
+  TEST_CASE("thread scheduler: a task earlier than the one the loop sleeps for wakes it") {
+    // The loop sleeps until the 60 s task; RunAt skips the wake-up only for later tasks, so
+    // the near ones, added from many threads at once, must still run (the test would hang).
+    ThreadScheduler s;
+    s.Start();
+    s.RunAfter(60'000, [] {});
+    std::atomic<int> ran{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 200; ++i) {
+          s.RunAfter(i % 3, [&] { ran++; });
+          s.RunAfter(30'000 + i, [] {});  // later than the loop's wake-up: no notify
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    while (ran.load() < 800) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    s.Stop();
+    CHECK(ran == 800);
   }
 }
 
