@@ -150,6 +150,16 @@ class NatsTest(unittest.TestCase):
         self.wait_rings(nodes, members + ["127.0.0.1:1"], timeout=3.0)
         self.wait_rings(nodes, members, timeout=5.0)
 
+    def test_member_cap_refuses_a_flood_of_announcements(self):
+        nats = self.nats()
+        node = self.node(nats.url, "--max-members", "3")
+        for port in range(1, 11):
+            nats.publish(SUBJECT, b"podcache.discovery/1 hello 127.0.0.1:%d" % port)
+        wait_until(lambda: metric(node, "podcache_discovery_errors_total", kind="too_many_members") >= 7,
+                   what="refusals counted")
+        self.assertEqual(metric(node, "podcache_discovery_members"), 3)
+        self.assertLessEqual(len(ring(node)), 4)  # 3 from NATS, and this node itself
+
     def test_user_password_token_and_tls_options(self):
         from certs import CertFactory
         certs = CertFactory()
