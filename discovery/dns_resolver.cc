@@ -79,6 +79,13 @@ DnsOutcome Failure(int status, const std::string& name) {
   return DnsOutcome{{}, DnsResolver::ErrorKind(status), name + ": " + ares_strerror(status)};
 }
 
+// Why Run() returned early: the owner is stopping, or (never seen in practice) poll failed,
+// which is an ordinary failure the next interval retries.
+DnsOutcome Interrupted(bool poll_failed, const std::string& name) {
+  if (poll_failed) return DnsOutcome{{}, "other", name + ": poll failed"};
+  return Failure(ARES_ECANCELLED, name);
+}
+
 }  // namespace
 
 struct DnsResolver::Impl {
@@ -99,8 +106,9 @@ struct DnsResolver::Impl {
     return &l;
   }
 
-  // Drives the channel until every query has answered; false when `wake_fd` fired first (the
-  // queries are cancelled then).
+  // Drives the channel until every query has answered; false when `wake_fd` fired first or
+  // poll failed (the queries are cancelled then, and `poll_failed` says which).
+  bool poll_failed = false;
   bool Run(int wake_fd) {
     while (pending > 0) {
       ares_socket_t socks[ARES_GETSOCK_MAXNUM];
@@ -120,6 +128,7 @@ struct DnsResolver::Impl {
       int timeout_ms = static_cast<int>(t->tv_sec * 1000 + (t->tv_usec + 999) / 1000);
       int ready = ::poll(fds, n, timeout_ms);
       if (ready < 0 && errno != EINTR) {
+        poll_failed = true;
         ares_cancel(channel);
         return false;
       }
@@ -234,9 +243,10 @@ DnsOutcome DnsResolver::Resolve(const std::string& name, int port, AddressFamily
   Impl& impl = *impl_;
   impl.lookups.clear();  // every callback of the previous resolution has run
   impl.pending = 0;
+  impl.poll_failed = false;
   if (port > 0) {
     impl.StartAddressLookup(name, port, family);
-    if (!impl.Run(wake_fd)) return Failure(ARES_ECANCELLED, name);
+    if (!impl.Run(wake_fd)) return Interrupted(impl.poll_failed, name);
     const Lookup& l = impl.lookups.front();
     if (l.status != ARES_SUCCESS) return Failure(l.status, name);
     if (l.addresses.empty()) return Failure(ARES_ENODATA, name + " (no address of this family)");
@@ -245,7 +255,7 @@ DnsOutcome DnsResolver::Resolve(const std::string& name, int port, AddressFamily
 
   Lookup* srv = impl.NewLookup(name, 0);
   ares_search(impl.channel, name.c_str(), ns_c_in, ns_t_srv, OnSrv, srv);
-  if (!impl.Run(wake_fd)) return Failure(ARES_ECANCELLED, name);
+  if (!impl.Run(wake_fd)) return Interrupted(impl.poll_failed, name);
   if (srv->status != ARES_SUCCESS) return Failure(srv->status, name);
   std::vector<std::pair<std::string, int>> targets = srv->targets;
   std::sort(targets.begin(), targets.end());
@@ -258,7 +268,7 @@ DnsOutcome DnsResolver::Resolve(const std::string& name, int port, AddressFamily
   }
   size_t first = impl.lookups.size();
   for (const auto& [host, target_port] : targets) impl.StartAddressLookup(host, target_port, family);
-  if (!impl.Run(wake_fd)) return Failure(ARES_ECANCELLED, name);
+  if (!impl.Run(wake_fd)) return Interrupted(impl.poll_failed, name);
   for (size_t i = first; i < impl.lookups.size(); ++i) {
     const Lookup& l = impl.lookups[i];
     // A target without addresses is gone (its pod was deleted between the two answers).

@@ -99,6 +99,9 @@ class DnsTest(unittest.TestCase):
             self.assertEqual(metric(n, "podcache_discovery_members"), 4)
             self.assertTrue(n.ready())
         self.assertEqual(nodes[0].output().count("resolution failed"), logged + 1)  # logged once
+        # SIGTERM while DNS is down: the resolver thread stops at once and the process exits 0.
+        nodes[0].terminate()
+        self.assertEqual(nodes[0].proc.wait(timeout=15), 0)
 
     def test_a_records_follow_the_hostsdir_file_and_unknown_name_keeps_members(self):
         port = free_port()
