@@ -9,6 +9,8 @@ PACKAGES=(
   # sidecar: gRPC + protobuf, cpprestsdk (HTTP loader and port), YAML, CLI, JSON, TLS
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
   libcpprest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  # discovery: c-ares (DNS-SD) and nats.c; the tests run a real dnsmasq and nats-server
+  libc-ares-dev libnats-dev dnsmasq nats-server
   # tests and examples: Python gRPC clients, curl; benchmarks: memcached and redis
   python3 python3-grpcio python3-protobuf curl
   memcached redis-server redis-tools procps

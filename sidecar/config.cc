@@ -100,6 +100,21 @@ Status ValidateDiscovery(const Config& c) {
     if (c.nats_subject.empty() && c.cluster_name.empty()) {
       return InvalidArgumentError("cluster_name is empty and nats_subject is not set");
     }
+    // One literal subject: wildcards would mix clusters, spaces break the protocol line.
+    std::string subject = NatsSubject(c);
+    if (subject.size() > 200 || subject.find_first_of(" \t\r\n*>") != std::string::npos ||
+        subject.front() == '.' || subject.back() == '.' ||
+        subject.find("..") != std::string::npos) {
+      return InvalidArgumentError("nats subject \"" + subject +
+                                  "\" is not a literal subject (no spaces, wildcards or empty "
+                                  "tokens); check cluster_name / nats_subject");
+    }
+    if (c.nats_tls_cert.empty() != c.nats_tls_key.empty()) {
+      return InvalidArgumentError("nats_tls_cert and nats_tls_key go together");
+    }
+    if (!c.nats_token.empty() && (!c.nats_user.empty() || !c.nats_creds.empty())) {
+      return InvalidArgumentError("nats_token cannot be combined with nats_user or nats_creds");
+    }
   }
   return OkStatus();
 }
@@ -169,6 +184,11 @@ StatusOr<KeyspaceConfig> ParseKeyspaceSpec(const std::string& spec) {
     }
   }
   return ks;
+}
+
+std::string NatsSubject(const Config& config) {
+  return config.nats_subject.empty() ? "podcache.discovery." + config.cluster_name
+                                     : config.nats_subject;
 }
 
 bool IsLoopbackListen(const std::string& listen) {

@@ -99,6 +99,9 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
 // Parses "users:max_bytes=64MiB,ttl=5m,loader=http://127.0.0.1:8080/cache/{keyspace}/{key}".
 StatusOr<KeyspaceConfig> ParseKeyspaceSpec(const std::string& spec);
 
+// nats_subject, or podcache.discovery.<cluster_name> when it is not set.
+std::string NatsSubject(const Config& config);
+
 // True for 127.0.0.0/8, ::1, localhost and unix: addresses.
 bool IsLoopbackListen(const std::string& listen);
 

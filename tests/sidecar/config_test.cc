@@ -185,3 +185,36 @@ TEST_CASE("Configuration errors exit with code 2") {
 }
 
 }  // namespace podcache
+
+namespace podcache {
+
+TEST_CASE("Validate checks the nats subject - TLS pair and credential mix") {
+  Config c;
+  c.keyspaces.push_back(ParseKeyspaceSpec("a").value());
+  c.discovery = "nats";
+  c.nats_url = "nats://127.0.0.1:4222";
+  c.advertise = "10.0.0.1:7071";
+  c.insecure_peers = true;
+  CHECK(c.Validate().ok());
+  CHECK(NatsSubject(c) == "podcache.discovery.podcache");
+  c.cluster_name = "prod.*";
+  CHECK(c.Validate().message().find("not a literal subject") != std::string::npos);
+  c.cluster_name = "prod east";
+  CHECK(c.Validate().message().find("not a literal subject") != std::string::npos);
+  c.nats_subject = "my.subject";
+  CHECK(c.Validate().ok());
+  CHECK(NatsSubject(c) == "my.subject");
+  c.nats_subject = "my..subject";
+  CHECK_FALSE(c.Validate().ok());
+  c.nats_subject = "";
+  c.cluster_name = "podcache";
+  c.nats_tls_cert = "/tls.crt";
+  CHECK(c.Validate().message().find("nats_tls_cert and nats_tls_key") != std::string::npos);
+  c.nats_tls_key = "/tls.key";
+  CHECK(c.Validate().ok());
+  c.nats_token = "t";
+  c.nats_user = "u";
+  CHECK(c.Validate().message().find("nats_token") != std::string::npos);
+}
+
+}  // namespace podcache

@@ -1,0 +1,48 @@
+#include "discovery/host_port.h"
+
+#include <doctest/doctest.h>
+
+namespace podcache {
+
+TEST_CASE("FormatHostPort brackets IPv6 literals only") {
+  CHECK(FormatHostPort("10.0.0.1", 7071) == "10.0.0.1:7071");
+  CHECK(FormatHostPort("fd00::1", 7071) == "[fd00::1]:7071");
+  CHECK(FormatHostPort("pod-1.svc.ns.svc.cluster.local", 80) == "pod-1.svc.ns.svc.cluster.local:80");
+}
+
+TEST_CASE("IsValidHostPort accepts names and addresses and refuses everything else") {
+  CHECK(IsValidHostPort("10.0.0.1:7071"));
+  CHECK(IsValidHostPort("[::1]:7071"));
+  CHECK(IsValidHostPort("[fd00:1::a]:1"));
+  CHECK(IsValidHostPort("node_1.example-2.com:65535"));
+  CHECK_FALSE(IsValidHostPort(""));
+  CHECK_FALSE(IsValidHostPort("10.0.0.1"));
+  CHECK_FALSE(IsValidHostPort("10.0.0.1:"));
+  CHECK_FALSE(IsValidHostPort(":7071"));
+  CHECK_FALSE(IsValidHostPort("10.0.0.1:0"));
+  CHECK_FALSE(IsValidHostPort("10.0.0.1:65536"));
+  CHECK_FALSE(IsValidHostPort("10.0.0.1:70x"));
+  CHECK_FALSE(IsValidHostPort("10.0.0.1:-1"));
+  CHECK_FALSE(IsValidHostPort("::1:7071"));      // unbracketed IPv6
+  CHECK_FALSE(IsValidHostPort("[nothex]:7071"));
+  CHECK_FALSE(IsValidHostPort("a b:7071"));
+  CHECK_FALSE(IsValidHostPort("a\n:7071"));
+  CHECK_FALSE(IsValidHostPort(std::string(300, 'a') + ":1"));
+}
+
+TEST_CASE("FamilyOfHostPort tells IPv4 from IPv6 from names") {
+  CHECK(FamilyOfHostPort("10.0.0.1:7071") == AddressFamily::kIpv4);
+  CHECK(FamilyOfHostPort("[fd00::1]:7071") == AddressFamily::kIpv6);
+  CHECK(FamilyOfHostPort("pod.example:7071") == AddressFamily::kAny);
+  CHECK(FamilyOfHostPort("") == AddressFamily::kAny);
+}
+
+TEST_CASE("NormalizeMembers sorts - de-duplicates and cuts to the smallest names") {
+  std::vector<std::string> m = {"c:1", "a:1", "b:1", "a:1"};
+  CHECK_FALSE(NormalizeMembers(&m, 3));
+  CHECK(m == std::vector<std::string>{"a:1", "b:1", "c:1"});
+  CHECK(NormalizeMembers(&m, 2));
+  CHECK(m == std::vector<std::string>{"a:1", "b:1"});
+}
+
+}  // namespace podcache
