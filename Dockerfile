@@ -9,7 +9,7 @@
 FROM debian:12 AS build
 ARG BUILD_PACKAGES="build-essential cmake ninja-build pkg-config doctest-dev libxxhash-dev \
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto \
-  libcpprest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev"
+  libcpprest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev libc-ares-dev libnats-dev"
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${BUILD_PACKAGES} \
  && rm -rf /var/lib/apt/lists/*
@@ -23,7 +23,8 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DPODCACHE_BENCH=OF
 FROM debian:12-slim
 # The Debian packages of every library `ldd` lists for podcache and podcachectl.
 ARG RUNTIME_LIBRARIES="libabsl20220623 libbrotli1 libc-ares2 libc6 libcpprest2.10 libgcc-s1 \
-  libgrpc++1.51 libgrpc29 libprotobuf32 libre2-9 libssl3 libstdc++6 libxxhash0 libyaml-cpp0.7 zlib1g"
+  libgrpc++1.51 libgrpc29 libnats3.4 libprotobuf-c1 libprotobuf32 libre2-9 libssl3 libstdc++6 \
+  libxxhash0 libyaml-cpp0.7 zlib1g"
 # CA roots for https loaders and NATS over TLS.
 ARG RUNTIME_EXTRA="ca-certificates"
 RUN apt-get update \

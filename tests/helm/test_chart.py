@@ -298,9 +298,16 @@ class Render(unittest.TestCase):
         self.assertEqual(c["discovery"]["nats"]["creds"], "/etc/podcache/nats/nats.creds")
         s = sidecar(one(objs, "Deployment")["spec"]["template"]["spec"])
         env = {e["name"]: e for e in s["env"]}
-        self.assertEqual(env["PODCACHE_NATS_TOKEN"]["valueFrom"]["secretKeyRef"], {"name": "podcache-nats", "key": "token"})
+        self.assertNotIn("PODCACHE_NATS_TOKEN", env)
         self.assertNotIn("PODCACHE_NATS_PASSWORD", env)
         self.assertIn("/etc/podcache/nats", [m["mountPath"] for m in s["volumeMounts"]])
+        # A token instead of a .creds file comes from the Secret as an environment variable.
+        objs = render([ci(MODES["nats"])], sets=["discovery.nats.secretKeys.creds=",
+                                                  "discovery.nats.secretKeys.token=token"])
+        s = sidecar(one(objs, "Deployment")["spec"]["template"]["spec"])
+        env = {e["name"]: e for e in s["env"]}
+        self.assertEqual(env["PODCACHE_NATS_TOKEN"]["valueFrom"]["secretKeyRef"], {"name": "podcache-nats", "key": "token"})
+        self.assertNotIn("creds", podcache_config(objs)[0]["discovery"]["nats"])
         c, _ = podcache_config(render([ci(MODES["static"])]))
         self.assertEqual(c["discovery"]["static"]["peers"], ["10.0.0.11:7071", "10.0.0.12:7071", "10.0.0.13:7071"])
 
@@ -478,6 +485,8 @@ class InvalidValues(unittest.TestCase):
         ("discovery:\n  mode: nats\n  nats: {url: 'nats://n:4222', heartbeat: 5s, expiry: 5s}\n",
          "discovery.nats.expiry (5s) must be longer than discovery.nats.heartbeat (5s)"),
         ("discovery:\n  nats:\n    secretKeys: {token: token}\n", "discovery.nats.existingSecret is empty"),
+        ("discovery:\n  mode: nats\n  nats:\n    url: 'nats://n:4222'\n    existingSecret: s\n"
+         "    secretKeys: {token: t, creds: c}\n", "secretKeys.token cannot be combined with user or creds"),
         ("sidecar:\n  terminationGracePeriodSeconds: 5\n",
          "sidecar.terminationGracePeriodSeconds 5 is shorter than the shutdown needs: appShutdownSeconds 10 + "
          "preStopSleepSeconds 0 + shutdownGrace 10s + peerTimeout 1s + 2 = 23"),

@@ -15,6 +15,9 @@ names the values to change. Included by every template, so a bad release fails b
 {{- if and (not $n.existingSecret) (or $n.secretKeys.creds $n.secretKeys.user $n.secretKeys.password $n.secretKeys.token) }}
 {{- $errors = append $errors "discovery.nats.secretKeys are set but discovery.nats.existingSecret is empty: name the Secret that holds them" }}
 {{- end }}
+{{- if and $n.secretKeys.token (or $n.secretKeys.user $n.secretKeys.creds) }}
+{{- $errors = append $errors "discovery.nats.secretKeys.token cannot be combined with user or creds: NATS authenticates with one of a token, a user and password, or a .creds file" }}
+{{- end }}
 {{- if and (eq $v.discovery.mode "static") (empty $v.discovery.static.peers) }}
 {{- $errors = append $errors "discovery.mode is static but discovery.static.peers is empty: list every member as host:port (or use discovery.mode kubernetes)" }}
 {{- end }}
