@@ -78,7 +78,7 @@ struct Config {
   Millis tls_reload_interval_ms = 10000;
   bool insecure_peers = false;                // plaintext peers, for local experiments only
   Millis peer_timeout_ms = 1000;              // bound of one peer call
-  int peer_max_inflight = 64;                 // calls in flight to one peer
+  int peer_max_inflight = 16;                 // calls in flight to one peer (then Gets batch)
   int peer_max_batch = 64;                    // keys per batched peer Get
   Millis membership_debounce_ms = 200;
 

@@ -15,7 +15,7 @@
 namespace podcache {
 
 struct PeerClientOptions {
-  int max_inflight = 64;          // calls in flight to one peer at once
+  int max_inflight = 16;          // calls in flight to one peer at once
   int max_batch = 64;             // keys per GetBatch
   int max_queued = 4096;          // Gets waiting for a slot; more -> RESOURCE_EXHAUSTED
   Millis backoff_min_ms = 100;    // after a peer fails: no calls for this long, doubling ...
