@@ -72,17 +72,9 @@ std::vector<SourceMetric> DnsMemberTracker::Metrics() const {
   out.push_back(CounterMetric("podcache_discovery_resolutions_total",
                               "DNS resolutions of the peer name, successful or not.",
                               static_cast<double>(resolutions_.load())));
-  out.push_back(CounterMetric("podcache_discovery_updates_total",
-                              "Member sets the discovery source reported (the first and every change).",
-                              static_cast<double>(updates_.load())));
-  out.push_back(GaugeMetric("podcache_discovery_members",
-                            "Members the discovery source currently reports.",
-                            static_cast<double>(members_.load())));
-  for (const auto& [kind, count] : errors_) {
-    out.push_back(CounterMetric("podcache_discovery_errors_total",
-                                "Discovery failures by kind; the last members stay in force.",
-                                static_cast<double>(count.load()), {{"kind", kind}}));
-  }
+  std::vector<std::pair<std::string, uint64_t>> errors;
+  for (const auto& [kind, count] : errors_) errors.emplace_back(kind, count.load());
+  AppendSourceMetrics(updates_.load(), static_cast<int64_t>(members_.load()), errors, &out);
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "discovery/source_metrics.h"
 
 namespace podcache {
 
@@ -366,13 +367,9 @@ std::vector<SourceMetric> KubernetesPeerSource::Metrics() const {
   const Counters& c = *counters_;
   auto counter = [](const char* name, const char* help, double v,
                     std::vector<std::pair<std::string, std::string>> labels = {}) {
-    return SourceMetric{name, "counter", help, std::move(labels), v};
+    return CounterMetric(name, help, v, std::move(labels));
   };
   std::vector<SourceMetric> out = {
-      counter("podcache_discovery_updates_total", "Member sets delivered to membership.",
-              c.updates.load()),
-      {"podcache_discovery_members", "gauge", "Members in the source's last set.", {},
-       static_cast<double>(c.members.load())},
       counter("podcache_discovery_k8s_lists_total", "Successful lists of the EndpointSlices.",
               c.lists.load()),
       counter("podcache_discovery_k8s_relists_total",
@@ -389,14 +386,15 @@ std::vector<SourceMetric> KubernetesPeerSource::Metrics() const {
                           {{"type", type}}));
   }
   Millis last = c.last_sync_ms.load();
-  out.push_back({"podcache_discovery_last_sync_age_seconds", "gauge",
-                 "Seconds since the last successful list or watch event (-1: never).", {},
-                 last < 0 ? -1.0 : (clock_->NowMs() - last) / 1000.0});
-  std::lock_guard<std::mutex> lock(c.mu);
-  for (const auto& [kind, n] : c.errors) {
-    out.push_back(counter("podcache_discovery_errors_total", "Errors by kind.",
-                          static_cast<double>(n), {{"kind", kind}}));
+  out.push_back(GaugeMetric("podcache_discovery_last_sync_age_seconds",
+                            "Seconds since the last successful list or watch event (-1: never).",
+                            last < 0 ? -1.0 : (clock_->NowMs() - last) / 1000.0));
+  std::vector<std::pair<std::string, uint64_t>> errors;
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    errors.assign(c.errors.begin(), c.errors.end());
   }
+  AppendSourceMetrics(c.updates.load(), c.members.load(), errors, &out);
   return out;
 }
 

@@ -405,12 +405,6 @@ void NatsPeerSource::Stop() {
 
 std::vector<SourceMetric> NatsPeerSource::Metrics() const {
   std::vector<SourceMetric> out;
-  out.push_back(CounterMetric("podcache_discovery_updates_total",
-                              "Member sets the discovery source reported (the first and every change).",
-                              static_cast<double>(updates_.load())));
-  out.push_back(GaugeMetric("podcache_discovery_members",
-                            "Members the discovery source currently reports.",
-                            static_cast<double>(members_.load())));
   out.push_back(GaugeMetric("podcache_discovery_connected", "1 while connected to the NATS server.",
                             connected_gauge_.load() ? 1 : 0));
   out.push_back(CounterMetric("podcache_discovery_reconnects_total",
@@ -429,11 +423,9 @@ std::vector<SourceMetric> NatsPeerSource::Metrics() const {
                                 "Discovery messages dropped, by reason.",
                                 static_cast<double>(n.load()), {{"reason", reason}}));
   }
-  for (const auto& [kind, n] : errors_) {
-    out.push_back(CounterMetric("podcache_discovery_errors_total",
-                                "Discovery failures by kind; the last members stay in force.",
-                                static_cast<double>(n.load()), {{"kind", kind}}));
-  }
+  std::vector<std::pair<std::string, uint64_t>> errors;
+  for (const auto& [kind, n] : errors_) errors.emplace_back(kind, n.load());
+  AppendSourceMetrics(updates_.load(), static_cast<int64_t>(members_.load()), errors, &out);
   return out;
 }
 
