@@ -8,6 +8,7 @@ Paths come from the environment, set by CTest:
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -58,6 +59,28 @@ def http_get(url, timeout=5):
             return r.status, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
+
+
+def ring(node):
+    """The members of a sidecar's current ring, sorted (from /debug/ring)."""
+    return sorted(json.loads(node.http("/debug/ring")[1])["members"])
+
+
+def metric(node, name, missing=None, **labels):
+    """The value of the sample `name` on a sidecar's /metrics whose labels include `labels`.
+    Without one (or while the port does not answer yet): `missing`, or with missing=None the test
+    fails, so that a misspelt metric cannot pass for a zero."""
+    try:
+        body = node.http("/metrics")[1].decode()
+    except OSError:
+        body = ""
+    for line in body.splitlines():
+        m = re.match(r"%s(?:\{([^}]*)\})? (\S+)$" % re.escape(name), line)
+        if m and labels.items() <= dict(re.findall(r'(\w+)="([^"]*)"', m.group(1) or "")).items():
+            return float(m.group(2))
+    if missing is None:
+        raise AssertionError("no sample %s%s on /metrics" % (name, labels))
+    return missing
 
 
 class LoaderApp:

@@ -1,11 +1,9 @@
 """DNS-SD discovery (--discovery dns) against a real dnsmasq on a loopback port: SRV and A/AAAA
 modes, record changes, outages and bad answers, IPv6, the member cap, readiness."""
-import json
-import re
-import time
 import unittest
 
-from harness import Sidecar, cache_pb2, free_port, wait_until
+import harness
+from harness import Sidecar, cache_pb2, free_port, ring, wait_until
 from servers import Dnsmasq, FaultyDns
 
 ZONE = "ns.svc.cluster.local"
@@ -15,22 +13,9 @@ INTERVAL = "300ms"
 KEYSPACE = "users:max_bytes=16MiB,ttl=5m"
 
 
-def ring(node):
-    return sorted(json.loads(node.http("/debug/ring")[1])["members"])
-
-
 def metric(node, name, **labels):
-    """The value of one sample of the dns source on /metrics (0 when absent)."""
-    want = dict(labels, source="dns")
-    try:
-        body = node.http("/metrics")[1].decode()
-    except OSError:  # not listening yet
-        return 0.0
-    for line in body.splitlines():
-        m = re.match(r"%s\{([^}]*)\} (\S+)$" % re.escape(name), line)
-        if m and dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))) == want:
-            return float(m.group(2))
-    return 0.0
+    """A sample of the dns source; 0 while there is none."""
+    return harness.metric(node, name, missing=0.0, source="dns", **labels)
 
 
 def srv_records(ports, host="127.0.0.1"):

@@ -4,7 +4,6 @@ Each pretend pod is a podcache sidecar on its own loopback address (127.0.0.N) w
 peer port, as pods share the port of their EndpointSlice."""
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -12,24 +11,9 @@ import unittest
 
 from certs import CertFactory
 from fake_kube_api import FakeKubeApi, endpoint
-from harness import LoaderApp, Sidecar, cache_pb2, free_port, http_get, wait_until
+from harness import LoaderApp, Sidecar, cache_pb2, free_port, metric, ring, wait_until
 
 KS = "users"
-
-
-def ring(node):
-    return sorted(json.loads(node.http("/debug/ring")[1])["members"])
-
-
-def metric(node, name, **labels):
-    """The value of one sample on /metrics; a missing sample fails the test."""
-    text = node.http("/metrics")[1].decode()
-    for line in text.splitlines():
-        if not line.startswith(name + "{") and not line.startswith(name + " "):
-            continue
-        if all('%s="%s"' % kv in line for kv in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    raise AssertionError("no sample %s%s on /metrics" % (name, labels))
 
 
 class KubeEnv:
@@ -284,7 +268,8 @@ class KubernetesDiscoveryTest(unittest.TestCase):
         for node in env.nodes.values():
             self.assertEqual(node.http("/readyz")[0], 200)  # readiness ignores the outage
             self.assertEqual(metric(node, "podcache_discovery_k8s_lists_total"), 1)
-            self.assertGreater(metric(node, "podcache_discovery_errors_total", kind="connect"), 0)
+            errors = node.http("/metrics")[1].decode()
+            self.assertRegex(errors, r'podcache_discovery_errors_total\{source="kubernetes",kind="(connect|tls|read)"\} [1-9]')
             self.assertEqual(metric(node, "podcache_local_fallback_loads_total", keyspace=KS), 0)
         self.assertEqual(sum(env.app.calls(KS, k) for k in keys), len(keys))  # each loaded once
         api.restart()

@@ -1,33 +1,20 @@
 """NATS discovery (--discovery nats) against a real nats-server on a random loopback port: joins,
 SIGTERM leaves, kill -9 expiry, server restarts, malformed messages, credentials and TLS."""
-import json
-import re
 import signal
 import time
 import unittest
 
-from harness import Sidecar, cache_pb2, free_port, wait_until
+import harness
+from harness import Sidecar, cache_pb2, free_port, ring, wait_until
 from servers import NatsServer
 
 KEYSPACE = "users:max_bytes=16MiB,ttl=5m"
 SUBJECT = "podcache.discovery.podcache"
 
 
-def ring(node):
-    return sorted(json.loads(node.http("/debug/ring")[1])["members"])
-
-
 def metric(node, name, **labels):
-    want = dict(labels, source="nats")
-    try:
-        body = node.http("/metrics")[1].decode()
-    except OSError:
-        return 0.0
-    for line in body.splitlines():
-        m = re.match(r"%s\{([^}]*)\} (\S+)$" % re.escape(name), line)
-        if m and dict(re.findall(r'(\w+)="([^"]*)"', m.group(1))) == want:
-            return float(m.group(2))
-    return 0.0
+    """A sample of the nats source; 0 while there is none."""
+    return harness.metric(node, name, missing=0.0, source="nats", **labels)
 
 
 class NatsTest(unittest.TestCase):
