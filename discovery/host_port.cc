@@ -79,4 +79,17 @@ bool NormalizeMembers(std::vector<std::string>* members, size_t max_members) {
   return true;
 }
 
+std::string BracketIpv6HostPort(std::string_view member) {
+  size_t colon = member.rfind(':');
+  if (colon == std::string_view::npos || member.starts_with("[")) return std::string(member);
+  std::string_view host = member.substr(0, colon), port = member.substr(colon + 1);
+  int n = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+  if (ec != std::errc() || end != port.data() + port.size() || n < 1 || n > 65535 ||
+      !IsAddress(AF_INET6, host)) {
+    return std::string(member);
+  }
+  return FormatHostPort(host, n);
+}
+
 }  // namespace podcache

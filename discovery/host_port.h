@@ -13,6 +13,10 @@ namespace podcache {
 // "10.0.0.1" + 7071 → "10.0.0.1:7071"; "fd00::1" + 7071 → "[fd00::1]:7071".
 std::string FormatHostPort(std::string_view host, int port);
 
+// "fd00::5:7071" (an unbracketed IPv6 address, then a port, as "${POD_IP}:7071" expands on an
+// IPv6 pod) → "[fd00::5]:7071"; anything else is returned unchanged.
+std::string BracketIpv6HostPort(std::string_view member);
+
 // True for "host:port" with a port in 1..65535 and a host that is a DNS name (letters, digits,
 // '-', '.', '_'), an IPv4 address or a bracketed IPv6 address. Used to validate what arrives
 // from the network before it can become a ring member.

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 
+#include "discovery/host_port.h"
 #include "sidecar/units.h"
 #include "sidecar/version.h"
 
@@ -123,7 +124,9 @@ const std::vector<Option>& Options() {
                &Config::reap_interval_ms),
       Text("log-level", "log_level", "debug, info, warn or error", &Config::log_level),
       Text("peer-listen", "peer_listen", "Peer API address (mTLS)", &Config::peer_listen),
-      Text("advertise", "advertise", "This node's peer address as the others dial it (host:port)",
+      Text("advertise", "advertise",
+           "This node's peer address as the others dial it (host:port; an IPv6 address is "
+           "bracketed for you: ${POD_IP}:7071 works on IPv6 pods too)",
            &Config::advertise),
       Text("discovery", "discovery.mode", "How peers are found: static, dns, kubernetes or nats",
            &Config::discovery),
@@ -403,6 +406,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
     config.api_token = token;
   }
+  config.advertise = BracketIpv6HostPort(config.advertise);
   if (Status s = config.Validate(); !s.ok()) return fail(s);
   if (validate_only) {
     std::cout << "podcache: configuration ok\n";

@@ -10,6 +10,16 @@ TEST_CASE("FormatHostPort brackets IPv6 literals only") {
   CHECK(FormatHostPort("pod-1.svc.ns.svc.cluster.local", 80) == "pod-1.svc.ns.svc.cluster.local:80");
 }
 
+TEST_CASE("BracketIpv6HostPort brackets an IPv6 address followed by a port, nothing else") {
+  CHECK(BracketIpv6HostPort("fd00::5:7071") == "[fd00::5]:7071");
+  CHECK(BracketIpv6HostPort("[fd00::5]:7071") == "[fd00::5]:7071");
+  CHECK(BracketIpv6HostPort("10.0.0.1:7071") == "10.0.0.1:7071");
+  CHECK(BracketIpv6HostPort("pod.example:7071") == "pod.example:7071");
+  CHECK(BracketIpv6HostPort("fd00::5") == "fd00::5");  // "fd00:" is no address: left alone
+  CHECK(BracketIpv6HostPort("fd00::5:99999") == "fd00::5:99999");
+  CHECK(BracketIpv6HostPort("") == "");
+}
+
 TEST_CASE("IsValidHostPort accepts names and addresses and refuses everything else") {
   CHECK(IsValidHostPort("10.0.0.1:7071"));
   CHECK(IsValidHostPort("[::1]:7071"));

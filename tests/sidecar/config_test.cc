@@ -217,4 +217,11 @@ TEST_CASE("Validate checks the nats subject - TLS pair and credential mix") {
   CHECK(c.Validate().message().find("nats_token") != std::string::npos);
 }
 
+TEST_CASE("An IPv6 advertise from ${POD_IP}:7071 is bracketed") {
+  CommandLine cl = Parse({"--keyspace", "users", "--insecure-peers", "--peers", "[fd00::6]:7071",
+                          "--advertise", "fd00::5:7071"});
+  REQUIRE_FALSE(cl.exit);
+  CHECK(cl.config.advertise == "[fd00::5]:7071");
+}
+
 }  // namespace podcache
