@@ -247,9 +247,17 @@ KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
   // The inactivity timeout must outlast a quiet watch, which the server ends by itself.
   Millis timeout = watch_ms + options_.request_timeout_ms;
   std::string kind;
+  bool streaming = false;
   auto reply = http_->Stream(
       path, timeout,
       [&](std::string_view chunk) {
+        if (!streaming) {
+          // The API server answers again: an error after a long healthy watch starts the
+          // back-off from the beginning.
+          streaming = true;
+          backoff_ms_ = 0;
+          Recovered();
+        }
         bool changed = false;
         stream_error = lines.Feed(chunk, [&](std::string_view line) {
           if (end == WatchEnd::kClosed) end = OnEvent(line, &changed);
