@@ -49,6 +49,7 @@ void CacheService::Finisher::operator()(const Status& status) const {
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
   metrics->Record(status.code(), took.count());
   reactor->Finish(ToGrpcStatus(status));
+  inflight->fetch_sub(1);
 }
 
 CacheService::CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, std::string token)
@@ -58,7 +59,13 @@ CacheService::CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, st
 
 const Keyspace* CacheService::Begin(grpc::CallbackServerContext* ctx, ApiMethod method,
                                     const std::string* keyspace, Finisher* finish) {
-  *finish = {ctx->DefaultReactor(), &(*metrics_)[method], std::chrono::steady_clock::now()};
+  *finish = {ctx->DefaultReactor(), &(*metrics_)[method], std::chrono::steady_clock::now(),
+             &inflight_};
+  inflight_.fetch_add(1);
+  if (draining_.load()) {
+    (*finish)(UnavailableError("podcache is shutting down"));
+    return nullptr;
+  }
   if (!expected_auth_.empty()) {
     auto it = ctx->client_metadata().find("authorization");
     if (it == ctx->client_metadata().end() ||

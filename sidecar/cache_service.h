@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <string>
 
@@ -34,12 +35,20 @@ class CacheService final : public v1::Cache::CallbackService {
                                   const v1::StatsRequest* request,
                                   v1::StatsResponse* response) override;
 
+  // From now on every new call is answered UNAVAILABLE ("shutting down"), while the calls in
+  // flight go on. Shutdown drains this way before it stops the gRPC server, so an app always gets
+  // that clear status instead of whatever a closing server gives.
+  void StartDraining() { draining_.store(true); }
+  // Calls started and not yet finished.
+  int64_t inflight() const { return inflight_.load(); }
+
  private:
   // Finishes one call and records its status and duration.
   struct Finisher {
     grpc::ServerUnaryReactor* reactor;
     CallMetrics* metrics;
     std::chrono::steady_clock::time_point start;
+    std::atomic<int64_t>* inflight;
     void operator()(const Status& status) const;
   };
   // Starts a call: checks the token and looks up `keyspace` (unless it is null). When either
@@ -51,6 +60,8 @@ class CacheService final : public v1::Cache::CallbackService {
   const KeyspaceMap* keyspaces_;
   ApiMetrics* metrics_;
   const std::string expected_auth_;
+  std::atomic<bool> draining_{false};
+  std::atomic<int64_t> inflight_{0};
 };
 
 // Fills a StatsResponse entry from a keyspace's stats.

@@ -6,6 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <thread>
+
 #include "discovery/membership.h"
 #include "sidecar/cache_service.h"
 #include "transport/peer_pool.h"
@@ -185,14 +188,23 @@ Status Sidecar::StartApi() {
 
 void Sidecar::Shutdown() {
   std::call_once(shutdown_once_, [this] {
+    // Draining first: whoever sees readiness drop also sees new calls refused with UNAVAILABLE.
+    auto grace_end = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(config_.shutdown_grace_ms);
+    if (service_ != nullptr) service_->StartDraining();
     ready_ = false;
     LogInfo("shutting down: not ready, draining calls",
             {{"grace_ms", static_cast<long long>(config_.shutdown_grace_ms)}});
     if (source_ != nullptr) source_->Stop();
     if (server_ != nullptr) {
       server_->GetHealthCheckService()->SetServingStatus(false);
-      server_->Shutdown(std::chrono::system_clock::now() +
-                        std::chrono::milliseconds(config_.shutdown_grace_ms));
+      // The calls in flight finish while the server still answers (new calls: UNAVAILABLE).
+      // Then the gRPC server stops at once: it cancels what outlived the grace, and does not
+      // wait for idle client connections to go away, which a graceful gRPC shutdown would.
+      while (service_->inflight() > 0 && std::chrono::steady_clock::now() < grace_end) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      server_->Shutdown(std::chrono::system_clock::now());
       server_->Wait();
       server_.reset();
     }
