@@ -7,14 +7,16 @@
 
 namespace podcache {
 
-// Segmented LRU with a ghost, the default policy. New keys enter the probation segment (LRU order
-// of insertion); a hit there moves the key to the protected segment (60% of the bytes), which is
-// kept in CLOCK order: a hit only sets a bit, so hits on hot keys do no list surgery, and a key
-// whose bit is set when it reaches protected's tail goes round again. Protected overflows into the
-// head of probation instead of being evicted, so a once-popular key gets a second chance; only
-// probation's tail is evicted. A ghost (4 bytes per key) remembers keys evicted from probation,
-// and a key that comes back from it goes straight to protected. One-hit wonders and scans
-// therefore only ever churn probation, while recency still counts everywhere, which is why it
+// Segmented LRU with a ghost, the default policy. New keys enter the probation segment (in order
+// of insertion); a key hit there moves to the protected segment (60% of the bytes) when it reaches
+// probation's tail, instead of at the hit. Protected is kept in CLOCK order: a key whose bit is
+// set when it reaches protected's tail goes round again. So every hit, in either segment, only
+// sets a bit and does no list surgery; promoting at the tail instead of at the hit changes the
+// miss ratios of the bench's traces by less than 0.1% (docs/benchmarks.md). Protected overflows
+// into the head of probation instead of being evicted, so a once-popular key gets a second chance;
+// only probation's tail is evicted. A ghost (4 bytes per key) remembers keys evicted from
+// probation, and a key that comes back from it goes straight to protected. One-hit wonders and
+// scans therefore only ever churn probation, while recency still counts everywhere, which is why it
 // tracks LRU on a shifting hot set where S3-FIFO falls behind (docs/benchmarks.md).
 // Not thread-safe: used by one store shard under its lock.
 class SlruPolicy {
@@ -33,15 +35,9 @@ class SlruPolicy {
     }
   }
 
-  void Touch(Entry* e) {
-    if (e->flags & Entry::kFlagSmallQueue) {
-      size_t charge = e->Charge();
-      probation_.Remove(e, charge);
-      Protect(e, charge);
-    } else {
-      e->freq = 1;  // CLOCK bit: a second chance when the entry reaches protected's tail
-    }
-  }
+  // A hit only sets a bit, in either segment: a probation entry that was hit is promoted when it
+  // reaches probation's tail, so hits do no list surgery.
+  void Touch(Entry* e) { e->freq = 1; }
 
   void Remove(Entry* e, size_t charge) {
     ((e->flags & Entry::kFlagSmallQueue) ? probation_ : protected_).Remove(e, charge);
@@ -49,12 +45,17 @@ class SlruPolicy {
 
   // Unlinks and returns the entry to evict, or null when empty.
   Entry* Evict() {
-    Entry* e = probation_.back();
-    if (e != nullptr) {
-      probation_.Remove(e, e->Charge());
+    while (Entry* e = probation_.back()) {
+      size_t charge = e->Charge();
+      probation_.Remove(e, charge);
+      if (e->freq) {  // hit while in probation: promoted now
+        Protect(e, charge);
+        continue;
+      }
       ghost_.Add(e->hash32);
       return e;
     }
+    Entry* e;
     e = protected_.back();  // only when probation is empty, e.g. a tiny shard
     if (e != nullptr) protected_.Remove(e, e->Charge());
     return e;

@@ -284,6 +284,21 @@ TEST_CASE("store: slru keeps re-used keys through a scan and demotes before it e
   CHECK(p_left < 12);
 }
 
+TEST_CASE("store: slru promotes a probation key that was hit when it reaches probation's tail") {
+  FakeClock clock;
+  std::string v(1000, 'v');
+  size_t charge = ValueRef::Make("k", 0, v).entry()->Charge();
+  auto s = MakeStore(20 * charge + 4096, EvictionPolicy::kSlru, &clock, 0);
+  Put(*s, "read", v);
+  Put(*s, "unread", v);
+  CHECK(Has(*s, "read"));  // a hit in probation only marks it
+  // Filling the store brings both to probation's tail: the marked key moves to protected, the
+  // other is evicted (it was inserted after "read", so it is behind it in the queue).
+  for (int i = 0; i < 60; ++i) Put(*s, "fill" + std::to_string(i), v);
+  CHECK(Has(*s, "read"));
+  CHECK_FALSE(Has(*s, "unread"));
+}
+
 TEST_CASE("store: slru sends a key that returns from its ghost straight to protected") {
   FakeClock clock;
   std::string v(1000, 'v');
