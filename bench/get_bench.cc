@@ -27,7 +27,7 @@ namespace {
 
 constexpr double kZipfTheta = 0.99;
 constexpr int kMaxThreads = 2;
-constexpr int kTrials = 5;
+constexpr int kTrials = 9;
 
 // All keys back to back, 16 bytes each: the caller's side of a Get is one string_view into a
 // buffer, as it would be for a key parsed out of a request, and costs every implementation the
@@ -171,7 +171,7 @@ struct Impl {
 void RunGetBench(const BenchOptions& options, Summary* summary) {
   const uint32_t n_keys = options.quick ? 100'000 : 1'000'000;
   const size_t stream_len = options.quick ? size_t{1} << 18 : size_t{1} << 22;
-  const double trial_seconds = options.quick ? 0.1 : 0.25;
+  const double trial_seconds = options.quick ? 0.1 : 0.3;
   const char* kDists[] = {"uniform", "zipf"};
 
   std::printf("\n== get-hit throughput: %u keys (%zu B), %zu B values, all hits ==\n", n_keys,

@@ -26,6 +26,16 @@ class EntryList {
     ++size_;
   }
 
+  void PushBack(Entry* e, size_t charge) {
+    e->next = nullptr;
+    e->prev = tail_;
+    if (tail_) tail_->next = e;
+    tail_ = e;
+    if (!head_) head_ = e;
+    bytes_ += charge;
+    ++size_;
+  }
+
   void Remove(Entry* e, size_t charge) {
     if (e->prev)
       e->prev->next = e->next;

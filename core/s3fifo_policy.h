@@ -83,7 +83,7 @@ class S3FifoPolicy {
   // The ghost remembers about as many keys as the cache holds: grow it as the cache fills.
   void MaybeResizeGhost() {
     size_t entries = small_.size() + main_.size() + 1;
-    if (entries > ghost_.capacity()) ghost_.Resize(entries);
+    if (entries > ghost_.capacity()) ghost_.Resize(entries + entries / 4);
   }
 
   size_t small_target_;

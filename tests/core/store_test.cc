@@ -276,12 +276,19 @@ TEST_CASE("store: slru keeps re-used keys through a scan and demotes before it e
   int hot_left = 0;
   for (int i = 0; i < 5; ++i) hot_left += Has(*s, "hot" + std::to_string(i));
   CHECK(hot_left == 5);  // demoted, then hit again: back in protected
-  // ...and a demoted key that is not read again leaves through probation.
-  for (int i = 0; i < 12; ++i) Has(*s, "hot" + std::to_string(i % 5));
+  // ...and a demoted key that is not read again leaves through probation: six more re-used keys
+  // overfill protected, whose least recent keys are demoted and then evicted by the scan.
+  for (int i = 0; i < 6; ++i) {
+    Put(*s, "q" + std::to_string(i), v);
+    REQUIRE(Has(*s, "q" + std::to_string(i)));
+  }
   for (int i = 0; i < 40; ++i) Put(*s, "scan2-" + std::to_string(i), v);
-  int p_left = 0;
-  for (int i = 0; i < 12; ++i) p_left += Has(*s, "p" + std::to_string(i));
-  CHECK(p_left < 12);
+  int q_left = 0, older_left = 0;
+  for (int i = 0; i < 6; ++i) q_left += Has(*s, "q" + std::to_string(i));
+  for (int i = 0; i < 12; ++i) older_left += Has(*s, "p" + std::to_string(i));
+  for (int i = 0; i < 5; ++i) older_left += Has(*s, "hot" + std::to_string(i));
+  CHECK(q_left == 6);
+  CHECK(older_left < 17);
 }
 
 TEST_CASE("store: slru promotes a probation key that was hit when it reaches probation's tail") {
