@@ -66,6 +66,16 @@ def ring(node):
     return sorted(json.loads(node.http("/debug/ring")[1])["members"])
 
 
+def wait_rings(nodes, members, timeout=5.0):
+    """Waits until every node's ring is `members`; a timeout shows the ring and the node's log."""
+    members = sorted(members)
+    for n in nodes:
+        try:
+            wait_until(lambda: ring(n) == members, timeout=timeout, what="ring %s" % members)
+        except AssertionError:
+            raise AssertionError("ring %s, not %s; log:\n%s" % (ring(n), members, n.output()[-3000:]))
+
+
 def metric(node, name, missing=None, **labels):
     """The value of the sample `name` on a sidecar's /metrics whose labels include `labels`.
     Without one (or while the port does not answer yet): `missing`, or with missing=None the test

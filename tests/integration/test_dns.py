@@ -3,7 +3,7 @@ modes, record changes, outages and bad answers, IPv6, the member cap, readiness.
 import unittest
 
 import harness
-from harness import Sidecar, cache_pb2, free_port, ring, wait_until
+from harness import Sidecar, cache_pb2, free_port, ring, wait_rings, wait_until
 from servers import Dnsmasq, FaultyDns
 
 ZONE = "ns.svc.cluster.local"
@@ -39,14 +39,6 @@ class DnsTest(unittest.TestCase):
         self.addCleanup(s.stop)
         return s
 
-    def wait_rings(self, nodes, members, timeout=5.0):
-        members = sorted(members)
-        for n in nodes:
-            try:
-                wait_until(lambda: ring(n) == members, timeout=timeout, what="ring %s" % members)
-            except AssertionError:
-                raise AssertionError("ring %s, not %s; log:\n%s" % (ring(n), members, n.output()[-3000:]))
-
     def test_srv_three_members_then_four_then_dnsmasq_stopped(self):
         from certs import CertFactory
         certs = CertFactory()
@@ -59,7 +51,7 @@ class DnsTest(unittest.TestCase):
             cert, key = certs.cert("node%d" % i)
             return ["--tls-cert", cert, "--tls-key", key, "--tls-ca", ca[0]]
         nodes = [self.node(members[i], dns.port, "--dns-name", SRV_NAME, tls=tls(i)) for i in range(3)]
-        self.wait_rings(nodes, members[:3])
+        wait_rings(nodes, members[:3])
         # The ring is a working cluster: a value set on one node is read through another.
         nodes[0].stub.Set(cache_pb2.SetRequest(keyspace="users", key=b"k", value=b"v"), timeout=5)
         self.assertEqual(nodes[2].stub.Get(cache_pb2.GetRequest(keyspace="users", key=b"k"), timeout=5).value, b"v")
@@ -67,7 +59,7 @@ class DnsTest(unittest.TestCase):
         # A 4th pod: its SRV record appears (dnsmasq learns SRV records on restart only).
         dns.restart(*srv_records(ports))
         nodes.append(self.node(members[3], dns.port, "--dns-name", SRV_NAME, tls=tls(3)))
-        self.wait_rings(nodes, members, timeout=3.0)  # interval 300ms + debounce 200ms, with slack
+        wait_rings(nodes, members, timeout=3.0)  # interval 300ms + debounce 200ms, with slack
         for n in nodes:
             self.assertEqual(metric(n, "podcache_discovery_members"), 4)
             self.assertGreaterEqual(metric(n, "podcache_discovery_updates_total"), 1)
@@ -95,16 +87,16 @@ class DnsTest(unittest.TestCase):
         dns = self.dnsmasq()
         dns.write_hosts("peers", ["%s %s" % (a, A_NAME) for a in addrs[:3]])
         nodes = [self.node(members[i], dns.port, "--dns-name", A_NAME, "--dns-port", str(port)) for i in range(3)]
-        self.wait_rings(nodes, members[:3])
+        wait_rings(nodes, members[:3])
 
         # dnsmasq re-reads --hostsdir files by itself: rings follow within the interval.
         dns.write_hosts("peers", ["%s %s" % (a, A_NAME) for a in addrs])
         nodes.append(self.node(members[3], dns.port, "--dns-name", A_NAME, "--dns-port", str(port)))
-        self.wait_rings(nodes, members, timeout=3.0)
+        wait_rings(nodes, members, timeout=3.0)
         nodes[1].proc.kill()
         dns.write_hosts("peers", ["%s %s" % (a, A_NAME) for a in addrs if a != addrs[1]])
         alive = [n for i, n in enumerate(nodes) if i != 1]
-        self.wait_rings(alive, [m for i, m in enumerate(members) if i != 1], timeout=3.0)
+        wait_rings(alive, [m for i, m in enumerate(members) if i != 1], timeout=3.0)
 
         # The name disappears (NXDOMAIN): the last members stay.
         dns.write_hosts("peers", [])
@@ -121,7 +113,7 @@ class DnsTest(unittest.TestCase):
         records = [("node%d.peers.%s" % (i, ZONE), ["127.0.0.1", "::1"]) for i in range(2)]
         dns = self.dnsmasq(srv=srv, records=records)
         nodes = [self.node(v6[i], dns.port, "--dns-name", SRV_NAME) for i in range(2)]
-        self.wait_rings(nodes, v6)
+        wait_rings(nodes, v6)
         nodes[0].stub.Set(cache_pb2.SetRequest(keyspace="users", key=b"k6", value=b"v6"), timeout=5)
         self.assertEqual(nodes[1].stub.Get(cache_pb2.GetRequest(keyspace="users", key=b"k6"), timeout=5).value, b"v6")
 
@@ -143,7 +135,7 @@ class DnsTest(unittest.TestCase):
         self.addCleanup(proxy.close)
         nodes = [self.node(members[i], proxy.port, "--dns-name", SRV_NAME, "--dns-timeout", "100ms",
                            "--dns-tries", "1") for i in range(2)]
-        self.wait_rings(nodes, members)
+        wait_rings(nodes, members)
         for mode, kind in [("servfail", "servfail"), ("refused", "refused"), ("empty", "empty"), ("truncated", "unreachable"),
                            ("bad", "bad_answer"), ("drop", "timeout")]:
             before = [metric(n, "podcache_discovery_errors_total", kind=kind) for n in nodes]

@@ -5,7 +5,7 @@ import time
 import unittest
 
 import harness
-from harness import Sidecar, cache_pb2, free_port, ring, wait_until
+from harness import Sidecar, cache_pb2, free_port, ring, wait_rings, wait_until
 from servers import NatsServer
 
 KEYSPACE = "users:max_bytes=16MiB,ttl=5m"
@@ -32,29 +32,21 @@ class NatsTest(unittest.TestCase):
         self.addCleanup(s.stop)
         return s
 
-    def wait_rings(self, nodes, members, timeout=5.0):
-        members = sorted(members)
-        for n in nodes:
-            try:
-                wait_until(lambda: ring(n) == members, timeout=timeout, what="ring %s" % members)
-            except AssertionError:
-                raise AssertionError("ring %s, not %s; log:\n%s" % (ring(n), members, n.output()[-3000:]))
-
     def test_three_converge_a_fourth_joins_and_sigterm_leaves_within_1s(self):
         nats = self.nats()
         # Heartbeats far apart: joining and leaving must not wait for them (hello / bye do it).
         slow = dict(heartbeat="10s", expiry="30s")
         nodes = [self.node(nats.url, **slow) for _ in range(3)]
-        self.wait_rings(nodes, [n.member for n in nodes])
+        wait_rings(nodes, [n.member for n in nodes])
         nodes[0].stub.Set(cache_pb2.SetRequest(keyspace="users", key=b"k", value=b"v"), timeout=5)
         self.assertEqual(nodes[2].stub.Get(cache_pb2.GetRequest(keyspace="users", key=b"k"), timeout=5).value, b"v")
 
         nodes.append(self.node(nats.url, **slow))  # returns once ready
-        self.wait_rings(nodes, [n.member for n in nodes], timeout=1.0)
+        wait_rings(nodes, [n.member for n in nodes], timeout=1.0)
 
         leaving = nodes.pop(1)
         leaving.terminate()
-        self.wait_rings(nodes, [n.member for n in nodes], timeout=1.0)
+        wait_rings(nodes, [n.member for n in nodes], timeout=1.0)
         self.assertEqual(leaving.proc.wait(timeout=15), 0)
         self.assertIn("said bye", leaving.output())
         for n in nodes:
@@ -65,11 +57,11 @@ class NatsTest(unittest.TestCase):
     def test_kill_9_member_expires_after_the_expiry_time(self):
         nats = self.nats()
         nodes = [self.node(nats.url, heartbeat="200ms", expiry="1500ms") for _ in range(3)]
-        self.wait_rings(nodes, [n.member for n in nodes])
+        wait_rings(nodes, [n.member for n in nodes])
         victim = nodes.pop()
         victim.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
-        self.wait_rings(nodes, [n.member for n in nodes], timeout=6.0)
+        wait_rings(nodes, [n.member for n in nodes], timeout=6.0)
         # Its last heartbeat was at most 200 ms before the kill: it cannot have expired sooner.
         self.assertGreaterEqual(time.monotonic() - killed, 1.5 - 0.2)
         for n in nodes:
@@ -79,7 +71,7 @@ class NatsTest(unittest.TestCase):
         nats = self.nats()
         nodes = [self.node(nats.url, heartbeat="200ms", expiry="1s") for _ in range(3)]
         members = [n.member for n in nodes]
-        self.wait_rings(nodes, members)
+        wait_rings(nodes, members)
 
         nats.stop()
         for n in nodes:
@@ -95,12 +87,12 @@ class NatsTest(unittest.TestCase):
         for n in nodes[:2]:
             wait_until(lambda: metric(n, "podcache_discovery_reconnects_total") >= 1, timeout=15, what="reconnected")
         # The two alive nodes answer each other's hello; the dead one expires one expiry later.
-        self.wait_rings(nodes[:2], members[:2], timeout=6.0)
+        wait_rings(nodes[:2], members[:2], timeout=6.0)
         for n in nodes[:2]:
             self.assertIn("reconnected, announcing again", n.output())
         # Heartbeats and announcements flow again: a new node joins everyone.
         late = self.node(nats.url, heartbeat="200ms", expiry="1s")
-        self.wait_rings(nodes[:2] + [late], members[:2] + [late.member], timeout=3.0)
+        wait_rings(nodes[:2] + [late], members[:2] + [late.member], timeout=3.0)
         time.sleep(2)  # two expiry times: the alive members keep beating
         for n in nodes[:2] + [late]:
             self.assertEqual(ring(n), sorted(members[:2] + [late.member]))
@@ -109,7 +101,7 @@ class NatsTest(unittest.TestCase):
         nats = self.nats()
         nodes = [self.node(nats.url, heartbeat="200ms", expiry="1s") for _ in range(2)]
         members = [n.member for n in nodes]
-        self.wait_rings(nodes, members)
+        wait_rings(nodes, members)
         bad = [b"", b"hello", b"\x00\xff\xfe", b'{"v":1,"type":"hello","member":"127.0.0.1:1"}',
                b"podcache.discovery/1 wave 127.0.0.1:1", b"podcache.discovery/1 hello 127.0.0.1",
                b"podcache.discovery/1 hello 127.0.0.1:99999", b"podcache.discovery/1 hello a b:1",
@@ -128,14 +120,14 @@ class NatsTest(unittest.TestCase):
                        what="malformed counted")
             self.assertEqual(metric(n, "podcache_discovery_messages_dropped_total", reason="oversized"), 1)
             self.assertEqual(metric(n, "podcache_discovery_messages_dropped_total", reason="version"), 1)
-        self.wait_rings(nodes, members, timeout=3.0)
+        wait_rings(nodes, members, timeout=3.0)
         for n in nodes:
             self.assertEqual(n.proc.poll(), None)
 
         # The same publisher with a valid hello: a member appears, and expires without heartbeats.
         nats.publish(SUBJECT, b"podcache.discovery/1 hello 127.0.0.1:1")
-        self.wait_rings(nodes, members + ["127.0.0.1:1"], timeout=3.0)
-        self.wait_rings(nodes, members, timeout=5.0)
+        wait_rings(nodes, members + ["127.0.0.1:1"], timeout=3.0)
+        wait_rings(nodes, members, timeout=5.0)
 
     def test_member_cap_refuses_a_flood_of_announcements(self):
         nats = self.nats()
@@ -158,7 +150,7 @@ class NatsTest(unittest.TestCase):
         url = "tls://localhost:%d" % nats.port
         tls = ["--nats-tls-ca", ca[0], "--nats-tls-cert", client_cert, "--nats-tls-key", client_key]
         nodes = [self.node(url, "--nats-user", "cache", "--nats-password", "s3cret", *tls) for _ in range(2)]
-        self.wait_rings(nodes, [n.member for n in nodes])
+        wait_rings(nodes, [n.member for n in nodes])
         # A wrong password or no client certificate: never connected, never ready.
         wrong = self.node(url, "--nats-user", "cache", "--nats-password", "nope", *tls, wait_ready=False)
         no_cert = self.node(url, "--nats-user", "cache", "--nats-password", "s3cret", "--nats-tls-ca", ca[0],
@@ -172,7 +164,7 @@ class NatsTest(unittest.TestCase):
 
         token = self.nats("--auth", "t0ken")
         with_token = [self.node(token.url, "--nats-token", "t0ken") for _ in range(2)]
-        self.wait_rings(with_token, [n.member for n in with_token])
+        wait_rings(with_token, [n.member for n in with_token])
 
 
 if __name__ == "__main__":
