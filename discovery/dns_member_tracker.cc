@@ -24,12 +24,16 @@ std::optional<std::vector<std::string>> DnsMemberTracker::Apply(const DnsOutcome
   if (state != state_) {
     if (outcome.ok()) {
       if (state_ != "start") LogInfo("dns discovery: resolving again", {{"name", name_}});
-    } else {
+    } else if (state_ == "ok" || state_ == "start") {
       LogWarn("dns discovery: resolution failed, keeping the last members",
               {{"name", name_},
                {"kind", state},
                {"error", outcome.detail},
                {"members", static_cast<long long>(last_.size())}});
+    } else {
+      // Still failing, another way (a server going down answers with timeouts, then refusals):
+      // the warning above was said once; the kinds are counted in the metrics.
+      LogDebug("dns discovery: still failing", {{"name", name_}, {"kind", state}});
     }
     state_ = state;
   }

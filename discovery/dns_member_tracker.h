@@ -16,7 +16,8 @@ namespace podcache {
 //   - success: the members (sorted, de-duplicated, cut to max_members) are reported when they
 //     differ from the last set;
 //   - NXDOMAIN, NODATA, SERVFAIL, timeouts, unreachable servers, bad answers: the last members
-//     stay; the failure is counted by kind and logged once per change of state;
+//     stay; the failure is counted by kind, and logged once when resolving stops working (a
+//     change of failure kind while failing is a debug line only);
 //   - synced once the DNS server gave a first answer: members, or "no such name" / "no
 //     records" (before any pod is published the name may not exist yet; the node then starts
 //     alone instead of waiting forever). Timeouts and server failures do not sync it, so a
