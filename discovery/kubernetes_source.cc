@@ -234,9 +234,8 @@ bool KubernetesPeerSource::List() {
 KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
   // Like client-go, a timeout between 1x and 2x the option, so that the watches of many pods
   // started together do not all expire together.
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   Millis watch_ms = options_.watch_timeout_ms +
-                    static_cast<Millis>(rng() % static_cast<uint64_t>(options_.watch_timeout_ms));
+                    static_cast<Millis>(rng_() % static_cast<uint64_t>(options_.watch_timeout_ms));
   std::string path = SlicesPath() + "&watch=1&allowWatchBookmarks=true&resourceVersion=" +
                      QueryEscape(resource_version_) +
                      "&timeoutSeconds=" + std::to_string(std::max<Millis>(1, watch_ms / 1000));
@@ -364,9 +363,8 @@ void KubernetesPeerSource::Recovered() {
 bool KubernetesPeerSource::Backoff() {
   backoff_ms_ = backoff_ms_ == 0 ? options_.backoff_initial_ms
                                  : std::min(backoff_ms_ * 2, options_.backoff_max_ms);
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   // Half fixed, half random: peers that failed together do not retry together.
-  Millis wait = backoff_ms_ / 2 + static_cast<Millis>(rng() % (backoff_ms_ / 2 + 1));
+  Millis wait = backoff_ms_ / 2 + static_cast<Millis>(rng_() % (backoff_ms_ / 2 + 1));
   std::unique_lock<std::mutex> lock(mu_);
   return !cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stopping_.load(); });
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 
@@ -94,6 +95,7 @@ class KubernetesPeerSource final : public PeerSource {
   bool published_once_ = false;
   Millis backoff_ms_ = 0;
   Millis token_read_at_ = -1;
+  std::mt19937_64 rng_{std::random_device{}()};  // jitter of watch timeouts and back-off
   std::string failing_;  // the error logged last, "" when healthy (logs once per change)
 
   std::atomic<bool> synced_{false};

@@ -335,7 +335,7 @@ class Render(unittest.TestCase):
         objs = render([ci(MODES["kubernetes"])])
         cm = one(objs, "ConfigMap", "r-podcache-example")
         self.assertEqual(cm["data"]["slow-db.py"], read(os.path.join(chart.ROOT, "examples", "slow-db", "app.py")),
-                         "files/slow-db.py is a copy of examples/slow-db/app.py")
+                         "files/slow-db.py (a symlink) renders examples/slow-db/app.py")
         app = one(objs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
         self.assertIn("--port=8080", app["command"])
         c, _ = podcache_config(objs)

@@ -66,14 +66,16 @@ def ring(node):
     return sorted(json.loads(node.http("/debug/ring")[1])["members"])
 
 
-def wait_rings(nodes, members, timeout=5.0):
-    """Waits until every node's ring is `members`; a timeout shows the ring and the node's log."""
+def wait_rings(nodes, members, timeout=5.0, what="rings"):
+    """Waits until the ring of every node is `members`, all within `timeout` seconds; a timeout
+    names the nodes still behind, with their rings and the end of their logs."""
     members = sorted(members)
-    for n in nodes:
-        try:
-            wait_until(lambda: ring(n) == members, timeout=timeout, what="ring %s" % members)
-        except AssertionError:
-            raise AssertionError("ring %s, not %s; log:\n%s" % (ring(n), members, n.output()[-3000:]))
+    try:
+        wait_until(lambda: all(ring(n) == members for n in nodes), timeout=timeout, what=what)
+    except AssertionError:
+        behind = [(ring(n), n.output()[-3000:]) for n in nodes if ring(n) != members]
+        raise AssertionError("%s: want %s; behind: %s" % (
+            what, members, "\n".join("ring %s, log:\n%s" % b for b in behind)))
 
 
 def metric(node, name, missing=None, **labels):

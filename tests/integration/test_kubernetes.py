@@ -11,6 +11,7 @@ import unittest
 
 from certs import CertFactory
 from fake_kube_api import FakeKubeApi, endpoint
+import harness
 from harness import LoaderApp, Sidecar, cache_pb2, free_port, metric, ring, wait_until
 
 KS = "users"
@@ -70,10 +71,8 @@ class KubeEnv:
         return node
 
     def wait_rings(self, expected, nodes=None, timeout=5.0, what="rings"):
-        expected = sorted(expected)
-        nodes = nodes if nodes is not None else list(self.nodes.values())
-        wait_until(lambda: all(ring(n) == expected for n in nodes), timeout=timeout,
-                   what="%s == %s (now %s)" % (what, expected, [ring(n) for n in nodes]))
+        harness.wait_rings(nodes if nodes is not None else list(self.nodes.values()), expected,
+                           timeout=timeout, what=what)
 
 
 class KubernetesDiscoveryTest(unittest.TestCase):
