@@ -21,7 +21,7 @@ struct Entry {
   Entry* next;
   Millis expires_at;    // Clock time at which it stops being served; 0 = never
   uint32_t hash32;      // low 32 bits of the key's hash, for the bucket and quick compares
-  uint32_t generation;  // keyspace generation it was written under
+  uint32_t generation;  // low 32 bits of the keyspace generation it was written under (Store)
   std::atomic<uint32_t> refs;
   uint32_t value_size;
   uint16_t key_size;

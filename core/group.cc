@@ -3,6 +3,7 @@
 #include <future>
 
 #include "core/hash.h"
+#include "core/log.h"
 
 namespace podcache {
 
@@ -152,7 +153,7 @@ bool Group::ServeIfCached(std::string_view key, uint64_t hash, const Done& done)
 
 void Group::LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
                      GetCallback done) {
-  Millis flight_deadline = env_.clock->NowMs() + options_.load_timeout_ms;
+  Millis flight_deadline = SaturatingAdd(env_.clock->NowMs(), options_.load_timeout_ms);
   auto self = shared_from_this();
   bool started = loads_.Do(
       key, waiter_deadline, flight_deadline,
@@ -172,7 +173,7 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
   }
   // The generation is taken before the load starts: if the keyspace is invalidated while the
   // loader runs, the (possibly stale) value is handed to its waiters but not cached.
-  uint32_t generation = main_->generation();
+  uint64_t generation = main_->generation();
   auto self = shared_from_this();
   bool accepted = load_limiter_.Submit([self, key, hash, fill, generation, done]() {
     self->counters_.Add(KeyspaceStats::kLoads);
@@ -180,7 +181,7 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
     auto release_once = [self, released] {
       if (!released->exchange(true)) self->load_limiter_.Release();
     };
-    Millis deadline = self->env_.clock->NowMs() + self->options_.load_timeout_ms;
+    Millis deadline = SaturatingAdd(self->env_.clock->NowMs(), self->options_.load_timeout_ms);
     try {
       self->loader_->Load(
           self->name(), key, deadline,
@@ -207,7 +208,7 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
   }
 }
 
-void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_t generation,
+void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_t generation,
                        StatusOr<Loaded> loaded, Done done) {
   Millis now = env_.clock->NowMs();
   if (loaded.ok()) {
@@ -221,7 +222,7 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_
     }
     Millis ttl = options_.EffectiveTtl(l.ttl_ms);
     if (fill == Fill::kFallback) ttl = CapTtl(ttl, options_.hot_ttl_ms);
-    ValueRef v = ValueRef::Make(key, hash, l.value, ttl ? now + ttl : 0);
+    ValueRef v = ValueRef::Make(key, hash, l.value, ExpiryTime(now, ttl));
     (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation, /*replace=*/false);
     done(Found(std::move(v), ValueSource::kLoader, ttl));
     return;
@@ -229,7 +230,7 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_
   if (loaded.status().code() == StatusCode::kNotFound) {
     counters_.Add(KeyspaceStats::kNotFound);
     if (fill == Fill::kOwner && options_.negative_ttl_ms > 0) {
-      main_->Insert(ValueRef::Make(key, hash, "", now + options_.negative_ttl_ms, true), generation,
+      main_->Insert(ValueRef::Make(key, hash, "", ExpiryTime(now, options_.negative_ttl_ms), true), generation,
                     /*replace=*/false);
     }
     GetResult r = ErrorResult(NotFoundError("keyspace '" + name() + "': key not found"));
@@ -246,7 +247,8 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_
 void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
                            Millis waiter_deadline, GetCallback done) {
   Millis now = env_.clock->NowMs();
-  Millis flight_deadline = now + env_.peer_timeout_ms + options_.load_timeout_ms;
+  Millis flight_deadline =
+      SaturatingAdd(SaturatingAdd(now, env_.peer_timeout_ms), options_.load_timeout_ms);
   auto self = shared_from_this();
   auto work = [self, key, hash, owner](Done d) {
     if (self->ServeIfCached(key, hash, d)) return;
@@ -256,18 +258,20 @@ void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
       return;
     }
     self->counters_.Add(KeyspaceStats::kPeerGets);
-    uint32_t generation = self->main_->generation();
-    Millis deadline = self->env_.clock->NowMs() + self->env_.peer_timeout_ms;
+    uint64_t generation = self->main_->generation();
+    Millis deadline = SaturatingAdd(self->env_.clock->NowMs(), self->env_.peer_timeout_ms);
     uint64_t fingerprint = self->env_.peers->Ring()->fingerprint();
     client->Get(self->name(), key, fingerprint, deadline,
                 [self, key, hash, generation, d](StatusOr<PeerValue> r) {
                   if (r.ok()) {
                     const PeerValue& pv = r.value();
-                    Millis ttl = pv.remaining_ttl_ms;
+                    // A negative TTL is no answer a podcache peer gives: serve it to the
+                    // waiters now, never again.
+                    Millis ttl = pv.remaining_ttl_ms < 0 ? 1 : pv.remaining_ttl_ms;
                     bool promote = self->hot_tracker_.IsHot(hash);
                     if (promote) ttl = CapTtl(ttl, self->options_.hot_ttl_ms);
                     Millis now = self->env_.clock->NowMs();
-                    ValueRef v = ValueRef::Make(key, hash, pv.value, ttl ? now + ttl : 0);
+                    ValueRef v = ValueRef::Make(key, hash, pv.value, ExpiryTime(now, ttl));
                     if (promote && self->hot_->Insert(v, generation, /*replace=*/false)) {
                       self->counters_.Add(KeyspaceStats::kHotPromotions);
                     }
@@ -341,7 +345,7 @@ void Group::ForwardToOwner(std::string_view key, uint64_t hash, const std::strin
     return done(
         UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
   }
-  call(*client, std::min(opts.deadline, env_.clock->NowMs() + env_.peer_timeout_ms),
+  call(*client, std::min(opts.deadline, SaturatingAdd(env_.clock->NowMs(), env_.peer_timeout_ms)),
        std::move(done));
 }
 
@@ -350,7 +354,7 @@ void Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::stri
   if (value != nullptr) {
     Millis ttl = options_.EffectiveTtl(ttl_ms);
     Millis now = env_.clock->NowMs();
-    ValueRef v = ValueRef::Make(key, hash, *value, ttl ? now + ttl : 0);
+    ValueRef v = ValueRef::Make(key, hash, *value, ExpiryTime(now, ttl));
     if (!main_->Insert(v, main_->generation())) {
       return done(ResourceExhaustedError("keyspace '" + name() + "': value of " +
                                          std::to_string(value->size()) +
@@ -373,17 +377,28 @@ void Group::DropHot(std::string_view key) { hot_->Erase(key, HashBytes(key)); }
 
 void Group::Invalidate(StatusCallback done) {
   counters_.Add(KeyspaceStats::kInvalidations);
-  uint32_t next = main_->generation() + 1;
-  AdvanceGeneration(next);
+  uint64_t next = main_->generation() + 1;
+  main_->AdvanceGeneration(next);
+  hot_->AdvanceGeneration(next);
   std::string ks = name();
   Broadcast([ks, next](PeerClient& c, Millis deadline,
                        PeerClient::StatusFn fn) { c.AdvanceGeneration(ks, next, deadline, std::move(fn)); },
             [done = std::move(done)] { done(OkStatus()); });
 }
 
-void Group::AdvanceGeneration(uint32_t generation) {
+Status Group::AdvanceGeneration(uint64_t generation) {
+  if (generation > kMaxPeerGeneration) {
+    counters_.Add(KeyspaceStats::kGenerationsRefused);
+    LogWarn("peer generation refused", {{"keyspace", name()},
+                                        {"generation", std::to_string(generation)},
+                                        {"max", std::to_string(kMaxPeerGeneration)}});
+    return InvalidArgumentError("keyspace '" + name() + "': generation " +
+                                std::to_string(generation) + " is beyond the largest accepted (" +
+                                std::to_string(kMaxPeerGeneration) + ")");
+  }
   main_->AdvanceGeneration(generation);
   hot_->AdvanceGeneration(generation);
+  return OkStatus();
 }
 
 void Group::Broadcast(PeerCall call, std::function<void()> first_round_done) {
@@ -427,7 +442,7 @@ void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const
     on_done(UnavailableError("no client for " + member));
     return;
   }
-  (*call)(*client, env_.clock->NowMs() + env_.peer_timeout_ms, on_done);
+  (*call)(*client, SaturatingAdd(env_.clock->NowMs(), env_.peer_timeout_ms), on_done);
 }
 
 GetResult Group::GetSync(std::string_view key, const GetOptions& opts) {
@@ -451,20 +466,6 @@ Status Group::DeleteSync(std::string_view key, const WriteOptions& opts) {
 
 size_t Group::ReclaimExpired(size_t max_buckets) {
   return main_->ReclaimExpired(max_buckets) + hot_->ReclaimExpired(max_buckets);
-}
-
-void Group::StartReaper(Millis interval_ms, size_t max_buckets) {
-  std::weak_ptr<Group> weak = weak_from_this();
-  auto tick = std::make_shared<std::function<void()>>();
-  // The task holds the group weakly and reschedules itself; it stops when the group is gone.
-  *tick = [weak, interval_ms, max_buckets, tick_weak = std::weak_ptr(tick)] {
-    auto self = weak.lock();
-    auto again = tick_weak.lock();
-    if (!self || !again) return;
-    self->ReclaimExpired(max_buckets);
-    self->env_.scheduler->RunAfter(interval_ms, [again] { (*again)(); });
-  };
-  env_.scheduler->RunAfter(interval_ms, [tick] { (*tick)(); });
 }
 
 KeyspaceStats Group::Stats() const {
@@ -498,6 +499,7 @@ const char* KeyspaceCounterName(KeyspaceStats::Counter c) {
       "broadcasts_sent",
       "broadcast_failures",
       "invalidations",
+      "generations_refused",
   };
   return c < KeyspaceStats::kNumCounters ? kNames[c] : "unknown";
 }

@@ -89,9 +89,13 @@ class Group : public std::enable_shared_from_this<Group> {
   void DropHot(std::string_view key);
   // Stops serving every entry written before now, on this node and (best-effort) every member.
   void Invalidate(StatusCallback done);
-  // A peer invalidated the keyspace: adopt its generation if it is newer.
-  void AdvanceGeneration(uint32_t generation);
-  uint32_t generation() const { return main_->generation(); }
+  // A peer invalidated the keyspace: adopt its generation if it is newer. A generation above
+  // kMaxPeerGeneration is refused (INVALID_ARGUMENT, counted, logged): no peer can push the
+  // generation near the end of its range, so invalidation keeps working for good.
+  Status AdvanceGeneration(uint64_t generation);
+  uint64_t generation() const { return main_->generation(); }
+  // 2^53: a million invalidations a second for 285 years.
+  static constexpr uint64_t kMaxPeerGeneration = uint64_t{1} << 53;
 
   // Blocking helpers for tests and tools. Never call them from a callback.
   GetResult GetSync(std::string_view key, const GetOptions& opts = {});
@@ -99,11 +103,11 @@ class Group : public std::enable_shared_from_this<Group> {
                  const WriteOptions& opts = {});
   Status DeleteSync(std::string_view key, const WriteOptions& opts = {});
 
-  // Drops expired and stale entries from up to `max_buckets` buckets per shard of each store.
+  // Drops expired and stale entries from up to `max_buckets` buckets per shard of each store
+  // (core/reaper.h calls it for every keyspace of a node).
   size_t ReclaimExpired(size_t max_buckets);
-  // Runs ReclaimExpired(max_buckets) every `interval_ms` on the scheduler, for as long as the
-  // group lives, so memory held by expired entries comes back without reads or evictions.
-  void StartReaper(Millis interval_ms, size_t max_buckets = 4096);
+  // Shards of both stores: what one ReclaimExpired walks.
+  size_t num_shards() const { return main_->num_shards() + hot_->num_shards(); }
   KeyspaceStats Stats() const;
 
   Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, const GroupEnv& env);
@@ -120,7 +124,7 @@ class Group : public std::enable_shared_from_this<Group> {
                 GetCallback done);
   void StartLoad(const std::string& key, uint64_t hash, Fill fill,
                  SingleFlight<GetResult>::Done done);
-  void FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint32_t generation,
+  void FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_t generation,
                   StatusOr<Loaded> loaded, SingleFlight<GetResult>::Done done);
   void FetchFromOwner(std::string key, uint64_t hash, std::string owner, Millis waiter_deadline,
                       GetCallback done);

@@ -4,9 +4,7 @@
 
 namespace podcache {
 
-namespace {
-
-bool ValidName(const std::string& name) {
+bool IsValidKeyspaceName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -16,6 +14,8 @@ bool ValidName(const std::string& name) {
   return true;
 }
 
+namespace {
+
 Status Bad(const std::string& ks, const std::string& what) {
   return InvalidArgumentError("keyspace '" + ks + "': " + what);
 }
@@ -23,7 +23,7 @@ Status Bad(const std::string& ks, const std::string& what) {
 }  // namespace
 
 Status KeyspaceOptions::Validate() const {
-  if (!ValidName(name)) {
+  if (!IsValidKeyspaceName(name)) {
     return Bad(name, "name must be 1-64 characters of [A-Za-z0-9_.-]");
   }
   if (max_bytes < (64 << 10)) return Bad(name, "max_bytes must be at least 64KiB");

@@ -2,12 +2,16 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/status.h"
 #include "core/store.h"
 
 namespace podcache {
+
+// True for 1-64 characters of [A-Za-z0-9_.-]: what a keyspace may be called.
+bool IsValidKeyspaceName(std::string_view name);
 
 // Everything that defines one keyspace (groupcache's "group"). Durations are milliseconds;
 // 0 means "none" where noted.

@@ -27,12 +27,13 @@ struct KeyspaceStats {
     kBroadcastsSent,     // hot-copy drops and generation bumps sent to peers
     kBroadcastFailures,  // ... that failed after every retry
     kInvalidations,
+    kGenerationsRefused,  // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};
   StoreStats main;
   StoreStats hot;
-  uint32_t generation = 0;
+  uint64_t generation = 0;
   int loads_active = 0;
   size_t loads_queued = 0;
 

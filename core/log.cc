@@ -6,6 +6,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "core/clock.h"
+
 namespace podcache {
 namespace {
 
@@ -84,6 +86,19 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
     p += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+bool LogRateLimiter::Allow(const std::string& key, uint64_t* suppressed) {
+  long long now = SystemClock::Get()->NowMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  Slot& slot = slots_[key];
+  if (slot.used && now - slot.last_ms < interval_ms_) {
+    ++slot.suppressed;
+    return false;
+  }
+  *suppressed = slot.suppressed;
+  slot = Slot{now, 0, true};
+  return true;
 }
 
 }  // namespace podcache

@@ -1,6 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <initializer_list>
+#include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -47,5 +50,26 @@ inline void LogWarn(std::string_view m, std::initializer_list<LogField> f = {}) 
 inline void LogError(std::string_view m, std::initializer_list<LogField> f = {}) {
   Log(LogLevel::kError, m, f);
 }
+
+// Lets through one line per key every `interval_ms` and counts the others, for lines an outsider
+// can trigger at will (refused handshakes, gRPC's own errors). Thread-safe.
+class LogRateLimiter {
+ public:
+  explicit LogRateLimiter(long long interval_ms) : interval_ms_(interval_ms) {}
+  // True when a line for `key` may be written now; `*suppressed` is then how many were refused
+  // since the last one.
+  bool Allow(const std::string& key, uint64_t* suppressed);
+  bool Allow(int key, uint64_t* suppressed) { return Allow(std::to_string(key), suppressed); }
+
+ private:
+  struct Slot {
+    long long last_ms = 0;
+    uint64_t suppressed = 0;
+    bool used = false;
+  };
+  const long long interval_ms_;
+  std::mutex mu_;
+  std::map<std::string, Slot> slots_;  // bounded by the callers' key sets
+};
 
 }  // namespace podcache

@@ -40,7 +40,7 @@ class PeerClient {
   virtual void DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
                        StatusFn done) = 0;
   // Moves the peer's generation of a keyspace forward to at least `generation`.
-  virtual void AdvanceGeneration(std::string_view keyspace, uint32_t generation, Millis deadline,
+  virtual void AdvanceGeneration(std::string_view keyspace, uint64_t generation, Millis deadline,
                                  StatusFn done) = 0;
 };
 

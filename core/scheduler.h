@@ -29,7 +29,7 @@ class Scheduler {
   virtual const Clock& clock() const = 0;
 
   TaskId RunAfter(Millis delay, std::function<void()> fn) {
-    return RunAt(clock().NowMs() + delay, std::move(fn));
+    return RunAt(SaturatingAdd(clock().NowMs(), delay), std::move(fn));
   }
 };
 

@@ -75,19 +75,27 @@ class alignas(64) Shard {
     return ValueRef::Adopt(e);
   }
 
-  bool Insert(Entry* e, uint32_t generation, bool replace, const Clock& clock) {
+  // `current` is the store's generation, read under this shard's lock: a Clear() for a generation
+  // jump takes the same lock after moving the generation, so an entry either lands before the
+  // Clear (and is dropped by it) or sees the new generation here (and is refused).
+  bool Insert(Entry* e, uint64_t generation, const std::atomic<uint64_t>& current, bool replace,
+              const Clock& clock) {
     size_t charge = e->Charge();
     std::lock_guard lock(mu_);
+    if (generation < current.load(std::memory_order_acquire)) {
+      ++stats_.rejected;
+      return false;
+    }
     if (!replace) {
       Entry* live = table_.Find(e->key(), e->hash32);
-      if (live && !IsDead(live, generation, clock)) return false;
+      if (live && !IsDead(live, static_cast<uint32_t>(generation), clock)) return false;
     }
     if (charge + table_.bytes() + policy_.MemoryBytes() > capacity_) {
       ++stats_.rejected;
       return false;
     }
     e->Ref();
-    e->generation = generation;
+    e->generation = static_cast<uint32_t>(generation);
     e->flags |= Entry::kFlagIndexed | Entry::kFlagWasIndexed;
     if (Entry* old = table_.Insert(e)) ForgetLocked(old);
     policy_.Insert(e, charge);
@@ -160,11 +168,6 @@ class alignas(64) Shard {
     out->capacity += capacity_;
   }
 
-  void CountRejected() {
-    std::lock_guard lock(mu_);
-    ++stats_.rejected;
-  }
-
  private:
   size_t Usage() const { return entry_bytes_ + table_.bytes() + policy_.MemoryBytes(); }
 
@@ -214,25 +217,22 @@ class StoreImpl final : public Store {
   }
 
   ValueRef Lookup(std::string_view key, uint64_t hash) override {
-    return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation(), *clock_);
+    return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation32(), *clock_);
   }
 
-  bool Insert(const ValueRef& value, uint32_t generation, bool replace) override {
+  bool Insert(const ValueRef& value, uint64_t generation, bool replace) override {
     assert(value && value.entry()->key_size == value.key().size());
     Entry* e = const_cast<Entry*>(value.entry());
     uint64_t hash = HashOf(e);
     Shard<Policy>& shard = ShardFor(hash);
-    if (generation < this->generation()) {
-      shard.CountRejected();
-      return false;
-    }
     if (e->flags & Entry::kFlagWasIndexed) {
       // Each entry is linked into one table at most once; index a private copy instead.
       ValueRef copy =
           ValueRef::Make(value.key(), hash, value.value(), value.expires_at(), value.negative());
-      return shard.Insert(const_cast<Entry*>(copy.entry()), generation, replace, *clock_);
+      return shard.Insert(const_cast<Entry*>(copy.entry()), generation, generation_, replace,
+                          *clock_);
     }
-    return shard.Insert(e, generation, replace, *clock_);
+    return shard.Insert(e, generation, generation_, replace, *clock_);
   }
 
   bool Erase(std::string_view key, uint64_t hash) override {
@@ -245,17 +245,22 @@ class StoreImpl final : public Store {
 
   size_t ReclaimExpired(size_t max_buckets) override {
     size_t dropped = 0;
-    for (auto& s : shards_) dropped += s->Reclaim(max_buckets, generation(), *clock_);
+    for (auto& s : shards_) dropped += s->Reclaim(max_buckets, generation32(), *clock_);
     return dropped;
   }
 
-  void AdvanceGeneration(uint32_t generation) override {
-    uint32_t cur = generation_.load(std::memory_order_relaxed);
-    while (cur < generation &&
-           !generation_.compare_exchange_weak(cur, generation, std::memory_order_acq_rel)) {
+  void AdvanceGeneration(uint64_t generation) override {
+    std::lock_guard lock(advance_mu_);
+    if (generation <= generation_.load(std::memory_order_relaxed)) return;
+    generation_.store(generation, std::memory_order_release);
+    // Entries keep 32 bits of their generation: empty the store before any entry could be 2^32
+    // generations behind and look current again.
+    if (generation - last_clear_ >= kClearAfterGenerations) {
+      Clear();
+      last_clear_ = generation;
     }
   }
-  uint32_t generation() const override { return generation_.load(std::memory_order_acquire); }
+  uint64_t generation() const override { return generation_.load(std::memory_order_acquire); }
 
   StoreStats Stats() const override {
     StoreStats out;
@@ -271,11 +276,14 @@ class StoreImpl final : public Store {
   }
   // The shard index needs the hash's top bits, which the entry does not keep; rehash the key.
   static uint64_t HashOf(const Entry* e) { return HashBytes(e->key()); }
+  uint32_t generation32() const { return static_cast<uint32_t>(generation()); }
 
   const Clock* clock_;
   const int shard_bits_;
   const size_t capacity_;
-  std::atomic<uint32_t> generation_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::mutex advance_mu_;   // serializes AdvanceGeneration (rare)
+  uint64_t last_clear_ = 0;  // the generation of the last Clear (advance_mu_)
   std::vector<std::unique_ptr<Shard<Policy>>> shards_;
 };
 

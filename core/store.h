@@ -68,7 +68,7 @@ class Store {
   // false when the entry was refused (bigger than a shard, or stale). With `replace` false, a live
   // entry for the key wins and the new value is dropped: a load that finishes after a Set of the
   // same key must not overwrite the newer value.
-  virtual bool Insert(const ValueRef& value, uint32_t generation, bool replace = true) = 0;
+  virtual bool Insert(const ValueRef& value, uint64_t generation, bool replace = true) = 0;
 
   // Removes `key`; returns whether it was present.
   virtual bool Erase(std::string_view key, uint64_t hash) = 0;
@@ -82,9 +82,12 @@ class Store {
   virtual size_t ReclaimExpired(size_t max_buckets) = 0;
 
   // Moves the generation forward (never back). Entries written under older generations stop being
-  // served at once and are reclaimed lazily.
-  virtual void AdvanceGeneration(uint32_t generation) = 0;
-  virtual uint32_t generation() const = 0;
+  // served at once and are reclaimed lazily. Generations are 64-bit and never wrap; an entry keeps
+  // only the low 32 bits, which is exact because the store empties itself whenever the generation
+  // has moved kClearAfterGenerations past the last time it did (so no entry is ever 2^32 behind).
+  virtual void AdvanceGeneration(uint64_t generation) = 0;
+  virtual uint64_t generation() const = 0;
+  static constexpr uint64_t kClearAfterGenerations = uint64_t{1} << 31;
 
   virtual StoreStats Stats() const = 0;
   virtual size_t capacity() const = 0;

@@ -1,10 +1,13 @@
 #include "sidecar/cache_service.h"
 
 #include <atomic>
+#include <cctype>
+#include <memory>
 
 #include "core/clock.h"
 #include "transport/grpc_util.h"
 #include "transport/peer_client.h"
+#include "transport/response_budget.h"
 
 namespace podcache {
 namespace {
@@ -45,20 +48,56 @@ void FillStore(const StoreStats& s, v1::StoreStats* out) {
 
 }  // namespace
 
+template <typename Req, typename Resp>
+struct CacheService::CallState {
+  Req request;
+  Resp response;
+  grpc::ByteBuffer* out;
+  const Keyspace* keyspace = nullptr;
+
+  // Finisher::complete: serializes the response into gRPC's buffer when OK; frees the call.
+  static grpc::Status Complete(void* p, const Status& status) {
+    std::unique_ptr<CallState> call(static_cast<CallState*>(p));
+    if (!status.ok()) return ToGrpcStatus(status);
+    bool own_buffer = false;
+    return grpc::SerializationTraits<Resp>::Serialize(call->response, call->out, &own_buffer);
+  }
+};
+
 void CacheService::Finisher::operator()(const Status& status) const {
+  grpc::Status result = complete != nullptr ? complete(call, status) : ToGrpcStatus(status);
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  metrics->Record(status.code(), took.count());
-  reactor->Finish(ToGrpcStatus(status));
+  metrics->Record(static_cast<StatusCode>(result.error_code()), took.count());
+  reactor->Finish(result);
   inflight->fetch_sub(1);
 }
 
-CacheService::CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, std::string token)
-    : keyspaces_(keyspaces),
-      metrics_(metrics),
-      expected_auth_(token.empty() ? "" : "Bearer " + token) {}
+CacheService::CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, ApiLimits limits)
+    : keyspaces_(keyspaces), metrics_(metrics), limits_(std::move(limits)) {}
 
-const Keyspace* CacheService::Begin(grpc::CallbackServerContext* ctx, ApiMethod method,
-                                    const std::string* keyspace, Finisher* finish) {
+bool BearerMatches(std::string_view header, std::string_view token) {
+  static constexpr std::string_view kScheme = "bearer";
+  if (header.size() <= kScheme.size() || header[kScheme.size()] != ' ') return false;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return false;
+  }
+  std::string_view credentials = header.substr(kScheme.size());
+  while (!credentials.empty() && credentials.front() == ' ') credentials.remove_prefix(1);
+  return SameSecret(credentials, token);
+}
+
+bool CacheService::Authorized(const Context& ctx) const {
+  if (limits_.token.empty()) return true;
+  auto it = ctx.client_metadata().find("authorization");
+  return it != ctx.client_metadata().end() &&
+         BearerMatches(std::string_view(it->second.data(), it->second.size()), limits_.token);
+}
+
+template <typename Req, typename Resp>
+CacheService::CallState<Req, Resp>* CacheService::Begin(Context* ctx, ApiMethod method,
+                                                        const grpc::ByteBuffer* in,
+                                                        grpc::ByteBuffer* out, bool needs_keyspace,
+                                                        Finisher* finish) {
   *finish = {ctx->DefaultReactor(), &(*metrics_)[method], std::chrono::steady_clock::now(),
              &inflight_};
   inflight_.fetch_add(1);
@@ -66,34 +105,47 @@ const Keyspace* CacheService::Begin(grpc::CallbackServerContext* ctx, ApiMethod 
     (*finish)(UnavailableError("podcache is shutting down"));
     return nullptr;
   }
-  if (!expected_auth_.empty()) {
-    auto it = ctx->client_metadata().find("authorization");
-    if (it == ctx->client_metadata().end() ||
-        !SameSecret(std::string_view(it->second.data(), it->second.size()), expected_auth_)) {
-      (*finish)(Status(StatusCode::kUnauthenticated,
-                       "this sidecar requires 'authorization: Bearer <api token>'"));
-      return nullptr;
-    }
-  }
-  static const Keyspace kNoKeyspace;
-  if (keyspace == nullptr) return &kNoKeyspace;
-  auto it = keyspaces_->find(*keyspace);
-  if (it == keyspaces_->end()) {
-    (*finish)(NotFoundError("keyspace \"" + *keyspace + "\" is not configured"));
+  if (!Authorized(*ctx)) {
+    (*finish)(Status(StatusCode::kUnauthenticated,
+                     "this sidecar requires 'authorization: Bearer <api token>'"));
     return nullptr;
   }
-  return &it->second;
+  auto call = std::make_unique<CallState<Req, Resp>>();
+  call->out = out;
+  // Deserialize reads (and may consume) the request bytes, which belong to this call.
+  if (!grpc::SerializationTraits<Req>::Deserialize(const_cast<grpc::ByteBuffer*>(in),
+                                                   &call->request)
+           .ok()) {
+    (*finish)(InvalidArgumentError(
+        "malformed " + Req::descriptor()->full_name() +
+        ": not a protobuf message of this type, or a string field (keyspace) that is not UTF-8"));
+    return nullptr;
+  }
+  const std::string& name = call->request.keyspace();
+  if (needs_keyspace || !name.empty()) {
+    auto it = keyspaces_->find(name);
+    if (it == keyspaces_->end()) {
+      (*finish)(IsValidKeyspaceName(name)
+                    ? NotFoundError("keyspace \"" + name + "\" is not configured")
+                    : InvalidArgumentError("a keyspace name is 1-64 characters of [A-Za-z0-9_.-]"));
+      return nullptr;
+    }
+    call->keyspace = &it->second;
+  }
+  finish->call = call.get();
+  finish->complete = &CallState<Req, Resp>::Complete;
+  return call.release();
 }
 
-grpc::ServerUnaryReactor* CacheService::Get(grpc::CallbackServerContext* ctx,
-                                            const v1::GetRequest* request,
-                                            v1::GetResponse* response) {
+grpc::ServerUnaryReactor* CacheService::Get(Context* ctx, const grpc::ByteBuffer* in,
+                                            grpc::ByteBuffer* out) {
   Finisher finish;
-  const Keyspace* ks = Begin(ctx, ApiMethod::kGet, &request->keyspace(), &finish);
-  if (ks == nullptr) return finish.reactor;
+  auto* call = Begin<v1::GetRequest, v1::GetResponse>(ctx, ApiMethod::kGet, in, out, true, &finish);
+  if (call == nullptr) return finish.reactor;
   GetOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  ks->group->Get(request->key(), opts, [finish, response](const GetResult& r) {
+  v1::GetResponse* response = &call->response;
+  call->keyspace->group->Get(call->request.key(), opts, [finish, response](const GetResult& r) {
     if (r.status.ok()) {
       response->set_value(r.value.value().data(), r.value.value().size());
       response->set_ttl_ms(r.remaining_ttl_ms);
@@ -104,18 +156,37 @@ grpc::ServerUnaryReactor* CacheService::Get(grpc::CallbackServerContext* ctx,
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::GetMany(grpc::CallbackServerContext* ctx,
-                                                const v1::GetManyRequest* request,
-                                                v1::GetManyResponse* response) {
+grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBuffer* in,
+                                                grpc::ByteBuffer* out) {
   Finisher finish;
-  const Keyspace* ks = Begin(ctx, ApiMethod::kGetMany, &request->keyspace(), &finish);
-  if (ks == nullptr) return finish.reactor;
-  int n = request->keys_size();
+  auto* call = Begin<v1::GetManyRequest, v1::GetManyResponse>(ctx, ApiMethod::kGetMany, in, out,
+                                                              true, &finish);
+  if (call == nullptr) return finish.reactor;
+  const v1::GetManyRequest& request = call->request;
+  int n = request.keys_size();
+  // Both limits are checked before any lookup: the cost of a call is bounded by its size.
+  if (n > limits_.max_keys_per_call) {
+    finish(ResourceExhaustedError("GetMany of " + std::to_string(n) +
+                                  " keys: at most max_keys_per_call=" +
+                                  std::to_string(limits_.max_keys_per_call) + " per call"));
+    return finish.reactor;
+  }
+  auto budget = std::make_shared<ResponseBudget>(limits_.max_message_bytes);
+  for (int i = 0; i < n; ++i) {
+    if (!budget->Reserve(request.keys(i).size())) {
+      finish(ResourceExhaustedError("GetMany of " + std::to_string(n) +
+                                    " keys: their results cannot fit in max_message_bytes=" +
+                                    std::to_string(limits_.max_message_bytes)));
+      return finish.reactor;
+    }
+  }
   if (n == 0) {
     finish(OkStatus());
     return finish.reactor;
   }
-  for (int i = 0; i < n; ++i) response->add_results()->set_key(request->keys(i));
+  v1::GetManyResponse* response = &call->response;
+  response->mutable_results()->Reserve(n);
+  for (int i = 0; i < n; ++i) response->add_results()->set_key(request.keys(i));
   // Each key's callback fills its own result; the last one to finish completes the call.
   auto pending = std::make_shared<std::atomic<int>>(n);
   GetOptions opts;
@@ -124,57 +195,64 @@ grpc::ServerUnaryReactor* CacheService::GetMany(grpc::CallbackServerContext* ctx
   PeerGetBatch by_owner;
   for (int i = 0; i < n; ++i) {
     v1::KeyResult* result = response->mutable_results(i);
-    ks->group->Get(request->keys(i), opts, [finish, result, pending](const GetResult& r) {
-      result->set_code(static_cast<int>(r.status.code()));
-      if (r.status.ok()) {
-        result->set_value(r.value.value().data(), r.value.value().size());
-        result->set_ttl_ms(r.remaining_ttl_ms);
-        result->set_source(ToProto(r.source));
-      } else {
-        result->set_message(r.status.message());
-      }
-      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
-    });
+    call->keyspace->group->Get(
+        request.keys(i), opts, [finish, result, pending, budget](const GetResult& r) {
+          std::string message;
+          Status status =
+              budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+          result->set_code(static_cast<int>(status.code()));
+          if (status.ok()) {
+            result->set_value(r.value.value().data(), r.value.value().size());
+            result->set_ttl_ms(r.remaining_ttl_ms);
+            result->set_source(ToProto(r.source));
+          } else {
+            result->set_message(std::move(message));
+          }
+          if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
+        });
   }
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::Set(grpc::CallbackServerContext* ctx,
-                                            const v1::SetRequest* request, v1::SetResponse*) {
+grpc::ServerUnaryReactor* CacheService::Set(Context* ctx, const grpc::ByteBuffer* in,
+                                            grpc::ByteBuffer* out) {
   Finisher finish;
-  const Keyspace* ks = Begin(ctx, ApiMethod::kSet, &request->keyspace(), &finish);
-  if (ks == nullptr) return finish.reactor;
-  if (request->has_ttl_ms() && request->ttl_ms() < 0) {
+  auto* call = Begin<v1::SetRequest, v1::SetResponse>(ctx, ApiMethod::kSet, in, out, true, &finish);
+  if (call == nullptr) return finish.reactor;
+  const v1::SetRequest& request = call->request;
+  if (request.has_ttl_ms() && request.ttl_ms() < 0) {
     finish(InvalidArgumentError("ttl_ms must be >= 0 (0 = no expiry; leave it unset for the "
                                 "keyspace default)"));
     return finish.reactor;
   }
-  Millis ttl = request->has_ttl_ms() ? request->ttl_ms() : -1;
+  Millis ttl = request.has_ttl_ms() ? request.ttl_ms() : -1;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  ks->group->Set(request->key(), request->value(), ttl, opts, finish);
+  call->keyspace->group->Set(request.key(), request.value(), ttl, opts, finish);
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::Delete(grpc::CallbackServerContext* ctx,
-                                               const v1::DeleteRequest* request,
-                                               v1::DeleteResponse*) {
+grpc::ServerUnaryReactor* CacheService::Delete(Context* ctx, const grpc::ByteBuffer* in,
+                                               grpc::ByteBuffer* out) {
   Finisher finish;
-  const Keyspace* ks = Begin(ctx, ApiMethod::kDelete, &request->keyspace(), &finish);
-  if (ks == nullptr) return finish.reactor;
+  auto* call =
+      Begin<v1::DeleteRequest, v1::DeleteResponse>(ctx, ApiMethod::kDelete, in, out, true, &finish);
+  if (call == nullptr) return finish.reactor;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  ks->group->Delete(request->key(), opts, finish);
+  call->keyspace->group->Delete(call->request.key(), opts, finish);
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(
-    grpc::CallbackServerContext* ctx, const v1::InvalidateKeyspaceRequest* request,
-    v1::InvalidateKeyspaceResponse* response) {
+grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx,
+                                                           const grpc::ByteBuffer* in,
+                                                           grpc::ByteBuffer* out) {
   Finisher finish;
-  const Keyspace* ks = Begin(ctx, ApiMethod::kInvalidateKeyspace, &request->keyspace(), &finish);
-  if (ks == nullptr) return finish.reactor;
-  std::shared_ptr<Group> group = ks->group;
+  auto* call = Begin<v1::InvalidateKeyspaceRequest, v1::InvalidateKeyspaceResponse>(
+      ctx, ApiMethod::kInvalidateKeyspace, in, out, true, &finish);
+  if (call == nullptr) return finish.reactor;
+  std::shared_ptr<Group> group = call->keyspace->group;
+  v1::InvalidateKeyspaceResponse* response = &call->response;
   group->Invalidate([finish, response, group](Status s) {
     response->set_generation(group->generation());
     finish(s);
@@ -182,17 +260,16 @@ grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::Stats(grpc::CallbackServerContext* ctx,
-                                              const v1::StatsRequest* request,
-                                              v1::StatsResponse* response) {
+grpc::ServerUnaryReactor* CacheService::Stats(Context* ctx, const grpc::ByteBuffer* in,
+                                              grpc::ByteBuffer* out) {
   Finisher finish;
-  if (Begin(ctx, ApiMethod::kStats, request->keyspace().empty() ? nullptr : &request->keyspace(),
-            &finish) == nullptr) {
-    return finish.reactor;
-  }
+  auto* call =
+      Begin<v1::StatsRequest, v1::StatsResponse>(ctx, ApiMethod::kStats, in, out, false, &finish);
+  if (call == nullptr) return finish.reactor;
+  const std::string& only = call->request.keyspace();
   for (const auto& [name, ks] : *keyspaces_) {
-    if (!request->keyspace().empty() && name != request->keyspace()) continue;
-    FillKeyspaceStats(name, ks.group->Stats(), response->add_keyspaces());
+    if (!only.empty() && name != only) continue;
+    FillKeyspaceStats(name, ks.group->Stats(), call->response.add_keyspaces());
   }
   finish(OkStatus());
   return finish.reactor;

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "podcache/v1/cache.grpc.pb.h"
@@ -9,31 +10,39 @@
 
 namespace podcache {
 
-// podcache.v1.Cache on gRPC's callback API: no thread waits for a load; each call is completed
-// from the group's callback (a loader, peer or scheduler thread). Validation errors and hits
-// complete on the gRPC thread that received the call. Thread-safe.
-class CacheService final : public v1::Cache::CallbackService {
- public:
-  // `keyspaces` and `metrics` must outlive the service. `token`: when not empty, every call needs
-  // the metadata "authorization: Bearer <token>".
-  CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, std::string token);
+// What the app API accepts from a caller.
+struct ApiLimits {
+  std::string token;                  // when set, calls need "authorization: Bearer <token>"
+  int max_keys_per_call = 10000;      // keys of one GetMany
+  uint64_t max_message_bytes = 16 << 20;  // a GetMany response is kept within this
+};
 
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx, const v1::GetRequest* request,
-                                v1::GetResponse* response) override;
-  grpc::ServerUnaryReactor* GetMany(grpc::CallbackServerContext* ctx,
-                                    const v1::GetManyRequest* request,
-                                    v1::GetManyResponse* response) override;
-  grpc::ServerUnaryReactor* Set(grpc::CallbackServerContext* ctx, const v1::SetRequest* request,
-                                v1::SetResponse* response) override;
-  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
-                                   const v1::DeleteRequest* request,
-                                   v1::DeleteResponse* response) override;
-  grpc::ServerUnaryReactor* InvalidateKeyspace(grpc::CallbackServerContext* ctx,
-                                               const v1::InvalidateKeyspaceRequest* request,
-                                               v1::InvalidateKeyspaceResponse* response) override;
-  grpc::ServerUnaryReactor* Stats(grpc::CallbackServerContext* ctx,
-                                  const v1::StatsRequest* request,
-                                  v1::StatsResponse* response) override;
+// Every method of podcache.v1.Cache on gRPC's callback API, taking raw bytes: podcache decodes
+// each request itself, so a request gRPC could not decode (a keyspace that is not UTF-8, bytes
+// that are not protobuf) gets INVALID_ARGUMENT with a message instead of gRPC's bare
+// UNIMPLEMENTED.
+using RawCacheService = v1::Cache::WithRawCallbackMethod_Get<
+    v1::Cache::WithRawCallbackMethod_GetMany<v1::Cache::WithRawCallbackMethod_Set<
+        v1::Cache::WithRawCallbackMethod_Delete<v1::Cache::WithRawCallbackMethod_InvalidateKeyspace<
+            v1::Cache::WithRawCallbackMethod_Stats<v1::Cache::CallbackService>>>>>>;
+
+// podcache.v1.Cache: no thread waits for a load; each call is completed from the group's callback
+// (a loader, peer or scheduler thread). Validation errors and hits complete on the gRPC thread
+// that received the call. Thread-safe.
+class CacheService final : public RawCacheService {
+ public:
+  // `keyspaces` and `metrics` must outlive the service.
+  CacheService(const KeyspaceMap* keyspaces, ApiMetrics* metrics, ApiLimits limits);
+
+  using Reactor = grpc::ServerUnaryReactor;
+  using Context = grpc::CallbackServerContext;
+  Reactor* Get(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* GetMany(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* Set(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* Delete(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* InvalidateKeyspace(Context* ctx, const grpc::ByteBuffer* in,
+                              grpc::ByteBuffer* out) override;
+  Reactor* Stats(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
 
   // From now on every new call is answered UNAVAILABLE ("shutting down"), while the calls in
   // flight go on. Shutdown drains this way before it stops the gRPC server, so an app always gets
@@ -43,28 +52,39 @@ class CacheService final : public v1::Cache::CallbackService {
   int64_t inflight() const { return inflight_.load(); }
 
  private:
-  // Finishes one call and records its status and duration.
+  // Finishes one call: serializes its response (when OK), records status and duration, frees the
+  // call's messages. Copyable; run exactly once.
   struct Finisher {
     grpc::ServerUnaryReactor* reactor;
     CallMetrics* metrics;
     std::chrono::steady_clock::time_point start;
     std::atomic<int64_t>* inflight;
+    void* call = nullptr;  // the call's request and response (CallState<Req, Resp>)
+    grpc::Status (*complete)(void* call, const Status& status) = nullptr;
     void operator()(const Status& status) const;
   };
-  // Starts a call: checks the token and looks up `keyspace` (unless it is null). When either
-  // fails, finishes the call and returns null; else returns the keyspace (or a dummy non-null
-  // pointer when `keyspace` is null).
-  const Keyspace* Begin(grpc::CallbackServerContext* ctx, ApiMethod method,
-                        const std::string* keyspace, Finisher* finish);
+  // Starts a call: refuses it while draining or without the token, decodes the request into a new
+  // CallState and, when `keyspace_of` is given, looks the keyspace up. When any step fails,
+  // finishes the call and returns null.
+  template <typename Req, typename Resp>
+  struct CallState;
+  template <typename Req, typename Resp>
+  CallState<Req, Resp>* Begin(Context* ctx, ApiMethod method, const grpc::ByteBuffer* in,
+                              grpc::ByteBuffer* out, bool needs_keyspace, Finisher* finish);
+  bool Authorized(const Context& ctx) const;
 
   const KeyspaceMap* keyspaces_;
   ApiMetrics* metrics_;
-  const std::string expected_auth_;
+  const ApiLimits limits_;
   std::atomic<bool> draining_{false};
   std::atomic<int64_t> inflight_{0};
 };
 
 // Fills a StatsResponse entry from a keyspace's stats.
 void FillKeyspaceStats(const std::string& name, const KeyspaceStats& s, v1::KeyspaceStats* out);
+
+// True when `header` is "Bearer <token>": the scheme in any case (RFC 7235), one or more spaces,
+// then exactly `token` (compared in constant time).
+bool BearerMatches(std::string_view header, std::string_view token);
 
 }  // namespace podcache

@@ -126,6 +126,7 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
   uint64_t bytes = 0;
   if (field == "max_bytes" || field == "max_key_bytes" || field == "max_value_bytes") {
     if (Status s = SetBytes(field, value, &bytes); !s.ok()) return s;
+    if (field == "max_value_bytes") ks->max_value_bytes_set = true;
     (field == "max_bytes" ? o.max_bytes : field == "max_key_bytes" ? o.max_key_bytes
                                                                    : o.max_value_bytes) = bytes;
     return OkStatus();
@@ -211,7 +212,14 @@ Status Config::Validate() const {
     return InvalidArgumentError("http_listen " + http_listen + " is not host:port");
   }
   if (api_socket_mode > 0777) return InvalidArgumentError("api_socket_mode must be <= 0777");
-  if (max_message_bytes < 1024) return InvalidArgumentError("max_message_bytes must be >= 1KiB");
+  if (max_message_bytes < 1024 || max_message_bytes > kMaxMessageBytesLimit) {
+    return InvalidArgumentError("max_message_bytes " + FormatBytes(max_message_bytes) +
+                                " must be between 1KiB and " + FormatBytes(kMaxMessageBytesLimit));
+  }
+  if (max_keys_per_call < 1 || max_keys_per_call > kMaxKeysPerCallLimit) {
+    return InvalidArgumentError("max_keys_per_call must be between 1 and " +
+                                std::to_string(kMaxKeysPerCallLimit));
+  }
   if (shutdown_grace_ms < 0) return InvalidArgumentError("shutdown_grace must be >= 0");
   if (reap_interval_ms <= 0) return InvalidArgumentError("reap_interval must be > 0");
   static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
@@ -242,11 +250,23 @@ Status Config::Validate() const {
     return InvalidArgumentError(
         "no keyspaces: declare them under keyspaces: in the --config file or with --keyspace");
   }
+  if (keyspaces.size() > kMaxKeyspaces) {
+    return InvalidArgumentError(std::to_string(keyspaces.size()) + " keyspaces: at most " +
+                                std::to_string(kMaxKeyspaces) + " per node");
+  }
   std::set<std::string> names;
   for (const KeyspaceConfig& ks : keyspaces) {
     std::string where = "keyspaces[" + ks.options.name + "]: ";
     if (!names.insert(ks.options.name).second) {
       return InvalidArgumentError(where + "declared twice");
+    }
+    const KeyspaceOptions& o = ks.options;
+    if (!ks.max_value_bytes_set && o.max_bytes >= (64 << 10) && o.max_value_bytes > o.max_bytes / 4) {
+      return InvalidArgumentError(
+          where + "max_bytes " + FormatBytes(o.max_bytes) + " is too small for the default "
+          "max_value_bytes of " + FormatBytes(o.max_value_bytes) + " (a value may use at most a "
+          "quarter of max_bytes): set max_value_bytes to " + FormatBytes(o.max_bytes / 4) +
+          " or less, or max_bytes to " + FormatBytes(o.max_value_bytes * 4) + " or more");
     }
     if (Status s = ks.options.Validate(); !s.ok()) return s;  // names the keyspace itself
     if (Status s = ValidateLoader(ks.loader); !s.ok()) {

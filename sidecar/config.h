@@ -23,6 +23,7 @@ struct LoaderConfig {
 struct KeyspaceConfig {
   KeyspaceOptions options;
   LoaderConfig loader;
+  bool max_value_bytes_set = false;  // given explicitly (else the default is what a check names)
 };
 
 // Everything `podcache` is configured with. Each scalar field is an option with three spellings:
@@ -35,6 +36,7 @@ struct Config {
   std::string api_token;                      // when set, calls need "authorization: Bearer <t>"
   std::string api_token_file;                 // or read it from this file
   uint64_t max_message_bytes = 16 << 20;      // larger requests: RESOURCE_EXHAUSTED
+  int max_keys_per_call = 10000;              // keys of one GetMany / peer GetBatch
   std::string http_listen = "0.0.0.0:7072";   // /metrics, /healthz, /readyz, /debug/...
   Millis shutdown_grace_ms = 10000;           // drain time for in-flight calls after SIGTERM
   Millis reap_interval_ms = 1000;             // how often expired entries are reclaimed
@@ -87,6 +89,12 @@ struct Config {
 
   // Checks everything that does not need the network; the message names the option.
   Status Validate() const;
+
+  // gRPC takes message sizes as int; beyond 1GiB a cache sidecar is misconfigured anyway.
+  static constexpr uint64_t kMaxMessageBytesLimit = uint64_t{1} << 30;
+  static constexpr int kMaxKeysPerCallLimit = 1000000;
+  // One node serves at most this many keyspaces (each has its own stores and counters).
+  static constexpr size_t kMaxKeyspaces = 1000;
 };
 
 // Sets one keyspace field from text, as written in YAML or in a --keyspace spec: max_bytes,

@@ -1,9 +1,15 @@
 #include "sidecar/config_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -114,8 +120,12 @@ const std::vector<Option>& Options() {
       Text("api-token-file", "api_token_file", "Read the API token from this file",
            &Config::api_token_file),
       Bytes("max-message-bytes", "max_message_bytes",
-            "Largest request or response; larger requests get RESOURCE_EXHAUSTED",
+            "Largest request or response (1KiB to 1GiB); larger requests get RESOURCE_EXHAUSTED",
             &Config::max_message_bytes),
+      Int("max-keys-per-call", "max_keys_per_call",
+          "Most keys in one GetMany (and peer GetBatch); more get INVALID_ARGUMENT before any "
+          "work",
+          &Config::max_keys_per_call),
       Text("http-listen", "http_listen", "Address of /metrics, /healthz, /readyz and /debug/",
            &Config::http_listen),
       Duration("shutdown-grace", "shutdown_grace",
@@ -223,22 +233,74 @@ std::string EnvName(const std::string& flag) {
   return name;
 }
 
-// Replaces ${VAR} with the variable's value (empty when unset).
+// A configuration error found deep inside the YAML walk (an undefined variable); caught by
+// LoadConfigText and turned into its Status.
+struct ConfigTextError {
+  std::string message;
+};
+
+// Replaces ${VAR} with the variable's value and ${VAR:-default} with the value, or `default`
+// when VAR is unset or empty. An unset ${VAR} without a default is an error naming it: a typo
+// must not silently become an empty setting.
 std::string ExpandEnv(const std::string& in) {
   std::string out;
   for (size_t i = 0; i < in.size(); ++i) {
     if (in[i] == '$' && i + 1 < in.size() && in[i + 1] == '{') {
       size_t end = in.find('}', i + 2);
-      if (end != std::string::npos) {
-        const char* v = std::getenv(in.substr(i + 2, end - i - 2).c_str());
-        out += v ? v : "";
-        i = end;
-        continue;
+      if (end == std::string::npos) throw ConfigTextError{"\"" + in + "\": ${ without }"};
+      std::string ref = in.substr(i + 2, end - i - 2);
+      size_t dash = ref.find(":-");
+      std::string name = ref.substr(0, dash);
+      bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
+      for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+      if (!valid) throw ConfigTextError{"${" + ref + "}: \"" + name + "\" is not a variable name"};
+      const char* v = std::getenv(name.c_str());
+      if (dash != std::string::npos && (v == nullptr || *v == '\0')) {
+        out += ref.substr(dash + 2);
+      } else if (v == nullptr) {
+        throw ConfigTextError{"${" + name + "} is not set (write ${" + name +
+                              ":-default} for a default)"};
+      } else {
+        out += v;
       }
+      i = end;
+      continue;
     }
     out += in[i];
   }
   return out;
+}
+
+// The contents of a small regular file; `what` names it in errors.
+StatusOr<std::string> ReadSmallFile(const std::string& what, const std::string& path,
+                                    size_t max_bytes) {
+  std::string where = what + " " + path;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return InvalidArgumentError(where + ": cannot open: " + std::strerror(errno));
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return InvalidArgumentError(where + " is not a regular file");
+  }
+  std::string text;
+  char buf[4096];
+  while (true) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      ::close(fd);
+      return InvalidArgumentError(where + ": cannot read: " + std::strerror(err));
+    }
+    if (n == 0) break;
+    if (text.size() + static_cast<size_t>(n) > max_bytes) {
+      ::close(fd);
+      return InvalidArgumentError(where + " is larger than " + FormatBytes(max_bytes));
+    }
+    text.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
 }
 
 std::string Scalar(const YAML::Node& node) { return ExpandEnv(node.as<std::string>()); }
@@ -320,16 +382,64 @@ Status ApplyYamlMap(const YAML::Node& node, const std::string& prefix, Config* c
 
 }  // namespace
 
-Status LoadConfigFile(const std::string& path, Config* config) {
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    if (root.IsNull()) return OkStatus();
-    if (!root.IsMap()) return InvalidArgumentError(path + ": the top level must be a map");
-    Status s = ApplyYamlMap(root, "", config);
-    return s.ok() ? s : InvalidArgumentError(path + ": " + s.message());
-  } catch (const YAML::Exception& e) {
-    return InvalidArgumentError(path + ": " + e.what());
+std::vector<std::string> SplitKeyspaceSpecs(std::string_view text) {
+  std::vector<std::string> specs;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find_first_of(";\n", pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view spec = text.substr(pos, end - pos);
+    while (!spec.empty() && std::isspace(static_cast<unsigned char>(spec.front()))) spec.remove_prefix(1);
+    while (!spec.empty() && std::isspace(static_cast<unsigned char>(spec.back()))) spec.remove_suffix(1);
+    if (!spec.empty()) specs.emplace_back(spec);
+    pos = end + 1;
   }
+  return specs;
+}
+
+Status LoadConfigText(const std::string& text, Config* config) {
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (root.IsNull()) return OkStatus();
+    if (!root.IsMap()) return InvalidArgumentError("the top level must be a map");
+    return ApplyYamlMap(root, "", config);
+  } catch (const ConfigTextError& e) {
+    return InvalidArgumentError(e.message);
+  } catch (const std::exception& e) {  // YAML::Exception, and whatever else a parser may throw
+    return InvalidArgumentError(e.what());
+  }
+}
+
+Status LoadConfigFile(const std::string& path, Config* config) {
+  auto text = ReadSmallFile("config file", path, kMaxConfigFileBytes);
+  if (!text.ok()) return text.status();
+  Status s = LoadConfigText(text.value(), config);
+  return s.ok() ? s : InvalidArgumentError(path + ": " + s.message());
+}
+
+Status CheckToken(const std::string& token) {
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) {
+      return InvalidArgumentError("the token must be printable ASCII without spaces (it travels in "
+                                  "an HTTP header)");
+    }
+  }
+  return OkStatus();
+}
+
+StatusOr<std::string> ReadTokenFile(const std::string& path) {
+  auto text = ReadSmallFile("api_token_file", path, kMaxTokenBytes);
+  if (!text.ok()) return text.status();
+  std::string token = std::move(text).value();
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) {
+    return InvalidArgumentError("api_token_file " + path +
+                                " is empty: refusing to run the app API without its token");
+  }
+  if (Status s = CheckToken(token); !s.ok()) {
+    return InvalidArgumentError("api_token_file " + path + ": " + s.message());
+  }
+  return token;
 }
 
 CommandLine ParseCommandLine(int argc, const char* const* argv) {
@@ -347,10 +457,12 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
                "Check the configuration (file, environment, flags), print it, and exit: 0 when "
                "valid, 2 with the error otherwise");
   std::vector<std::string> keyspace_specs;
-  app.add_option("--keyspace", keyspace_specs,
-                 "Declare a keyspace, repeatable: 'NAME:max_bytes=64MiB,ttl=5m,"
-                 "loader=http://127.0.0.1:8080/cache/{keyspace}/{key}'")
-      ->envname("PODCACHE_KEYSPACE");
+  // PODCACHE_KEYSPACE is read below: it may hold several specs.
+  auto* keyspace_flag = app.add_option(
+      "--keyspace", keyspace_specs,
+      "Declare a keyspace, repeatable: 'NAME:max_bytes=64MiB,ttl=5m,"
+      "loader=http://127.0.0.1:8080/cache/{keyspace}/{key}'. In PODCACHE_KEYSPACE, several "
+      "specs are separated by newlines or ';'");
   const auto& options = Options();
   std::vector<std::string> values(options.size());
   std::unique_ptr<bool[]> bools(new bool[options.size()]());
@@ -388,23 +500,36 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     std::string v = options[i].is_bool ? (bools[i] ? "true" : "false") : values[i];
     if (Status s = options[i].set(config, v); !s.ok()) return fail(s);
   }
+  if (keyspace_flag->count() == 0) {
+    if (const char* env = std::getenv("PODCACHE_KEYSPACE")) keyspace_specs = SplitKeyspaceSpecs(env);
+  }
+  // A --keyspace replaces the file's keyspace of the same name; two of them with one name are an
+  // error, as two in the file are (Config::Validate).
+  std::set<std::string> from_flags;
   for (const std::string& spec : keyspace_specs) {
     auto ks = ParseKeyspaceSpec(spec);
     if (!ks.ok()) return fail(ks.status());
-    std::erase_if(config.keyspaces, [&](const KeyspaceConfig& k) {
-      return k.options.name == ks.value().options.name;
-    });
+    const std::string& name = ks.value().options.name;
+    if (!from_flags.insert(name).second) {
+      return fail(InvalidArgumentError("--keyspace " + name + " is declared twice"));
+    }
+    std::erase_if(config.keyspaces,
+                  [&](const KeyspaceConfig& k) { return k.options.name == name; });
     config.keyspaces.push_back(std::move(ks).value());
   }
   if (!config.api_token_file.empty()) {
-    FILE* f = std::fopen(config.api_token_file.c_str(), "r");
-    if (f == nullptr) return fail(InvalidArgumentError("api_token_file: cannot read " + config.api_token_file));
-    char buf[4096];
-    size_t n = std::fread(buf, 1, sizeof buf, f);
-    std::fclose(f);
-    std::string token(buf, n);
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-    config.api_token = token;
+    if (!config.api_token.empty()) {
+      return fail(InvalidArgumentError(
+          "api_token and api_token_file are both set: set one (the file is better: it stays out "
+          "of the process list and the environment)"));
+    }
+    auto token = ReadTokenFile(config.api_token_file);
+    if (!token.ok()) return fail(token.status());
+    config.api_token = std::move(token).value();
+  } else if (!config.api_token.empty()) {
+    if (Status s = CheckToken(config.api_token); !s.ok()) {
+      return fail(InvalidArgumentError("api_token: " + s.message()));
+    }
   }
   config.advertise = BracketIpv6HostPort(config.advertise);
   if (Status s = config.Validate(); !s.ok()) return fail(s);

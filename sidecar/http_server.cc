@@ -14,11 +14,16 @@ HttpServer::~HttpServer() { Stop(); }
 Status HttpServer::Start() {
   try {
     listener_ = std::make_unique<http_listener>(utility::conversions::to_string_t("http://" + listen_));
-    listener_->support([this](web::http::http_request request) {
-      if (request.method() != web::http::methods::GET) {
-        request.reply(web::http::status_codes::MethodNotAllowed, "only GET\n");
-        return;
-      }
+    auto refuse = [](web::http::http_request request) {
+      web::http::http_response response(web::http::status_codes::MethodNotAllowed);
+      response.headers().add(web::http::header_names::allow, "GET, HEAD");
+      response.set_body("podcache: only GET and HEAD\n", "text/plain; charset=utf-8");
+      request.reply(response);
+    };
+    listener_->support([this, refuse](web::http::http_request request) {
+      const auto& method = request.method();
+      bool head = method == web::http::methods::HEAD;
+      if (method != web::http::methods::GET && !head) return refuse(std::move(request));
       HttpReply reply;
       try {
         reply = handler_(utility::conversions::to_utf8string(request.relative_uri().path()));
@@ -26,9 +31,18 @@ Status HttpServer::Start() {
         reply = {500, "text/plain; charset=utf-8", std::string(e.what()) + "\n"};
       }
       web::http::http_response response(static_cast<web::http::status_code>(reply.status));
-      response.set_body(std::move(reply.body), reply.content_type);
+      if (head) {
+        response.headers().set_content_type(reply.content_type);
+        response.headers().set_content_length(reply.body.size());
+      } else {
+        response.set_body(std::move(reply.body), reply.content_type);
+      }
       request.reply(response);
     });
+    // cpprestsdk answers TRACE (echoing the request's headers, Authorization included) and
+    // OPTIONS itself unless a handler is registered for them.
+    listener_->support(web::http::methods::TRCE, refuse);
+    listener_->support(web::http::methods::OPTIONS, refuse);
     listener_->open().wait();
   } catch (const std::exception& e) {
     listener_.reset();

@@ -20,7 +20,8 @@ struct HttpReply {
 };
 
 // A small read-only HTTP server (cpprestsdk's listener) for /metrics, health and debug pages.
-// Answers GET only; every path goes to `handler`. The handler runs on a cpprestsdk thread and
+// Answers GET and HEAD; every other method (TRACE and OPTIONS included) gets 405 with
+// `Allow: GET, HEAD`. Every path goes to `handler`. The handler runs on a cpprestsdk thread and
 // must be thread-safe.
 class HttpServer {
  public:

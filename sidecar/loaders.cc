@@ -1,6 +1,7 @@
 #include "sidecar/loaders.h"
 
 #include <chrono>
+#include <cctype>
 #include <charconv>
 
 #include "sidecar/grpc_loader.h"
@@ -69,24 +70,59 @@ std::string ExpandUrlTemplate(std::string_view url_template, std::string_view ke
   return out;
 }
 
+namespace {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string_view TrimSpaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RFC 9111 1.2.2: a delta-seconds larger than the cache can represent counts as 2^31 seconds.
+constexpr long long kMaxAgeCapSeconds = 2147483648LL;
+
+}  // namespace
+
 Millis TtlFromCacheControl(std::string_view header) {
   Millis ttl = -1;
+  bool seen_max_age = false;
   size_t pos = 0;
   while (pos < header.size()) {
     size_t comma = header.find(',', pos);
-    std::string_view d = header.substr(pos, comma == std::string_view::npos ? header.npos
-                                                                             : comma - pos);
+    std::string_view d = TrimSpaces(
+        header.substr(pos, comma == std::string_view::npos ? header.npos : comma - pos));
     pos = comma == std::string_view::npos ? header.size() : comma + 1;
-    while (!d.empty() && d.front() == ' ') d.remove_prefix(1);
-    while (!d.empty() && d.back() == ' ') d.remove_suffix(1);
-    if (d == "no-store" || d == "no-cache") return 1;
-    if (d.substr(0, 8) == "max-age=") {
-      long long secs = 0;
-      auto [ptr, ec] = std::from_chars(d.data() + 8, d.data() + d.size(), secs);
-      if (ec == std::errc() && ptr == d.data() + d.size() && secs >= 0) {
-        ttl = secs == 0 ? 1 : secs * 1000;
-      }
+    size_t eq = d.find('=');
+    std::string_view name = TrimSpaces(d.substr(0, eq));
+    if (EqualsIgnoreCase(name, "no-store") || EqualsIgnoreCase(name, "no-cache")) return 1;
+    if (!EqualsIgnoreCase(name, "max-age") || seen_max_age) continue;  // the first max-age counts
+    seen_max_age = true;
+    std::string_view arg = eq == std::string_view::npos ? "" : TrimSpaces(d.substr(eq + 1));
+    if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
+    bool digits = !arg.empty();
+    for (char c : arg) digits = digits && c >= '0' && c <= '9';
+    if (!digits) {
+      ttl = 1;  // malformed or negative: the value is stale at once (RFC 9111 4.2.1)
+      continue;
     }
+    // Only digits: an out-of-range number is huge, not an error.
+    long long secs = kMaxAgeCapSeconds;
+    auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), secs);
+    if (ec != std::errc() || ptr != arg.data() + arg.size() || secs > kMaxAgeCapSeconds) {
+      secs = kMaxAgeCapSeconds;
+    }
+    ttl = secs == 0 ? 1 : secs * 1000;
   }
   return ttl;
 }

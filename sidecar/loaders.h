@@ -21,9 +21,11 @@ StatusOr<std::shared_ptr<Loader>> MakeLoader(const KeyspaceConfig& ks,
 std::string ExpandUrlTemplate(std::string_view url_template, std::string_view keyspace,
                               std::string_view key);
 
-// The TTL in milliseconds given by a Cache-Control header: max-age=N -> N s; max-age=0, no-store
-// or no-cache -> 1 ms (the value answers the callers waiting now and is not served again);
-// no header or no max-age -> -1 (the keyspace default).
+// The TTL in milliseconds given by a Cache-Control header (directive names case-insensitive):
+// max-age=N -> N s, capped at 2^31 s as RFC 9111 asks for numbers too large to represent (the
+// keyspace's max_ttl then applies); max-age=0, a malformed or negative max-age, no-store or
+// no-cache -> 1 ms (the value answers the callers waiting now and is not served again); only the
+// first max-age counts; no header or no max-age -> -1 (the keyspace default).
 Millis TtlFromCacheControl(std::string_view header);
 
 }  // namespace podcache

@@ -8,8 +8,10 @@
 #include "sidecar/config_loader.h"
 #include "core/log.h"
 #include "sidecar/sidecar.h"
+#include "transport/grpc_util.h"
 
 int main(int argc, char** argv) {
+  podcache::RouteGrpcLogsToJson();  // every line podcache prints is JSON
   podcache::CommandLine cl = podcache::ParseCommandLine(argc, argv);
   if (cl.exit) return cl.exit_code;
   podcache::LogLevel level;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "core/reaper.h"
 #include "discovery/membership.h"
 #include "sidecar/cache_service.h"
 #include "transport/peer_pool.h"
@@ -37,7 +38,9 @@ Status Sidecar::Start() {
   auto keyspaces = BuildKeyspaces(config_, env);
   if (!keyspaces.ok()) return keyspaces.status();
   keyspaces_ = std::move(keyspaces).value();
-  for (auto& [name, ks] : keyspaces_) ks.group->StartReaper(config_.reap_interval_ms);
+  reaper_ = std::make_unique<Reaper>(&scheduler_, config_.reap_interval_ms);
+  for (auto& [name, ks] : keyspaces_) reaper_->Add(ks.group);
+  reaper_->Start();
 
   http_ = std::make_unique<HttpServer>(config_.http_listen,
                                        [this](const std::string& path) { return HandleHttp(path); });
@@ -107,6 +110,8 @@ Status Sidecar::StartCluster(GroupEnv* env) {
       return InvalidArgumentError("peer TLS: " + e);
     }
   }
+  tls_rejections_ = std::make_shared<TlsRejectionCounters>();
+  pool.tls_rejections = tls_rejections_;
   pool.client.max_inflight = config_.peer_max_inflight;
   pool.client.max_batch = config_.peer_max_batch;
   pool.max_message_bytes = config_.max_message_bytes;
@@ -126,11 +131,12 @@ Status Sidecar::StartCluster(GroupEnv* env) {
 }
 
 Status Sidecar::StartPeerApi() {
-  peer_service_ = std::make_unique<PeerService>([this](std::string_view name) {
-    auto it = keyspaces_.find(name);
-    return it == keyspaces_.end() ? nullptr : it->second.group;
-  });
-  tls_rejections_ = std::make_shared<TlsRejectionCounters>();
+  peer_service_ = std::make_unique<PeerService>(
+      [this](std::string_view name) {
+        auto it = keyspaces_.find(name);
+        return it == keyspaces_.end() ? nullptr : it->second.group;
+      },
+      config_.max_keys_per_call, config_.max_message_bytes);
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(
@@ -164,7 +170,9 @@ Status Sidecar::StartApi() {
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  service_ = std::make_unique<CacheService>(&keyspaces_, &api_metrics_, config_.api_token);
+  service_ = std::make_unique<CacheService>(
+      &keyspaces_, &api_metrics_,
+      ApiLimits{config_.api_token, config_.max_keys_per_call, config_.max_message_bytes});
   grpc::ServerBuilder builder;
   int selected_port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
@@ -182,7 +190,10 @@ Status Sidecar::StartApi() {
   if (is_unix && ::chmod(socket_path.c_str(), config_.api_socket_mode) != 0) {
     return UnavailableError("cannot chmod " + socket_path);
   }
+  // Serving both for the whole server ("") and by service name, so
+  // `grpc_health_probe -service podcache.v1.Cache` works too.
   server_->GetHealthCheckService()->SetServingStatus(true);
+  server_->GetHealthCheckService()->SetServingStatus(v1::Cache::service_full_name(), true);
   return OkStatus();
 }
 
@@ -198,6 +209,7 @@ void Sidecar::Shutdown() {
     if (source_ != nullptr) source_->Stop();
     if (server_ != nullptr) {
       server_->GetHealthCheckService()->SetServingStatus(false);
+      server_->GetHealthCheckService()->SetServingStatus(v1::Cache::service_full_name(), false);
       // The calls in flight finish while the server still answers (new calls: UNAVAILABLE).
       // Then the gRPC server stops at once: it cancels what outlived the grace, and does not
       // wait for idle client connections to go away, which a graceful gRPC shutdown would.

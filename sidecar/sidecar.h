@@ -21,6 +21,7 @@ class HttpServer;
 class Membership;
 class PeerPool;
 class PeerService;
+class Reaper;
 struct TlsRejectionCounters;
 
 // The podcache process without main(): keyspaces, the app API (gRPC callback server with health
@@ -61,6 +62,7 @@ class Sidecar {
   std::unique_ptr<CacheService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<Reaper> reaper_;  // destroyed before scheduler_ (declared after it)
   // The cluster; all null on a single node.
   std::shared_ptr<TlsRejectionCounters> tls_rejections_;
   std::unique_ptr<PeerPool> pool_;

@@ -1,8 +1,32 @@
 #include "transport/grpc_util.h"
 
+#include <grpc/support/log.h>
+
 #include <algorithm>
+#include <string>
+
+#include "core/log.h"
 
 namespace podcache {
+namespace {
+
+void GrpcLogSink(gpr_log_func_args* args) {
+  static LogRateLimiter limiter(10000);
+  LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kWarn
+                   : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                             : LogLevel::kDebug;
+  if (!LogEnabled(level)) return;
+  std::string site = std::string(args->file ? args->file : "?") + ":" + std::to_string(args->line);
+  uint64_t suppressed = 0;
+  if (!limiter.Allow(site, &suppressed)) return;
+  Log(level, "grpc", {{"detail", args->message ? args->message : ""},
+                      {"site", site},
+                      {"suppressed", static_cast<long long>(suppressed)}});
+}
+
+}  // namespace
+
+void RouteGrpcLogsToJson() { gpr_set_log_function(GrpcLogSink); }
 
 grpc::Status ToGrpcStatus(const Status& s) {
   return s.ok() ? grpc::Status::OK
@@ -18,7 +42,7 @@ Millis DeadlineOf(const grpc::ServerContextBase& ctx) {
   if (deadline == std::chrono::system_clock::time_point::max()) return kNoDeadline;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
       deadline - std::chrono::system_clock::now());
-  return SystemClock::Get()->NowMs() + std::max<Millis>(0, left.count());
+  return SaturatingAdd(SystemClock::Get()->NowMs(), std::max<Millis>(0, left.count()));
 }
 
 std::chrono::system_clock::time_point ToSystemDeadline(Millis deadline) {

@@ -253,7 +253,7 @@ void GrpcPeerClient::DropHot(std::string_view keyspace, std::string_view key, Mi
             &peer::v1::Peer::Stub::async_interface::DropHot);
 }
 
-void GrpcPeerClient::AdvanceGeneration(std::string_view keyspace, uint32_t generation,
+void GrpcPeerClient::AdvanceGeneration(std::string_view keyspace, uint64_t generation,
                                        Millis deadline, StatusFn done) {
   peer::v1::AdvanceGenerationRequest r;
   r.set_keyspace(std::string(keyspace));

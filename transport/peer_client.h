@@ -59,7 +59,7 @@ class GrpcPeerClient final : public PeerClient,
               StatusFn done) override;
   void DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
                StatusFn done) override;
-  void AdvanceGeneration(std::string_view keyspace, uint32_t generation, Millis deadline,
+  void AdvanceGeneration(std::string_view keyspace, uint64_t generation, Millis deadline,
                          StatusFn done) override;
 
   const std::string& member() const { return member_; }

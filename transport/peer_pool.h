@@ -15,6 +15,7 @@ struct PeerPoolOptions {
   PeerClientOptions client;
   bool insecure = false;      // plaintext peers (local experiments only)
   TlsFiles tls;               // used unless insecure
+  std::shared_ptr<TlsRejectionCounters> tls_rejections;  // peers' certificates refused; required with tls
   uint64_t max_message_bytes = 16 << 20;
 };
 

@@ -3,10 +3,14 @@
 #include <atomic>
 
 #include "transport/grpc_util.h"
+#include "transport/response_budget.h"
 
 namespace podcache {
 
-PeerService::PeerService(GroupLookup lookup) : lookup_(std::move(lookup)) {}
+PeerService::PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max_message_bytes)
+    : lookup_(std::move(lookup)),
+      max_keys_per_call_(max_keys_per_call),
+      max_message_bytes_(max_message_bytes) {}
 
 std::shared_ptr<Group> PeerService::Find(grpc::ServerUnaryReactor* reactor,
                                          const std::string& keyspace) {
@@ -42,6 +46,20 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(grpc::CallbackServerContext* ctx
   auto group = Find(reactor, request->keyspace());
   if (group == nullptr) return reactor;
   int n = request->keys_size();
+  if (n > max_keys_per_call_) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "GetBatch of " + std::to_string(n) + " keys: at most " +
+                                     std::to_string(max_keys_per_call_) + " per call"));
+    return reactor;
+  }
+  auto budget = std::make_shared<ResponseBudget>(max_message_bytes_);
+  for (int i = 0; i < n; ++i) {
+    if (!budget->Reserve(request->keys(i).size())) {
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   "GetBatch results cannot fit in max_message_bytes"));
+      return reactor;
+    }
+  }
   if (n == 0) {
     reactor->Finish(grpc::Status::OK);
     return reactor;
@@ -51,13 +69,15 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(grpc::CallbackServerContext* ctx
   GetOptions opts{DeadlineOf(*ctx), true, request->ring_fingerprint()};
   for (int i = 0; i < n; ++i) {
     peer::v1::GetBatchItem* item = response->mutable_items(i);
-    group->Get(request->keys(i), opts, [reactor, item, pending](const GetResult& r) {
-      item->set_code(static_cast<int>(r.status.code()));
-      if (r.status.ok()) {
+    group->Get(request->keys(i), opts, [reactor, item, pending, budget](const GetResult& r) {
+      std::string message;
+      Status status = budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+      item->set_code(static_cast<int>(status.code()));
+      if (status.ok()) {
         item->set_value(r.value.value().data(), r.value.value().size());
         item->set_remaining_ttl_ms(r.remaining_ttl_ms);
       } else {
-        item->set_message(r.status.message());
+        item->set_message(std::move(message));
       }
       if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) reactor->Finish(grpc::Status::OK);
     });
@@ -104,8 +124,7 @@ grpc::ServerUnaryReactor* PeerService::AdvanceGeneration(
   auto* reactor = ctx->DefaultReactor();
   auto group = Find(reactor, request->keyspace());
   if (group == nullptr) return reactor;
-  group->AdvanceGeneration(request->generation());
-  reactor->Finish(grpc::Status::OK);
+  reactor->Finish(ToGrpcStatus(group->AdvanceGeneration(request->generation())));
   return reactor;
 }
 

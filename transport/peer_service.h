@@ -17,7 +17,9 @@ class PeerService final : public peer::v1::Peer::CallbackService {
  public:
   // Finds a keyspace's group by name, or null. Must be thread-safe and outlive the service.
   using GroupLookup = std::function<std::shared_ptr<Group>(std::string_view keyspace)>;
-  explicit PeerService(GroupLookup lookup);
+  // A GetBatch of more than `max_keys_per_call` keys is refused before any work; its response is
+  // kept within `max_message_bytes` (ResponseBudget).
+  PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max_message_bytes);
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
                                 const peer::v1::GetRequest* request,
@@ -43,6 +45,8 @@ class PeerService final : public peer::v1::Peer::CallbackService {
   std::shared_ptr<Group> Find(grpc::ServerUnaryReactor* reactor, const std::string& keyspace);
 
   GroupLookup lookup_;
+  const int max_keys_per_call_;
+  const uint64_t max_message_bytes_;
 };
 
 }  // namespace podcache

@@ -6,6 +6,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
 #include <sys/stat.h>
 
@@ -55,7 +56,43 @@ class CaStore {
   timespec mtime_{};
 };
 
-// Verifies a peer's client certificate chain against the CA and its SAN against peer_name.
+// Counts a refused handshake and logs it: one line per reason at most every 10 s (a peer retrying
+// with a bad certificate must not flood the log), with how many were not logged since.
+grpc::Status Reject(TlsRejectionCounters* counters, const char* side, TlsRejection why,
+                    const std::string& detail) {
+  static LogRateLimiter limiter(10000);
+  int reason = static_cast<int>(why);
+  counters->counts[reason].fetch_add(1, std::memory_order_relaxed);
+  uint64_t suppressed = 0;
+  if (limiter.Allow(reason, &suppressed)) {
+    LogWarn("peer TLS handshake refused", {{"side", side},
+                                           {"reason", TlsRejectionName(why)},
+                                           {"detail", detail},
+                                           {"suppressed", static_cast<long long>(suppressed)}});
+  }
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, detail);
+}
+
+// True when the leaf PEM's extended key usage allows `purpose` (X509_PURPOSE_SSL_CLIENT/SERVER).
+bool AllowsPurpose(grpc::string_ref leaf_pem, int purpose) {
+  BIO* bio = BIO_new_mem_buf(leaf_pem.data(), static_cast<int>(leaf_pem.size()));
+  X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  bool ok = leaf != nullptr && X509_check_purpose(leaf, purpose, 0) == 1;
+  X509_free(leaf);
+  ERR_clear_error();
+  return ok;
+}
+
+bool HasDnsName(const TlsCustomVerificationCheckRequest& request, const std::string& name) {
+  for (const grpc::string_ref& dns : request.dns_names()) {
+    if (std::string_view(dns.data(), dns.size()) == name) return true;
+  }
+  return false;
+}
+
+// Verifies a peer's client certificate chain against the CA, its SAN against peer_name and its
+// usage (clientAuth).
 class PeerVerifier final : public ExternalCertificateVerifier {
  public:
   PeerVerifier(const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections)
@@ -70,9 +107,7 @@ class PeerVerifier final : public ExternalCertificateVerifier {
 
  private:
   grpc::Status Reject(TlsRejection why, const std::string& detail) {
-    rejections_->counts[static_cast<int>(why)].fetch_add(1, std::memory_order_relaxed);
-    LogWarn("peer TLS handshake refused", {{"reason", TlsRejectionName(why)}, {"detail", detail}});
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, detail);
+    return podcache::Reject(rejections_.get(), "server", why, detail);
   }
 
   grpc::Status Check(const TlsCustomVerificationCheckRequest& request) {
@@ -108,15 +143,13 @@ class PeerVerifier final : public ExternalCertificateVerifier {
       }
       X509_STORE_CTX_free(ctx);
     }
-    if (result.ok()) {
-      bool named = false;
-      for (const grpc::string_ref& dns : request.dns_names()) {
-        named = named || std::string_view(dns.data(), dns.size()) == peer_name_;
-      }
-      if (!named) {
-        result = Reject(TlsRejection::kWrongName,
-                        "client certificate has no DNS SAN \"" + peer_name_ + "\"");
-      }
+    if (result.ok() && !HasDnsName(request, peer_name_)) {
+      result = Reject(TlsRejection::kWrongName,
+                      "client certificate has no DNS SAN \"" + peer_name_ + "\"");
+    }
+    if (result.ok() && X509_check_purpose(leaf, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
+      result = Reject(TlsRejection::kWrongUsage,
+                      "client certificate's extended key usage does not allow clientAuth");
     }
     X509_free(leaf);
     sk_X509_pop_free(intermediates, X509_free);
@@ -124,6 +157,33 @@ class PeerVerifier final : public ExternalCertificateVerifier {
   }
 
   CaStore ca_;
+  const std::string peer_name_;
+  std::shared_ptr<TlsRejectionCounters> rejections_;
+};
+
+// Checks the server's certificate when this node dials a peer (gRPC has verified its chain against
+// the CA already): `peer_name` as a DNS SAN, and serverAuth usage.
+class PeerServerVerifier final : public ExternalCertificateVerifier {
+ public:
+  PeerServerVerifier(std::string peer_name, std::shared_ptr<TlsRejectionCounters> rejections)
+      : peer_name_(std::move(peer_name)), rejections_(std::move(rejections)) {}
+
+  bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
+              grpc::Status* sync_status) override {
+    if (!HasDnsName(*request, peer_name_)) {
+      *sync_status = Reject(rejections_.get(), "client", TlsRejection::kWrongName,
+                            "server certificate has no DNS SAN \"" + peer_name_ + "\"");
+    } else if (!AllowsPurpose(request->peer_cert(), X509_PURPOSE_SSL_SERVER)) {
+      *sync_status = Reject(rejections_.get(), "client", TlsRejection::kWrongUsage,
+                            "server certificate's extended key usage does not allow serverAuth");
+    } else {
+      *sync_status = grpc::Status::OK;
+    }
+    return true;  // synchronous
+  }
+  void Cancel(TlsCustomVerificationCheckRequest*) override {}
+
+ private:
   const std::string peer_name_;
   std::shared_ptr<TlsRejectionCounters> rejections_;
 };
@@ -136,7 +196,8 @@ std::shared_ptr<FileWatcherCertificateProvider> Provider(const TlsFiles& f) {
 }  // namespace
 
 const char* TlsRejectionName(TlsRejection r) {
-  static const char* const kNames[] = {"no_certificate", "untrusted", "expired", "wrong_name"};
+  static const char* const kNames[] = {"no_certificate", "untrusted", "expired", "wrong_name",
+                                       "wrong_usage"};
   return kNames[static_cast<int>(r)];
 }
 
@@ -145,22 +206,25 @@ std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
   grpc::experimental::TlsServerCredentialsOptions options(Provider(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  // gRPC only asks for the certificate; PeerVerifier checks chain, expiry and name itself, so
-  // that each refusal is counted by reason.
-  options.set_cert_request_type(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
+  // gRPC only asks for the certificate, and does not require it: PeerVerifier checks presence,
+  // chain, expiry, name and usage itself, so that each refusal (a handshake without a
+  // certificate too, which OpenSSL would otherwise end before any verifier runs) is counted and
+  // logged by reason.
+  options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   options.set_certificate_verifier(
       ExternalCertificateVerifier::Create<PeerVerifier>(files, std::move(rejections)));
   return grpc::experimental::TlsServerCredentials(options);
 }
 
-std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const TlsFiles& files) {
+std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
+    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections) {
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_certificate_provider(Provider(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  options.set_verify_server_certs(true);
-  options.set_certificate_verifier(
-      std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+  options.set_verify_server_certs(true);  // the chain, against the CA
+  options.set_certificate_verifier(ExternalCertificateVerifier::Create<PeerServerVerifier>(
+      files.peer_name, std::move(rejections)));
   return grpc::experimental::TlsCredentials(options);
 }
 
@@ -179,6 +243,17 @@ std::string CheckTlsFiles(const TlsFiles& f) {
     if (std::string e = read_pem(path, is_key); !e.empty()) return e;
   }
   if (f.peer_name.empty()) return "tls_peer_name is empty";
+  FILE* cert_file = std::fopen(f.cert.c_str(), "r");
+  FILE* key_file = std::fopen(f.key.c_str(), "r");
+  X509* cert = cert_file ? PEM_read_X509(cert_file, nullptr, nullptr, nullptr) : nullptr;
+  EVP_PKEY* key = key_file ? PEM_read_PrivateKey(key_file, nullptr, nullptr, nullptr) : nullptr;
+  bool match = cert != nullptr && key != nullptr && X509_check_private_key(cert, key) == 1;
+  if (cert_file) std::fclose(cert_file);
+  if (key_file) std::fclose(key_file);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  ERR_clear_error();
+  if (!match) return "the private key " + f.key + " does not match the certificate " + f.cert;
   return "";
 }
 

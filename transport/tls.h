@@ -20,8 +20,17 @@ struct TlsFiles {
   unsigned reload_interval_s = 10;  // how often the files are re-read
 };
 
-// Why a peer's TLS handshake was refused by this node's verifier.
-enum class TlsRejection { kNoCertificate, kUntrusted, kExpired, kWrongName, kNumReasons };
+// Why a peer's TLS handshake was refused by this node's verifier (as server: the client's
+// certificate; as client: the server's). kWrongUsage: the certificate's extended key usage does
+// not allow the role it was presented in (clientAuth for a client, serverAuth for a server).
+enum class TlsRejection {
+  kNoCertificate,
+  kUntrusted,
+  kExpired,
+  kWrongName,
+  kWrongUsage,
+  kNumReasons
+};
 const char* TlsRejectionName(TlsRejection r);
 
 struct TlsRejectionCounters {
@@ -29,18 +38,23 @@ struct TlsRejectionCounters {
 };
 
 // Server credentials for the peer port: a client certificate is required, its chain is verified
-// against the current CA file (reloaded when it changes) and it must carry `peer_name` as a DNS
-// SAN; every refusal is counted in `rejections` by reason and logged. New handshakes use the
-// current certificate files; connections already open keep theirs.
+// against the current CA file (reloaded when it changes), it must carry `peer_name` as a DNS SAN
+// and allow clientAuth; every refusal, a handshake without a certificate included, is counted in
+// `rejections` by reason and logged (one JSON line per reason at most every 10 s, with the number
+// suppressed). New handshakes use the current certificate files; connections already open keep
+// theirs.
 std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
     const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections);
 
 // Channel credentials for dialling a peer: presents this node's certificate, verifies the server
-// against the CA, and checks its name against `peer_name` (see PeerChannelArguments).
-std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(const TlsFiles& files);
+// against the CA, and requires `peer_name` as a DNS SAN and serverAuth usage of its certificate;
+// refusals are counted in `rejections` and logged like the server's.
+std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
+    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections);
 
-// Checks that the files exist and parse (certificate, key that matches it, CA), so podcache can
-// refuse to start with a clear message instead of failing every handshake. Empty on success.
+// Checks that the files exist and parse (certificate, a private key that matches it, CA), so
+// podcache can refuse to start with a clear message instead of failing every handshake. Empty on
+// success.
 std::string CheckTlsFiles(const TlsFiles& files);
 
 }  // namespace podcache

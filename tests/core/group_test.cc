@@ -1,4 +1,5 @@
 #include "core/group.h"
+#include "core/reaper.h"
 
 #include <doctest/doctest.h>
 
@@ -68,7 +69,7 @@ class FakePeerClient : public PeerClient {
            StatusFn done) override;
   void Delete(std::string_view, std::string_view key, Millis, StatusFn done) override;
   void DropHot(std::string_view, std::string_view key, Millis, StatusFn done) override;
-  void AdvanceGeneration(std::string_view, uint32_t generation, Millis, StatusFn done) override;
+  void AdvanceGeneration(std::string_view, uint64_t generation, Millis, StatusFn done) override;
 
  private:
   FakeNode* target_;
@@ -183,11 +184,10 @@ void FakePeerClient::DropHot(std::string_view, std::string_view key, Millis, Sta
   target_->group->DropHot(key);
   done(OkStatus());
 }
-void FakePeerClient::AdvanceGeneration(std::string_view, uint32_t generation, Millis,
+void FakePeerClient::AdvanceGeneration(std::string_view, uint64_t generation, Millis,
                                        StatusFn done) {
   if (target_->down) return done(UnavailableError("connection refused"));
-  target_->group->AdvanceGeneration(generation);
-  done(OkStatus());
+  done(target_->group->AdvanceGeneration(generation));
 }
 
 KeyspaceOptions Options() {
@@ -413,8 +413,46 @@ TEST_CASE("group: InvalidateKeyspace stops old entries on every node") {
   }
   CHECK(c.TotalLoads() == loads + 3);
   // A peer never moves a generation backwards.
-  c.nodes[0]->group->AdvanceGeneration(0);
+  CHECK(c.nodes[0]->group->AdvanceGeneration(0).ok());
   CHECK(c.nodes[0]->group->generation() == 1);
+}
+
+TEST_CASE("group: a peer cannot disable invalidation with a huge generation") {
+  FakeCluster c(2, Options());
+  std::string key = c.KeyOwnedBy(0);
+  Group& g = *c.nodes[0]->group;
+  // What a 32-bit generation wrapped on: 2^32-1, then InvalidateKeyspace gave 0.
+  CHECK(g.AdvanceGeneration(4294967295u).ok());
+  CHECK(g.generation() == 4294967295u);
+  CHECK(g.GetSync(key).source == ValueSource::kLoader);
+  CHECK(g.GetSync(key).source == ValueSource::kMain);
+  g.Invalidate([](Status s) { CHECK(s.ok()); });
+  CHECK(g.generation() == 4294967296u);
+  CHECK(c.nodes[1]->group->generation() == 4294967296u);
+  CHECK(g.GetSync(key).source == ValueSource::kLoader);  // the invalidation took effect
+  // Absurd generations are refused and counted; the generation stays usable.
+  Status refused = g.AdvanceGeneration(UINT64_MAX);
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  CHECK(g.AdvanceGeneration(Group::kMaxPeerGeneration + 1).code() == StatusCode::kInvalidArgument);
+  CHECK(g.Stats()[KeyspaceStats::kGenerationsRefused] == 2);
+  CHECK(g.generation() == 4294967296u);
+  CHECK(g.AdvanceGeneration(Group::kMaxPeerGeneration).ok());
+  CHECK(g.GetSync(key).source == ValueSource::kLoader);
+  CHECK(g.GetSync(key).source == ValueSource::kMain);
+  g.Invalidate([](Status s) { CHECK(s.ok()); });
+  CHECK(g.generation() == Group::kMaxPeerGeneration + 1);
+  CHECK(g.GetSync(key).source == ValueSource::kLoader);
+}
+
+TEST_CASE_FIXTURE(SoloNode, "group: TTLs near INT64_MAX saturate instead of overflowing") {
+  auto g = Start();
+  for (Millis ttl : {INT64_MAX, INT64_MAX - 1, INT64_MAX / 2 + 7}) {
+    CHECK(g->SetSync("big", "v", ttl).ok());
+    GetResult r = g->GetSync("big");
+    REQUIRE(r.status.ok());
+    CHECK(r.value.value() == "v");
+    CHECK(r.remaining_ttl_ms > 100LL * 365 * 24 * 3600 * 1000);  // "never", not "gone"
+  }
 }
 
 TEST_CASE_FIXTURE(SoloNode,
@@ -481,7 +519,9 @@ TEST_CASE_FIXTURE(SoloNode, "group: the reaper reclaims expired entries without 
   loader->ttl_ms = 1000;
   auto g = Start();
   for (int i = 0; i < 100; ++i) g->GetSync("k" + std::to_string(i));
-  g->StartReaper(500);
+  Reaper reaper(&scheduler, 500);
+  reaper.Add(g);
+  reaper.Start();
   CHECK(g->Stats().main.items == 100);
   scheduler.AdvanceAndRun(500);
   CHECK(g->Stats().main.items == 100);
@@ -490,8 +530,32 @@ TEST_CASE_FIXTURE(SoloNode, "group: the reaper reclaims expired entries without 
   CHECK(g->Stats().main.expirations == 100);
   CHECK(scheduler.pending() == 1);  // still ticking
   g.reset();
-  scheduler.AdvanceAndRun(500);  // the tick finds the group gone and stops
-  CHECK(scheduler.pending() == 0);
+  scheduler.AdvanceAndRun(500);  // the tick forgets the group that is gone
+  CHECK(reaper.Tick() == 0);
+}
+
+TEST_CASE_FIXTURE(SoloNode, "group: one reaper bounds its work per tick across many keyspaces") {
+  loader->ttl_ms = 1000;
+  std::vector<std::shared_ptr<Group>> groups;
+  KeyspaceOptions o = Options();
+  o.max_bytes = 1 << 20;
+  o.max_value_bytes = 1 << 16;
+  for (int i = 0; i < 40; ++i) {
+    o.name = "ks" + std::to_string(i);
+    groups.push_back(Start(o));
+    groups.back()->GetSync("k");
+  }
+  size_t shards = groups[0]->num_shards();
+  // A tick walks about 10 keyspaces' shards, then the next tick goes on from there.
+  Reaper reaper(&scheduler, 500, 4096, 10 * shards);
+  for (auto& g : groups) reaper.Add(g);
+  clock.Advance(1000);
+  CHECK(reaper.Tick() == 10);
+  CHECK(reaper.Tick() == 10);
+  CHECK(reaper.Tick() == 10);
+  CHECK(reaper.Tick() == 10);
+  CHECK(reaper.Tick() == 0);  // every keyspace was visited once
+  for (auto& g : groups) CHECK(g->Stats().main.items == 0);
 }
 
 TEST_CASE_FIXTURE(SoloNode,

@@ -24,7 +24,7 @@ std::unique_ptr<Store> MakeStore(size_t max_bytes, EvictionPolicy policy, const 
 }
 
 bool Put(Store& s, const std::string& key, const std::string& value, Millis expires_at = 0,
-         uint32_t generation = 0) {
+         uint64_t generation = 0) {
   uint64_t h = HashBytes(key);
   return s.Insert(ValueRef::Make(key, h, value, expires_at), generation);
 }
@@ -195,6 +195,26 @@ TEST_CASE("store: generations stop old entries and refuse stale writes") {
   CHECK(Get(*s, "b") == "new");
   s->AdvanceGeneration(0);  // never goes back
   CHECK(s->generation() == 1);
+}
+
+TEST_CASE("store: generations are 64-bit, and an entry 2^32 generations old is never current again") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kSlru, &clock);
+  CHECK(Put(*s, "a", "gen0", 0, 0));
+  // Small steps keep the entries of the current generation.
+  s->AdvanceGeneration(Store::kClearAfterGenerations - 1);
+  CHECK(Put(*s, "b", "kept", 0, Store::kClearAfterGenerations - 1));
+  CHECK_FALSE(Has(*s, "a"));
+  CHECK(s->Stats().items >= 1);
+  // Its low 32 bits would match again after 2^32 generations: the store empties itself first.
+  uint64_t wrap = (uint64_t{1} << 32);
+  s->AdvanceGeneration(wrap);
+  CHECK(s->generation() == wrap);
+  CHECK(s->Stats().items == 0);
+  CHECK_FALSE(Has(*s, "a"));
+  CHECK(Put(*s, "c", "new", 0, wrap));
+  CHECK(Get(*s, "c") == "new");
+  CHECK_FALSE(Put(*s, "d", "stale", 0, wrap - 1));
 }
 
 TEST_CASE("store: insert without replace keeps a live entry but replaces a dead one") {

@@ -225,3 +225,129 @@ TEST_CASE("An IPv6 advertise from ${POD_IP}:7071 is bracketed") {
 }
 
 }  // namespace podcache
+
+namespace podcache {
+
+TEST_CASE("A broken api token file stops the sidecar instead of turning authentication off") {
+  std::string empty = WriteFile("");
+  std::string blank = WriteFile(" \n\n");
+  std::string big = WriteFile(std::string(kMaxTokenBytes + 1, 'x'));
+  std::string spaced = WriteFile("two words\n");
+  std::string good = WriteFile("s3cret\n");
+  for (const std::string& file : {empty, blank, big, spaced, std::string("/tmp"),
+                                  std::string("/nonexistent/token")}) {
+    CommandLine cl = Parse({"--keyspace", "a", "--api-token-file", file.c_str()});
+    CHECK(cl.exit);
+    CHECK(cl.exit_code == 2);
+    CHECK_FALSE(ReadTokenFile(file).ok());
+    CHECK(ReadTokenFile(file).status().message().find(file) != std::string::npos);
+  }
+  // Also with --api-token set: both at once is an error, never "the empty file wins".
+  CommandLine both = Parse({"--keyspace", "a", "--api-token", "t", "--api-token-file", empty.c_str()});
+  CHECK(both.exit_code == 2);
+  both = Parse({"--keyspace", "a", "--api-token", "t", "--api-token-file", good.c_str()});
+  CHECK(both.exit_code == 2);
+  CommandLine ok = Parse({"--keyspace", "a", "--api-token-file", good.c_str()});
+  REQUIRE_FALSE(ok.exit);
+  CHECK(ok.config.api_token == "s3cret");
+  CHECK(Parse({"--keyspace", "a", "--api-token", "has space"}).exit_code == 2);
+  for (const std::string& f : {empty, blank, big, spaced, good}) std::remove(f.c_str());
+}
+
+TEST_CASE("max_message_bytes and max_keys_per_call are range-checked") {
+  for (const char* bytes : {"2GiB", "4GiB", "3000000000", "1023", "1GiB1"}) {
+    CHECK(Parse({"--keyspace", "a", "--max-message-bytes", bytes}).exit_code == 2);
+  }
+  CommandLine cl = Parse({"--keyspace", "a", "--max-message-bytes", "1GiB"});
+  REQUIRE_FALSE(cl.exit);
+  CHECK(cl.config.max_message_bytes == 1u << 30);
+  CHECK(cl.config.max_keys_per_call == 10000);
+  CHECK(Parse({"--keyspace", "a", "--max-keys-per-call", "0"}).exit_code == 2);
+  CHECK(Parse({"--keyspace", "a", "--max-keys-per-call", "2000000"}).exit_code == 2);
+  CHECK(Parse({"--keyspace", "a", "--max-keys-per-call", "50"}).config.max_keys_per_call == 50);
+}
+
+TEST_CASE("Every config file read error is a message, never an exception") {
+  Config c;
+  Status dir = LoadConfigFile("/tmp", &c);
+  CHECK(dir.code() == StatusCode::kInvalidArgument);
+  CHECK(dir.message().find("/tmp is not a regular file") != std::string::npos);
+  CHECK(Parse({"--config", "/tmp"}).exit_code == 2);
+  CHECK(Parse({"--config", "/dev/zero"}).exit_code == 2);
+  std::string big = WriteFile(std::string(kMaxConfigFileBytes + 1, '#'));
+  CHECK(LoadConfigFile(big, &c).message().find("larger than") != std::string::npos);
+  std::remove(big.c_str());
+  for (const char* text : {"[", "{a: [}", "keyspaces: {name: a}", "keyspaces:\n  - 7\n",
+                           "api_listen: [a, {b: c}]", "\t: x", "? [a]\n: b"}) {
+    CHECK_FALSE(LoadConfigText(text, &c).ok());
+  }
+}
+
+TEST_CASE("Keyspace names are unique: twice in the file or twice in flags is exit 2") {
+  CHECK(Parse({"--keyspace", "a:max_bytes=8MiB", "--keyspace", "a:max_bytes=16MiB"}).exit_code == 2);
+  std::string path = WriteFile("keyspaces:\n  - name: a\n  - name: a\n");
+  CHECK(Parse({"--config", path.c_str()}).exit_code == 2);
+  // One --keyspace replacing the file's keyspace of that name stays allowed.
+  std::string one = WriteFile("keyspaces:\n  - name: a\n    max_bytes: 4MiB\n");
+  CommandLine cl = Parse({"--config", one.c_str(), "--keyspace", "a:max_bytes=8MiB"});
+  REQUIRE_FALSE(cl.exit);
+  CHECK(cl.config.keyspaces.size() == 1);
+  std::remove(path.c_str());
+  std::remove(one.c_str());
+}
+
+TEST_CASE("${VAR} must be set, and ${VAR:-default} gives a default") {
+  unsetenv("PODCACHE_TEST_UNSET");
+  setenv("PODCACHE_TEST_EMPTY", "", 1);
+  setenv("PODCACHE_TEST_SET", "127.0.0.1:9999", 1);
+  Config c;
+  Status s = LoadConfigText("http_listen: ${PODCACHE_TEST_UNSET}\n", &c);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(s.message().find("${PODCACHE_TEST_UNSET} is not set") != std::string::npos);
+  REQUIRE(LoadConfigText("http_listen: ${PODCACHE_TEST_UNSET:-0.0.0.0:7072}\n", &c).ok());
+  CHECK(c.http_listen == "0.0.0.0:7072");
+  REQUIRE(LoadConfigText("http_listen: ${PODCACHE_TEST_EMPTY:-x:1}\n", &c).ok());
+  CHECK(c.http_listen == "x:1");
+  REQUIRE(LoadConfigText("http_listen: ${PODCACHE_TEST_SET:-x:1}\n", &c).ok());
+  CHECK(c.http_listen == "127.0.0.1:9999");
+  CHECK_FALSE(LoadConfigText("http_listen: ${PODCACHE_TEST_SET\n", &c).ok());
+  CHECK_FALSE(LoadConfigText("http_listen: ${1X}\n", &c).ok());
+  CHECK_FALSE(LoadConfigText("keyspaces:\n  - name: ${PODCACHE_TEST_UNSET}\n", &c).ok());
+  unsetenv("PODCACHE_TEST_EMPTY");
+  unsetenv("PODCACHE_TEST_SET");
+}
+
+TEST_CASE("PODCACHE_KEYSPACE declares several keyspaces") {
+  setenv("PODCACHE_KEYSPACE", "a:max_bytes=8MiB; b:max_bytes=4MiB\nc\n", 1);
+  CommandLine cl = Parse({});
+  unsetenv("PODCACHE_KEYSPACE");
+  REQUIRE_FALSE(cl.exit);
+  REQUIRE(cl.config.keyspaces.size() == 3);
+  CHECK(cl.config.keyspaces[0].options.name == "a");
+  CHECK(cl.config.keyspaces[1].options.max_bytes == 4u << 20);
+  CHECK(cl.config.keyspaces[2].options.name == "c");
+  CHECK(SplitKeyspaceSpecs(" ; \n").empty());
+}
+
+TEST_CASE("Validate caps the number of keyspaces and names the default that does not fit") {
+  Config c;
+  for (size_t i = 0; i <= Config::kMaxKeyspaces; ++i) {
+    KeyspaceConfig ks;
+    ks.options.name = "k" + std::to_string(i);
+    c.keyspaces.push_back(ks);
+  }
+  CHECK(c.Validate().message().find("at most 1000") != std::string::npos);
+  auto small = ParseKeyspaceSpec("small:max_bytes=1MiB");
+  REQUIRE(small.ok());
+  c.keyspaces = {small.value()};
+  Status s = c.Validate();
+  CHECK(s.message().find("the default max_value_bytes of 1MiB") != std::string::npos);
+  CHECK(s.message().find("set max_value_bytes to 256KiB or less") != std::string::npos);
+  c.keyspaces = {ParseKeyspaceSpec("small:max_bytes=1MiB,max_value_bytes=256KiB").value()};
+  CHECK(c.Validate().ok());
+  c.keyspaces = {ParseKeyspaceSpec("small:max_bytes=1MiB,max_value_bytes=512KiB").value()};
+  CHECK(c.Validate().message().find("max_value_bytes must be in [1, max_bytes/4]") !=
+        std::string::npos);
+}
+
+}  // namespace podcache
