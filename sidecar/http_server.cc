@@ -32,7 +32,8 @@ Status HttpServer::Start() {
       }
       web::http::http_response response(static_cast<web::http::status_code>(reply.status));
       if (head) {
-        response.headers().set_content_type(reply.content_type);
+        // The headers of the GET with an empty body stream (cpprestsdk aborts without one).
+        response.set_body(std::string(), reply.content_type);
         response.headers().set_content_length(reply.body.size());
       } else {
         response.set_body(std::move(reply.body), reply.content_type);

@@ -73,17 +73,6 @@ grpc::Status Reject(TlsRejectionCounters* counters, const char* side, TlsRejecti
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, detail);
 }
 
-// True when the leaf PEM's extended key usage allows `purpose` (X509_PURPOSE_SSL_CLIENT/SERVER).
-bool AllowsPurpose(grpc::string_ref leaf_pem, int purpose) {
-  BIO* bio = BIO_new_mem_buf(leaf_pem.data(), static_cast<int>(leaf_pem.size()));
-  X509* leaf = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-  BIO_free(bio);
-  bool ok = leaf != nullptr && X509_check_purpose(leaf, purpose, 0) == 1;
-  X509_free(leaf);
-  ERR_clear_error();
-  return ok;
-}
-
 bool HasDnsName(const TlsCustomVerificationCheckRequest& request, const std::string& name) {
   for (const grpc::string_ref& dns : request.dns_names()) {
     if (std::string_view(dns.data(), dns.size()) == name) return true;
@@ -91,12 +80,21 @@ bool HasDnsName(const TlsCustomVerificationCheckRequest& request, const std::str
   return false;
 }
 
-// Verifies a peer's client certificate chain against the CA, its SAN against peer_name and its
-// usage (clientAuth).
+// Which end's certificate a PeerVerifier checks: a client's (on the peer port) or a server's
+// (when this node dials a peer).
+enum class PeerRole { kClient, kServer };
+
+// Verifies a peer's certificate: its chain against the CA (re-read when the file changes), its
+// expiry, `peer_name` as a DNS SAN, and an extended key usage that allows the role it is presented
+// in. Every refusal is counted and logged by reason.
 class PeerVerifier final : public ExternalCertificateVerifier {
  public:
-  PeerVerifier(const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections)
-      : ca_(files.ca), peer_name_(files.peer_name), rejections_(std::move(rejections)) {}
+  PeerVerifier(const TlsFiles& files, PeerRole role,
+               std::shared_ptr<TlsRejectionCounters> rejections)
+      : ca_(files.ca),
+        peer_name_(files.peer_name),
+        role_(role),
+        rejections_(std::move(rejections)) {}
 
   bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
               grpc::Status* sync_status) override {
@@ -107,14 +105,19 @@ class PeerVerifier final : public ExternalCertificateVerifier {
 
  private:
   grpc::Status Reject(TlsRejection why, const std::string& detail) {
-    return podcache::Reject(rejections_.get(), "server", why, detail);
+    // `side`: this node's end of the handshake.
+    return podcache::Reject(rejections_.get(), role_ == PeerRole::kClient ? "server" : "client",
+                            why, what() + detail);
+  }
+  std::string what() const {
+    return role_ == PeerRole::kClient ? "client certificate: " : "server certificate: ";
   }
 
   grpc::Status Check(const TlsCustomVerificationCheckRequest& request) {
     // The leaf is peer_cert(); the full chain (whatever order gRPC gives it in) only supplies
     // intermediates: a CA certificate in it must never be taken for the client's own.
     grpc::string_ref leaf_pem = request.peer_cert();
-    if (leaf_pem.empty()) return Reject(TlsRejection::kNoCertificate, "no client certificate");
+    if (leaf_pem.empty()) return Reject(TlsRejection::kNoCertificate, "none presented");
     BIO* leaf_bio = BIO_new_mem_buf(leaf_pem.data(), static_cast<int>(leaf_pem.size()));
     X509* leaf = PEM_read_bio_X509(leaf_bio, nullptr, nullptr, nullptr);
     BIO_free(leaf_bio);
@@ -129,7 +132,7 @@ class PeerVerifier final : public ExternalCertificateVerifier {
     grpc::Status result = grpc::Status::OK;
     std::shared_ptr<X509_STORE> store = ca_.Get();
     if (leaf == nullptr) {
-      result = Reject(TlsRejection::kNoCertificate, "unreadable client certificate");
+      result = Reject(TlsRejection::kNoCertificate, "unreadable");
     } else if (store == nullptr) {
       result = Reject(TlsRejection::kUntrusted, "cannot read the CA file");
     } else {
@@ -144,12 +147,13 @@ class PeerVerifier final : public ExternalCertificateVerifier {
       X509_STORE_CTX_free(ctx);
     }
     if (result.ok() && !HasDnsName(request, peer_name_)) {
-      result = Reject(TlsRejection::kWrongName,
-                      "client certificate has no DNS SAN \"" + peer_name_ + "\"");
+      result = Reject(TlsRejection::kWrongName, "no DNS SAN \"" + peer_name_ + "\"");
     }
-    if (result.ok() && X509_check_purpose(leaf, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
+    int purpose = role_ == PeerRole::kClient ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER;
+    if (result.ok() && X509_check_purpose(leaf, purpose, 0) != 1) {
       result = Reject(TlsRejection::kWrongUsage,
-                      "client certificate's extended key usage does not allow clientAuth");
+                      std::string("its extended key usage does not allow ") +
+                          (role_ == PeerRole::kClient ? "clientAuth" : "serverAuth"));
     }
     X509_free(leaf);
     sk_X509_pop_free(intermediates, X509_free);
@@ -158,33 +162,7 @@ class PeerVerifier final : public ExternalCertificateVerifier {
 
   CaStore ca_;
   const std::string peer_name_;
-  std::shared_ptr<TlsRejectionCounters> rejections_;
-};
-
-// Checks the server's certificate when this node dials a peer (gRPC has verified its chain against
-// the CA already): `peer_name` as a DNS SAN, and serverAuth usage.
-class PeerServerVerifier final : public ExternalCertificateVerifier {
- public:
-  PeerServerVerifier(std::string peer_name, std::shared_ptr<TlsRejectionCounters> rejections)
-      : peer_name_(std::move(peer_name)), rejections_(std::move(rejections)) {}
-
-  bool Verify(TlsCustomVerificationCheckRequest* request, std::function<void(grpc::Status)>,
-              grpc::Status* sync_status) override {
-    if (!HasDnsName(*request, peer_name_)) {
-      *sync_status = Reject(rejections_.get(), "client", TlsRejection::kWrongName,
-                            "server certificate has no DNS SAN \"" + peer_name_ + "\"");
-    } else if (!AllowsPurpose(request->peer_cert(), X509_PURPOSE_SSL_SERVER)) {
-      *sync_status = Reject(rejections_.get(), "client", TlsRejection::kWrongUsage,
-                            "server certificate's extended key usage does not allow serverAuth");
-    } else {
-      *sync_status = grpc::Status::OK;
-    }
-    return true;  // synchronous
-  }
-  void Cancel(TlsCustomVerificationCheckRequest*) override {}
-
- private:
-  const std::string peer_name_;
+  const PeerRole role_;
   std::shared_ptr<TlsRejectionCounters> rejections_;
 };
 
@@ -212,7 +190,8 @@ std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
   // logged by reason.
   options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
   options.set_certificate_verifier(
-      ExternalCertificateVerifier::Create<PeerVerifier>(files, std::move(rejections)));
+      ExternalCertificateVerifier::Create<PeerVerifier>(files, PeerRole::kClient,
+                                                        std::move(rejections)));
   return grpc::experimental::TlsServerCredentials(options);
 }
 
@@ -222,9 +201,11 @@ std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
   options.set_certificate_provider(Provider(files));
   options.watch_root_certs();
   options.watch_identity_key_cert_pairs();
-  options.set_verify_server_certs(true);  // the chain, against the CA
-  options.set_certificate_verifier(ExternalCertificateVerifier::Create<PeerServerVerifier>(
-      files.peer_name, std::move(rejections)));
+  // PeerVerifier checks the chain itself (OpenSSL's check would refuse a certificate without
+  // serverAuth before any verifier runs, so that refusal would be neither counted nor logged).
+  options.set_verify_server_certs(false);
+  options.set_certificate_verifier(ExternalCertificateVerifier::Create<PeerVerifier>(
+      files, PeerRole::kServer, std::move(rejections)));
   return grpc::experimental::TlsCredentials(options);
 }
 

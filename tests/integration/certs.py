@@ -26,13 +26,14 @@ class CertFactory:
              cwd=self.dir)
         return self.path(name + ".crt"), self.path(name + ".key")
 
-    def cert(self, name, ca="ca", san=PEER_NAME, expired=False):
-        """A certificate for both TLS ends signed by `ca`: returns (cert path, key path)."""
+    def cert(self, name, ca="ca", san=PEER_NAME, expired=False, eku="serverAuth,clientAuth"):
+        """A certificate for both TLS ends (by default: `eku` is its extendedKeyUsage) signed by `ca`:
+        returns (cert path, key path)."""
         _run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
              "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name, cwd=self.dir)
         with open(self.path(name + ".ext"), "w") as f:
-            f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth,clientAuth\n"
-                    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n" % san)
+            f.write("subjectAltName=DNS:%s\nextendedKeyUsage=%s\n"
+                    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n" % (san, eku))
         if not expired:
             _run("x509", "-req", "-in", name + ".csr", "-CA", ca + ".crt", "-CAkey", ca + ".key",
                  "-CAcreateserial", "-days", "30", "-extfile", name + ".ext", "-out", name + ".crt", cwd=self.dir)
