@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "transport/grpc_util.h"
+#include "transport/response_budget.h"
 
 namespace podcache {
 
@@ -190,7 +191,14 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
             continue;
           }
           peer::v1::GetBatchItem* item = call->response.mutable_items(static_cast<int>(i));
-          if (item->code() != 0) {
+          if (item->code() == static_cast<int>(StatusCode::kResourceExhausted) &&
+              item->message() == ResponseBudget::kOverBudget) {
+            // The value did not fit in the batch's response: it is fetched on its own.
+            self->stats_.inflight.fetch_add(1, std::memory_order_relaxed);
+            self->SendGet(call->request.keyspace(),
+                          {call->request.keys(static_cast<int>(i)), call->request.ring_fingerprint(),
+                           (*waiters)[i].deadline, std::move(done)});
+          } else if (item->code() != 0) {
             done(Status(static_cast<StatusCode>(item->code()), item->message()));
           } else {
             done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms()});

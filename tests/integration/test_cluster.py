@@ -89,6 +89,38 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(batched, remote)
         self.assertEqual(sum(sum(c.loader_calls(k.decode())) for k in keys), len(keys))
 
+    def test_batched_values_beyond_the_message_limit_are_fetched_one_by_one(self):
+        # Seven concurrent Gets queue behind one call in flight and leave as one GetBatch of 2.8 MB,
+        # more than max_message_bytes: the owner answers the values that fit and marks the rest,
+        # which the caller then fetches on their own (before: the whole batch failed and every key
+        # was loaded again locally).
+        c = self.cluster(2, keyspace_extra=",max_value_bytes=512KiB",
+                         extra_args=("--max-message-bytes", "2MiB", "--peer-max-inflight", "1"),
+                         loader_args=("--big-bytes", str(400 << 10)))
+        keys = [k for k in ("big-%d" % i for i in range(40)) if c.owner_index(k) == 1][:8]
+        self.assertEqual(len(keys), 8)
+        results, errors = {}, []
+
+        def fetch(key):
+            try:
+                results[key] = get(c.nodes[0], key, timeout=10)
+            except grpc.RpcError as e:
+                errors.append((key, e.code()))
+
+        threads = [threading.Thread(target=fetch, args=(k,)) for k in keys]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        for key in keys:
+            self.assertEqual(len(results[key].value), 400 << 10)
+            self.assertEqual(results[key].source, cache_pb2.SOURCE_PEER)
+            self.assertEqual(c.loader_calls(key), [0, 1])
+        self.assertEqual(stats(c.nodes[0]).counters["local_fallback_loads"], 0)
+        metrics = c.nodes[0].http("/metrics")[1].decode()
+        self.assertGreaterEqual(sum(int(m) for m in re.findall(r'podcache_peer_batches_total\{[^}]*\} (\d+)', metrics)), 1)
+
     def test_writes_and_invalidation_reach_every_node(self):
         c = self.cluster(3)
         keys = ["w%d" % i for i in range(6)]
