@@ -12,6 +12,8 @@
 #include <mutex>
 #include <utility>
 
+#include "discovery/dns_answer.h"
+
 namespace podcache {
 
 namespace {
@@ -19,49 +21,36 @@ namespace {
 // Where a c-ares callback writes: one per query, owned by Impl so that a callback c-ares runs
 // late (ares_cancel, ares_destroy) still finds valid memory.
 struct Lookup {
-  std::string host;
+  AddressLookup result;  // SRV lookups use only result.status
   int port = 0;
   int family = AF_UNSPEC;  // addresses of another family are dropped
-  int status = ARES_SUCCESS;
-  std::vector<std::pair<std::string, int>> targets;  // SRV: (target, port)
-  std::vector<std::string> addresses;
+  std::vector<SrvTarget> targets;  // SRV
   int* pending = nullptr;
 };
 
 void OnSrv(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
   auto* lookup = static_cast<Lookup*>(arg);
   --*lookup->pending;
-  lookup->status = status;
+  lookup->result.status = status;
   if (status != ARES_SUCCESS) return;
-  ares_srv_reply* reply = nullptr;
-  lookup->status = ares_parse_srv_reply(abuf, alen, &reply);
-  if (lookup->status != ARES_SUCCESS) return;
-  for (ares_srv_reply* r = reply; r != nullptr; r = r->next) {
-    // Weight and priority do not matter: every target is a cache member.
-    if (r->host != nullptr && r->host[0] != '\0' && r->port != 0) {
-      lookup->targets.emplace_back(r->host, r->port);
-    }
-  }
-  ares_free_data(reply);
+  lookup->result.status = ParseSrvAnswer(abuf, alen, &lookup->targets);
 }
 
 void OnAddresses(void* arg, int status, int /*timeouts*/, ares_addrinfo* result) {
   auto* lookup = static_cast<Lookup*>(arg);
   --*lookup->pending;
-  lookup->status = status;
+  lookup->result.status = status;
   if (result == nullptr) return;
   for (ares_addrinfo_node* n = result->nodes; n != nullptr; n = n->ai_next) {
-    char text[INET6_ADDRSTRLEN] = {0};
-    const void* addr = nullptr;
     if (lookup->family != AF_UNSPEC && n->ai_family != lookup->family) continue;
+    const void* addr = nullptr;
     if (n->ai_family == AF_INET) {
       addr = &reinterpret_cast<const sockaddr_in*>(n->ai_addr)->sin_addr;
     } else if (n->ai_family == AF_INET6) {
       addr = &reinterpret_cast<const sockaddr_in6*>(n->ai_addr)->sin6_addr;
     }
-    if (addr != nullptr && inet_ntop(n->ai_family, addr, text, sizeof text) != nullptr) {
-      lookup->addresses.push_back(FormatHostPort(text, lookup->port));
-    }
+    std::string member = addr != nullptr ? AddressMember(n->ai_family, addr, lookup->port) : "";
+    if (!member.empty()) lookup->result.members.push_back(std::move(member));
   }
   ares_freeaddrinfo(result);
 }
@@ -75,15 +64,11 @@ int AresFamily(AddressFamily family) {
   return AF_UNSPEC;
 }
 
-DnsOutcome Failure(int status, const std::string& name) {
-  return DnsOutcome{{}, DnsResolver::ErrorKind(status), name + ": " + ares_strerror(status)};
-}
-
 // Why Run() returned early: the owner is stopping, or (never seen in practice) poll failed,
 // which is an ordinary failure the next interval retries.
 DnsOutcome Interrupted(bool poll_failed, const std::string& name) {
   if (poll_failed) return DnsOutcome{{}, "other", name + ": poll failed"};
-  return Failure(ARES_ECANCELLED, name);
+  return DnsFailure(ARES_ECANCELLED, name);
 }
 
 }  // namespace
@@ -99,7 +84,7 @@ struct DnsResolver::Impl {
 
   Lookup* NewLookup(std::string host, int port) {
     Lookup& l = lookups.emplace_back();
-    l.host = std::move(host);
+    l.result.host = std::move(host);
     l.port = port;
     l.pending = &pending;
     ++pending;  // before the query starts: c-ares may answer synchronously (numeric hosts)
@@ -158,7 +143,7 @@ struct DnsResolver::Impl {
     hints.ai_flags = ARES_AI_NOSORT;
     Lookup* l = NewLookup(host, port);
     l->family = hints.ai_family;
-    ares_getaddrinfo(channel, l->host.c_str(), nullptr, &hints, OnAddresses, l);
+    ares_getaddrinfo(channel, l->result.host.c_str(), nullptr, &hints, OnAddresses, l);
   }
 };
 
@@ -247,37 +232,22 @@ DnsOutcome DnsResolver::Resolve(const std::string& name, int port, AddressFamily
   if (port > 0) {
     impl.StartAddressLookup(name, port, family);
     if (!impl.Run(wake_fd)) return Interrupted(impl.poll_failed, name);
-    const Lookup& l = impl.lookups.front();
-    if (l.status != ARES_SUCCESS) return Failure(l.status, name);
-    if (l.addresses.empty()) return Failure(ARES_ENODATA, name + " (no address of this family)");
-    return DnsOutcome{l.addresses, "", ""};
+    return AddressOutcome(impl.lookups.front().result);
   }
 
   Lookup* srv = impl.NewLookup(name, 0);
   ares_search(impl.channel, name.c_str(), ns_c_in, ns_t_srv, OnSrv, srv);
   if (!impl.Run(wake_fd)) return Interrupted(impl.poll_failed, name);
-  if (srv->status != ARES_SUCCESS) return Failure(srv->status, name);
-  std::vector<std::pair<std::string, int>> targets = srv->targets;
-  std::sort(targets.begin(), targets.end());
-  targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-  if (targets.empty()) return Failure(ARES_ENODATA, name);
-  DnsOutcome out;
-  if (targets.size() > max_members) {
-    targets.resize(max_members);
-    out.capped = true;
-  }
+  if (srv->result.status != ARES_SUCCESS) return DnsFailure(srv->result.status, name);
+  std::vector<SrvTarget> targets = srv->targets;
+  bool capped = SelectSrvTargets(&targets, max_members);
+  if (targets.empty()) return DnsFailure(ARES_ENODATA, name);
   size_t first = impl.lookups.size();
-  for (const auto& [host, target_port] : targets) impl.StartAddressLookup(host, target_port, family);
+  for (const SrvTarget& t : targets) impl.StartAddressLookup(t.host, t.port, family);
   if (!impl.Run(wake_fd)) return Interrupted(impl.poll_failed, name);
-  for (size_t i = first; i < impl.lookups.size(); ++i) {
-    const Lookup& l = impl.lookups[i];
-    // A target without addresses is gone (its pod was deleted between the two answers).
-    if (l.status == ARES_ENOTFOUND || l.status == ARES_ENODATA) continue;
-    if (l.status != ARES_SUCCESS) return Failure(l.status, l.host);
-    out.members.insert(out.members.end(), l.addresses.begin(), l.addresses.end());
-  }
-  if (out.members.empty()) return Failure(ARES_ENODATA, name + " (no SRV target has an address)");
-  return out;
+  std::vector<AddressLookup> resolved;
+  for (size_t i = first; i < impl.lookups.size(); ++i) resolved.push_back(impl.lookups[i].result);
+  return SrvOutcome(name, resolved, capped);
 }
 
 }  // namespace podcache

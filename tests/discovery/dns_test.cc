@@ -1,4 +1,5 @@
 #include <ares.h>
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -8,6 +9,7 @@
 #include <atomic>
 #include <vector>
 
+#include "discovery/dns_answer.h"
 #include "discovery/dns_member_tracker.h"
 #include "discovery/dns_resolver.h"
 #include "discovery/dns_source.h"
@@ -98,6 +100,85 @@ TEST_CASE("dns resolver: maps c-ares failures to error kinds") {
   CHECK(kind(ARES_ECONNREFUSED) == "unreachable");
   CHECK(kind(ARES_EBADRESP) == "bad_answer");
   CHECK(kind(ARES_ENOMEM) == "other");
+}
+
+namespace {
+
+// An SRV answer for "_p._tcp.x" with the given (target, port) records; "" is the root name.
+std::vector<unsigned char> SrvAnswer(const std::vector<std::pair<std::string, int>>& records) {
+  std::vector<unsigned char> m = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, static_cast<unsigned char>(
+                                                                     records.size()), 0, 0, 0, 0};
+  auto name = [&m](const std::string& dotted) {
+    size_t start = 0;
+    while (start < dotted.size()) {
+      size_t dot = std::min(dotted.find('.', start), dotted.size());
+      m.push_back(static_cast<unsigned char>(dot - start));
+      m.insert(m.end(), dotted.begin() + start, dotted.begin() + dot);
+      start = dot + 1;
+    }
+    m.push_back(0);
+  };
+  name("_p._tcp.x");
+  m.insert(m.end(), {0, 33, 0, 1});
+  for (const auto& [target, port] : records) {
+    m.insert(m.end(), {0xc0, 0x0c, 0, 33, 0, 1, 0, 0, 0, 30});
+    size_t length_at = m.size();
+    m.insert(m.end(), {0, 0, 0, 0, 0, 10, static_cast<unsigned char>(port >> 8),
+                       static_cast<unsigned char>(port & 0xff)});
+    name(target);
+    m[length_at + 1] = static_cast<unsigned char>(m.size() - length_at - 2);
+  }
+  return m;
+}
+
+AddressLookup Lookup(const std::string& host, int status, std::vector<std::string> members) {
+  return AddressLookup{host, status, std::move(members)};
+}
+
+}  // namespace
+
+TEST_CASE("dns answer: SRV records without a target or a port are left out") {
+  auto answer = SrvAnswer({{"b.x", 7071}, {"", 7071}, {"a.x", 0}, {"a.x", 7072}});
+  std::vector<SrvTarget> targets;
+  REQUIRE(ParseSrvAnswer(answer.data(), static_cast<int>(answer.size()), &targets) ==
+          ARES_SUCCESS);
+  CHECK(targets == std::vector<SrvTarget>{{"b.x", 7071}, {"a.x", 7072}});
+  std::vector<SrvTarget> none;
+  CHECK(ParseSrvAnswer(answer.data(), 12, &none) != ARES_SUCCESS);  // the header alone
+  CHECK(none.empty());
+}
+
+TEST_CASE("dns answer: the smallest distinct SRV targets are resolved, at most max_members") {
+  std::vector<SrvTarget> targets = {{"c", 1}, {"a", 2}, {"b", 1}, {"a", 2}, {"a", 1}};
+  CHECK(SelectSrvTargets(&targets, 3));
+  CHECK(targets == std::vector<SrvTarget>{{"a", 1}, {"a", 2}, {"b", 1}});
+  CHECK_FALSE(SelectSrvTargets(&targets, 3));
+}
+
+TEST_CASE("dns answer: addresses become members, IPv6 bracketed") {
+  in_addr v4{htonl(0x0a000001)};
+  in6_addr v6 = IN6ADDR_LOOPBACK_INIT;
+  CHECK(AddressMember(AF_INET, &v4, 7071) == "10.0.0.1:7071");
+  CHECK(AddressMember(AF_INET6, &v6, 7071) == "[::1]:7071");
+  CHECK(AddressMember(AF_UNIX, &v4, 7071) == "");
+}
+
+TEST_CASE("dns answer: a gone SRV target is left out, any other failure fails the resolution") {
+  DnsOutcome ok = SrvOutcome("svc", {Lookup("a", ARES_SUCCESS, {"10.0.0.1:1"}),
+                                     Lookup("b", ARES_ENOTFOUND, {}), Lookup("c", ARES_ENODATA, {}),
+                                     Lookup("d", ARES_SUCCESS, {"10.0.0.4:1", "[fd00::4]:1"})},
+                             /*capped=*/true);
+  REQUIRE(ok.ok());
+  CHECK(ok.members == std::vector<std::string>{"10.0.0.1:1", "10.0.0.4:1", "[fd00::4]:1"});
+  CHECK(ok.capped);
+  DnsOutcome timeout = SrvOutcome(
+      "svc", {Lookup("a", ARES_SUCCESS, {"10.0.0.1:1"}), Lookup("b", ARES_ETIMEOUT, {})}, false);
+  CHECK(timeout.error_kind == "timeout");
+  CHECK(timeout.detail.starts_with("b: "));
+  CHECK(timeout.members.empty());
+  CHECK(SrvOutcome("svc", {Lookup("b", ARES_ENOTFOUND, {})}, false).error_kind == "empty");
+  CHECK(AddressOutcome(Lookup("n", ARES_SUCCESS, {})).error_kind == "empty");
+  CHECK(AddressOutcome(Lookup("n", ARES_ESERVFAIL, {})).error_kind == "servfail");
 }
 
 TEST_CASE("dns resolver: A/AAAA mode formats addresses in the family asked for") {
