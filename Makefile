@@ -3,6 +3,7 @@
 #   make test   - the whole test suite
 #   make asan   - the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan   - the test suite under ThreadSanitizer
+#   make fuzz   - every libFuzzer target for FUZZ_SECONDS (default 60) each
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 JOBS ?= $(shell nproc)
@@ -10,7 +11,7 @@ export CCACHE_BASEDIR := $(ROOT)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 
-.PHONY: deps build test asan tsan demo bench clean
+.PHONY: deps build test asan tsan fuzz demo bench clean
 
 deps:
 	@$(ROOT)/scripts/install-deps.sh
@@ -37,6 +38,19 @@ tsan: deps
 	cmake --build $(ROOT)/build/tsan -j $(JOBS)
 	cd $(ROOT)/build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600 -LE integration
+
+# The fuzz suite (fuzz/, README "Fuzzing"): clang-16 with libFuzzer, ASan and UBSan, in build/fuzz.
+# Each target runs FUZZ_SECONDS, FUZZ_JOBS of them at once (default 1), starting from the
+# checked-in corpus; new inputs go to build/fuzz/corpus/<name>, crashes to
+# build/fuzz/artifacts/<name>/. FUZZ_TARGETS="config dns_answer" runs only those.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 1
+FUZZ_TARGETS ?=
+fuzz: deps
+	CC=clang-16 CXX=clang++-16 cmake -S $(ROOT) -B $(ROOT)/build/fuzz $(CMAKE_FLAGS) \
+	  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPODCACHE_FUZZ=ON -DPODCACHE_SANITIZE=address -DPODCACHE_BENCH=OFF
+	cmake --build $(ROOT)/build/fuzz -j $(JOBS) --target fuzz_targets
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) $(ROOT)/scripts/fuzz.sh $(ROOT)/build/fuzz $(FUZZ_TARGETS)
 
 bench: build
 	$(ROOT)/build/release/bench/podcache_core_bench
