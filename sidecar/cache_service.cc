@@ -120,7 +120,8 @@ grpc::ServerUnaryReactor* CacheService::Get(Context* ctx, const grpc::ByteBuffer
                                             grpc::ByteBuffer* out) {
   Finisher finish;
   const Keyspace* ks = nullptr;
-  auto* call = Begin<v1::GetRequest, v1::GetResponse>(ctx, ApiMethod::kGet, in, out, true, &finish, &ks);
+  auto* call =
+      Begin<v1::GetRequest, v1::GetResponse>(ctx, ApiMethod::kGet, in, out, true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
   GetOptions opts;
   opts.deadline = DeadlineOf(*ctx);
@@ -176,21 +177,20 @@ grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBu
   PeerGetBatch by_owner;
   for (int i = 0; i < n; ++i) {
     v1::KeyResult* result = response->mutable_results(i);
-    ks->group->Get(
-        request.keys(i), opts, [finish, result, pending, budget](const GetResult& r) {
-          std::string message;
-          Status status =
-              budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
-          result->set_code(static_cast<int>(status.code()));
-          if (status.ok()) {
-            result->set_value(r.value.value().data(), r.value.value().size());
-            result->set_ttl_ms(r.remaining_ttl_ms);
-            result->set_source(ToProto(r.source));
-          } else {
-            result->set_message(std::move(message));
-          }
-          if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
-        });
+    ks->group->Get(request.keys(i), opts, [finish, result, pending, budget](const GetResult& r) {
+      std::string message;
+      Status status =
+          budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+      result->set_code(static_cast<int>(status.code()));
+      if (status.ok()) {
+        result->set_value(r.value.value().data(), r.value.value().size());
+        result->set_ttl_ms(r.remaining_ttl_ms);
+        result->set_source(ToProto(r.source));
+      } else {
+        result->set_message(std::move(message));
+      }
+      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
+    });
   }
   return finish.reactor;
 }
@@ -199,12 +199,14 @@ grpc::ServerUnaryReactor* CacheService::Set(Context* ctx, const grpc::ByteBuffer
                                             grpc::ByteBuffer* out) {
   Finisher finish;
   const Keyspace* ks = nullptr;
-  auto* call = Begin<v1::SetRequest, v1::SetResponse>(ctx, ApiMethod::kSet, in, out, true, &finish, &ks);
+  auto* call =
+      Begin<v1::SetRequest, v1::SetResponse>(ctx, ApiMethod::kSet, in, out, true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
   const v1::SetRequest& request = call->request;
   if (request.has_ttl_ms() && request.ttl_ms() < 0) {
-    finish(InvalidArgumentError("ttl_ms must be >= 0 (0 = no expiry; leave it unset for the "
-                                "keyspace default)"));
+    finish(
+        InvalidArgumentError("ttl_ms must be >= 0 (0 = no expiry; leave it unset for the "
+                             "keyspace default)"));
     return finish.reactor;
   }
   Millis ttl = request.has_ttl_ms() ? request.ttl_ms() : -1;
@@ -218,7 +220,8 @@ grpc::ServerUnaryReactor* CacheService::Delete(Context* ctx, const grpc::ByteBuf
                                                grpc::ByteBuffer* out) {
   Finisher finish;
   const Keyspace* ks = nullptr;
-  auto* call = Begin<v1::DeleteRequest, v1::DeleteResponse>(ctx, ApiMethod::kDelete, in, out, true, &finish, &ks);
+  auto* call = Begin<v1::DeleteRequest, v1::DeleteResponse>(ctx, ApiMethod::kDelete, in, out, true,
+                                                            &finish, &ks);
   if (call == nullptr) return finish.reactor;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
@@ -226,12 +229,12 @@ grpc::ServerUnaryReactor* CacheService::Delete(Context* ctx, const grpc::ByteBuf
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx,
-                                                           const grpc::ByteBuffer* in,
+grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx, const grpc::ByteBuffer* in,
                                                            grpc::ByteBuffer* out) {
   Finisher finish;
   const Keyspace* ks = nullptr;
-  auto* call = Begin<v1::InvalidateKeyspaceRequest, v1::InvalidateKeyspaceResponse>(ctx, ApiMethod::kInvalidateKeyspace, in, out, true, &finish, &ks);
+  auto* call = Begin<v1::InvalidateKeyspaceRequest, v1::InvalidateKeyspaceResponse>(
+      ctx, ApiMethod::kInvalidateKeyspace, in, out, true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
   std::shared_ptr<Group> group = ks->group;
   v1::InvalidateKeyspaceResponse* response = &call->response;
@@ -246,7 +249,8 @@ grpc::ServerUnaryReactor* CacheService::Stats(Context* ctx, const grpc::ByteBuff
                                               grpc::ByteBuffer* out) {
   Finisher finish;
   const Keyspace* ks = nullptr;
-  auto* call = Begin<v1::StatsRequest, v1::StatsResponse>(ctx, ApiMethod::kStats, in, out, false, &finish, &ks);
+  auto* call = Begin<v1::StatsRequest, v1::StatsResponse>(ctx, ApiMethod::kStats, in, out, false,
+                                                          &finish, &ks);
   if (call == nullptr) return finish.reactor;
   const std::string& only = call->request.keyspace();
   for (const auto& [name, ks] : *keyspaces_) {

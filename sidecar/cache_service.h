@@ -13,8 +13,8 @@ namespace podcache {
 
 // What the app API accepts from a caller.
 struct ApiLimits {
-  std::string token;                  // when set, calls need "authorization: Bearer <token>"
-  int max_keys_per_call = 10000;      // keys of one GetMany
+  std::string token;                      // when set, calls need "authorization: Bearer <token>"
+  int max_keys_per_call = 10000;          // keys of one GetMany
   uint64_t max_message_bytes = 16 << 20;  // a GetMany response is kept within this
 };
 
@@ -65,8 +65,8 @@ class CacheService final : public RawCacheService {
     void operator()(const Status& status) const;
   };
   // Starts a call: refuses it while draining or without the token, decodes the request into a new
-  // RawCall and looks up its keyspace (when `needs_keyspace`, or when one is named). When any step fails,
-  // finishes the call and returns null.
+  // RawCall and looks up its keyspace (when `needs_keyspace`, or when one is named). When any step
+  // fails, finishes the call and returns null.
   template <typename Req, typename Resp>
   RawCall<Req, Resp>* Begin(Context* ctx, ApiMethod method, const grpc::ByteBuffer* in,
                             grpc::ByteBuffer* out, bool needs_keyspace, Finisher* finish,

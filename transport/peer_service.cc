@@ -85,7 +85,8 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBu
     GetBatchItem* item = call->response.mutable_items(i);
     group->Get(request.keys(i), opts, [reactor, call, item, pending, budget](const GetResult& r) {
       std::string message;
-      Status status = budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+      Status status =
+          budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
       item->set_code(static_cast<int>(status.code()));
       if (status.ok()) {
         item->set_value(r.value.value().data(), r.value.value().size());
