@@ -230,8 +230,8 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_
   if (loaded.status().code() == StatusCode::kNotFound) {
     counters_.Add(KeyspaceStats::kNotFound);
     if (fill == Fill::kOwner && options_.negative_ttl_ms > 0) {
-      main_->Insert(ValueRef::Make(key, hash, "", ExpiryTime(now, options_.negative_ttl_ms), true), generation,
-                    /*replace=*/false);
+      main_->Insert(ValueRef::Make(key, hash, "", ExpiryTime(now, options_.negative_ttl_ms), true),
+                    generation, /*replace=*/false);
     }
     GetResult r = ErrorResult(NotFoundError("keyspace '" + name() + "': key not found"));
     r.source = ValueSource::kLoader;

@@ -44,9 +44,9 @@ class Reaper {
   const size_t shards_per_tick_;
   std::mutex mu_;
   std::vector<std::weak_ptr<Group>> groups_;  // mu_
-  size_t cursor_ = 0;                          // mu_: the next group to visit
-  Scheduler::TaskId task_ = 0;                 // mu_
-  bool stopped_ = false;                       // mu_
+  size_t cursor_ = 0;                         // mu_: the next group to visit
+  Scheduler::TaskId task_ = 0;                // mu_
+  bool stopped_ = false;                      // mu_
 };
 
 }  // namespace podcache

@@ -16,9 +16,9 @@ PACKAGES=(
   memcached redis-server redis-tools procps
   # the Helm chart tests (tests/helm) read rendered manifests in Python
   python3-yaml
-  # the fuzz suite (make fuzz): libFuzzer comes with clang's runtime
-  clang-16 libclang-rt-16-dev
 )
+# The fuzz suite (make fuzz), not the build or the image: libFuzzer comes with clang's runtime.
+PACKAGES+=(clang-16 libclang-rt-16-dev)
 # Node.js for the Node example client: Debian's nodejs + npm unless a node is already installed.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 

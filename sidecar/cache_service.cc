@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "transport/grpc_util.h"
 #include "transport/peer_client.h"
+#include "transport/raw_call.h"
 #include "transport/response_budget.h"
 
 namespace podcache {
@@ -48,22 +49,6 @@ void FillStore(const StoreStats& s, v1::StoreStats* out) {
 
 }  // namespace
 
-template <typename Req, typename Resp>
-struct CacheService::CallState {
-  Req request;
-  Resp response;
-  grpc::ByteBuffer* out;
-  const Keyspace* keyspace = nullptr;
-
-  // Finisher::complete: serializes the response into gRPC's buffer when OK; frees the call.
-  static grpc::Status Complete(void* p, const Status& status) {
-    std::unique_ptr<CallState> call(static_cast<CallState*>(p));
-    if (!status.ok()) return ToGrpcStatus(status);
-    bool own_buffer = false;
-    return grpc::SerializationTraits<Resp>::Serialize(call->response, call->out, &own_buffer);
-  }
-};
-
 void CacheService::Finisher::operator()(const Status& status) const {
   grpc::Status result = complete != nullptr ? complete(call, status) : ToGrpcStatus(status);
   std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
@@ -94,10 +79,9 @@ bool CacheService::Authorized(const Context& ctx) const {
 }
 
 template <typename Req, typename Resp>
-CacheService::CallState<Req, Resp>* CacheService::Begin(Context* ctx, ApiMethod method,
-                                                        const grpc::ByteBuffer* in,
-                                                        grpc::ByteBuffer* out, bool needs_keyspace,
-                                                        Finisher* finish) {
+RawCall<Req, Resp>* CacheService::Begin(Context* ctx, ApiMethod method, const grpc::ByteBuffer* in,
+                                        grpc::ByteBuffer* out, bool needs_keyspace,
+                                        Finisher* finish, const Keyspace** keyspace) {
   *finish = {ctx->DefaultReactor(), &(*metrics_)[method], std::chrono::steady_clock::now(),
              &inflight_};
   inflight_.fetch_add(1);
@@ -110,15 +94,10 @@ CacheService::CallState<Req, Resp>* CacheService::Begin(Context* ctx, ApiMethod 
                      "this sidecar requires 'authorization: Bearer <api token>'"));
     return nullptr;
   }
-  auto call = std::make_unique<CallState<Req, Resp>>();
-  call->out = out;
-  // Deserialize reads (and may consume) the request bytes, which belong to this call.
-  if (!grpc::SerializationTraits<Req>::Deserialize(const_cast<grpc::ByteBuffer*>(in),
-                                                   &call->request)
-           .ok()) {
-    (*finish)(InvalidArgumentError(
-        "malformed " + Req::descriptor()->full_name() +
-        ": not a protobuf message of this type, or a string field (keyspace) that is not UTF-8"));
+  Status error;
+  std::unique_ptr<RawCall<Req, Resp>> call = RawCall<Req, Resp>::Decode(in, out, &error);
+  if (call == nullptr) {
+    (*finish)(error);
     return nullptr;
   }
   const std::string& name = call->request.keyspace();
@@ -130,22 +109,24 @@ CacheService::CallState<Req, Resp>* CacheService::Begin(Context* ctx, ApiMethod 
                     : InvalidArgumentError("a keyspace name is 1-64 characters of [A-Za-z0-9_.-]"));
       return nullptr;
     }
-    call->keyspace = &it->second;
+    *keyspace = &it->second;
   }
   finish->call = call.get();
-  finish->complete = &CallState<Req, Resp>::Complete;
+  finish->complete = &RawCall<Req, Resp>::Complete;
   return call.release();
 }
 
 grpc::ServerUnaryReactor* CacheService::Get(Context* ctx, const grpc::ByteBuffer* in,
                                             grpc::ByteBuffer* out) {
   Finisher finish;
-  auto* call = Begin<v1::GetRequest, v1::GetResponse>(ctx, ApiMethod::kGet, in, out, true, &finish);
+  const Keyspace* ks = nullptr;
+  auto* call =
+      Begin<v1::GetRequest, v1::GetResponse>(ctx, ApiMethod::kGet, in, out, true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
   GetOptions opts;
   opts.deadline = DeadlineOf(*ctx);
   v1::GetResponse* response = &call->response;
-  call->keyspace->group->Get(call->request.key(), opts, [finish, response](const GetResult& r) {
+  ks->group->Get(call->request.key(), opts, [finish, response](const GetResult& r) {
     if (r.status.ok()) {
       response->set_value(r.value.value().data(), r.value.value().size());
       response->set_ttl_ms(r.remaining_ttl_ms);
@@ -159,8 +140,9 @@ grpc::ServerUnaryReactor* CacheService::Get(Context* ctx, const grpc::ByteBuffer
 grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBuffer* in,
                                                 grpc::ByteBuffer* out) {
   Finisher finish;
+  const Keyspace* ks = nullptr;
   auto* call = Begin<v1::GetManyRequest, v1::GetManyResponse>(ctx, ApiMethod::kGetMany, in, out,
-                                                              true, &finish);
+                                                              true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
   const v1::GetManyRequest& request = call->request;
   int n = request.keys_size();
@@ -195,21 +177,20 @@ grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBu
   PeerGetBatch by_owner;
   for (int i = 0; i < n; ++i) {
     v1::KeyResult* result = response->mutable_results(i);
-    call->keyspace->group->Get(
-        request.keys(i), opts, [finish, result, pending, budget](const GetResult& r) {
-          std::string message;
-          Status status =
-              budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
-          result->set_code(static_cast<int>(status.code()));
-          if (status.ok()) {
-            result->set_value(r.value.value().data(), r.value.value().size());
-            result->set_ttl_ms(r.remaining_ttl_ms);
-            result->set_source(ToProto(r.source));
-          } else {
-            result->set_message(std::move(message));
-          }
-          if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
-        });
+    ks->group->Get(request.keys(i), opts, [finish, result, pending, budget](const GetResult& r) {
+      std::string message;
+      Status status =
+          budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+      result->set_code(static_cast<int>(status.code()));
+      if (status.ok()) {
+        result->set_value(r.value.value().data(), r.value.value().size());
+        result->set_ttl_ms(r.remaining_ttl_ms);
+        result->set_source(ToProto(r.source));
+      } else {
+        result->set_message(std::move(message));
+      }
+      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
+    });
   }
   return finish.reactor;
 }
@@ -217,41 +198,45 @@ grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBu
 grpc::ServerUnaryReactor* CacheService::Set(Context* ctx, const grpc::ByteBuffer* in,
                                             grpc::ByteBuffer* out) {
   Finisher finish;
-  auto* call = Begin<v1::SetRequest, v1::SetResponse>(ctx, ApiMethod::kSet, in, out, true, &finish);
+  const Keyspace* ks = nullptr;
+  auto* call =
+      Begin<v1::SetRequest, v1::SetResponse>(ctx, ApiMethod::kSet, in, out, true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
   const v1::SetRequest& request = call->request;
   if (request.has_ttl_ms() && request.ttl_ms() < 0) {
-    finish(InvalidArgumentError("ttl_ms must be >= 0 (0 = no expiry; leave it unset for the "
-                                "keyspace default)"));
+    finish(
+        InvalidArgumentError("ttl_ms must be >= 0 (0 = no expiry; leave it unset for the "
+                             "keyspace default)"));
     return finish.reactor;
   }
   Millis ttl = request.has_ttl_ms() ? request.ttl_ms() : -1;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  call->keyspace->group->Set(request.key(), request.value(), ttl, opts, finish);
+  ks->group->Set(request.key(), request.value(), ttl, opts, finish);
   return finish.reactor;
 }
 
 grpc::ServerUnaryReactor* CacheService::Delete(Context* ctx, const grpc::ByteBuffer* in,
                                                grpc::ByteBuffer* out) {
   Finisher finish;
-  auto* call =
-      Begin<v1::DeleteRequest, v1::DeleteResponse>(ctx, ApiMethod::kDelete, in, out, true, &finish);
+  const Keyspace* ks = nullptr;
+  auto* call = Begin<v1::DeleteRequest, v1::DeleteResponse>(ctx, ApiMethod::kDelete, in, out, true,
+                                                            &finish, &ks);
   if (call == nullptr) return finish.reactor;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  call->keyspace->group->Delete(call->request.key(), opts, finish);
+  ks->group->Delete(call->request.key(), opts, finish);
   return finish.reactor;
 }
 
-grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx,
-                                                           const grpc::ByteBuffer* in,
+grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx, const grpc::ByteBuffer* in,
                                                            grpc::ByteBuffer* out) {
   Finisher finish;
+  const Keyspace* ks = nullptr;
   auto* call = Begin<v1::InvalidateKeyspaceRequest, v1::InvalidateKeyspaceResponse>(
-      ctx, ApiMethod::kInvalidateKeyspace, in, out, true, &finish);
+      ctx, ApiMethod::kInvalidateKeyspace, in, out, true, &finish, &ks);
   if (call == nullptr) return finish.reactor;
-  std::shared_ptr<Group> group = call->keyspace->group;
+  std::shared_ptr<Group> group = ks->group;
   v1::InvalidateKeyspaceResponse* response = &call->response;
   group->Invalidate([finish, response, group](Status s) {
     response->set_generation(group->generation());
@@ -263,8 +248,9 @@ grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx,
 grpc::ServerUnaryReactor* CacheService::Stats(Context* ctx, const grpc::ByteBuffer* in,
                                               grpc::ByteBuffer* out) {
   Finisher finish;
-  auto* call =
-      Begin<v1::StatsRequest, v1::StatsResponse>(ctx, ApiMethod::kStats, in, out, false, &finish);
+  const Keyspace* ks = nullptr;
+  auto* call = Begin<v1::StatsRequest, v1::StatsResponse>(ctx, ApiMethod::kStats, in, out, false,
+                                                          &finish, &ks);
   if (call == nullptr) return finish.reactor;
   const std::string& only = call->request.keyspace();
   for (const auto& [name, ks] : *keyspaces_) {

@@ -7,13 +7,14 @@
 
 #include "podcache/v1/cache.grpc.pb.h"
 #include "sidecar/keyspace_registry.h"
+#include "transport/raw_call.h"
 
 namespace podcache {
 
 // What the app API accepts from a caller.
 struct ApiLimits {
-  std::string token;                  // when set, calls need "authorization: Bearer <token>"
-  int max_keys_per_call = 10000;      // keys of one GetMany
+  std::string token;                      // when set, calls need "authorization: Bearer <token>"
+  int max_keys_per_call = 10000;          // keys of one GetMany
   uint64_t max_message_bytes = 16 << 20;  // a GetMany response is kept within this
 };
 
@@ -59,18 +60,17 @@ class CacheService final : public RawCacheService {
     CallMetrics* metrics;
     std::chrono::steady_clock::time_point start;
     std::atomic<int64_t>* inflight;
-    void* call = nullptr;  // the call's request and response (CallState<Req, Resp>)
+    void* call = nullptr;  // the call's request and response (a RawCall)
     grpc::Status (*complete)(void* call, const Status& status) = nullptr;
     void operator()(const Status& status) const;
   };
   // Starts a call: refuses it while draining or without the token, decodes the request into a new
-  // CallState and, when `keyspace_of` is given, looks the keyspace up. When any step fails,
-  // finishes the call and returns null.
+  // RawCall and looks up its keyspace (when `needs_keyspace`, or when one is named). When any step
+  // fails, finishes the call and returns null.
   template <typename Req, typename Resp>
-  struct CallState;
-  template <typename Req, typename Resp>
-  CallState<Req, Resp>* Begin(Context* ctx, ApiMethod method, const grpc::ByteBuffer* in,
-                              grpc::ByteBuffer* out, bool needs_keyspace, Finisher* finish);
+  RawCall<Req, Resp>* Begin(Context* ctx, ApiMethod method, const grpc::ByteBuffer* in,
+                            grpc::ByteBuffer* out, bool needs_keyspace, Finisher* finish,
+                            const Keyspace** keyspace);
   bool Authorized(const Context& ctx) const;
 
   const KeyspaceMap* keyspaces_;

@@ -7,71 +7,86 @@
 
 namespace podcache {
 
+using namespace peer::v1;  // NOLINT: the message types of the peer protocol
+
 PeerService::PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max_message_bytes)
     : lookup_(std::move(lookup)),
       max_keys_per_call_(max_keys_per_call),
       max_message_bytes_(max_message_bytes) {}
 
-std::shared_ptr<Group> PeerService::Find(grpc::ServerUnaryReactor* reactor,
-                                         const std::string& keyspace) {
-  std::shared_ptr<Group> group = lookup_(keyspace);
-  if (group == nullptr) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                 "keyspace \"" + keyspace + "\" is not configured on this peer"));
+template <typename Req, typename Resp>
+RawCall<Req, Resp>* PeerService::Begin(Reactor* reactor, const grpc::ByteBuffer* in,
+                                       grpc::ByteBuffer* out, std::shared_ptr<Group>* group) {
+  Status error;
+  std::unique_ptr<RawCall<Req, Resp>> call = RawCall<Req, Resp>::Decode(in, out, &error);
+  if (call == nullptr) {
+    reactor->Finish(ToGrpcStatus(error));
+    return nullptr;
   }
-  return group;
+  const std::string& name = call->request.keyspace();
+  *group = lookup_(name);
+  if (*group == nullptr) {
+    reactor->Finish(ToGrpcStatus(
+        IsValidKeyspaceName(name)
+            ? NotFoundError("keyspace \"" + name + "\" is not configured on this peer")
+            : InvalidArgumentError("a keyspace name is 1-64 characters of [A-Za-z0-9_.-]")));
+    return nullptr;
+  }
+  return call.release();
 }
 
-grpc::ServerUnaryReactor* PeerService::Get(grpc::CallbackServerContext* ctx,
-                                           const peer::v1::GetRequest* request,
-                                           peer::v1::GetResponse* response) {
+grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer* in,
+                                           grpc::ByteBuffer* out) {
   auto* reactor = ctx->DefaultReactor();
-  auto group = Find(reactor, request->keyspace());
-  if (group == nullptr) return reactor;
-  GetOptions opts{DeadlineOf(*ctx), true, request->ring_fingerprint()};
-  group->Get(request->key(), opts, [reactor, response](const GetResult& r) {
+  std::shared_ptr<Group> group;
+  auto* call = Begin<GetRequest, GetResponse>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  GetOptions opts{DeadlineOf(*ctx), true, call->request.ring_fingerprint()};
+  group->Get(call->request.key(), opts, [reactor, call](const GetResult& r) {
     if (r.status.ok()) {
-      response->set_value(r.value.value().data(), r.value.value().size());
-      response->set_remaining_ttl_ms(r.remaining_ttl_ms);
+      call->response.set_value(r.value.value().data(), r.value.value().size());
+      call->response.set_remaining_ttl_ms(r.remaining_ttl_ms);
     }
-    reactor->Finish(ToGrpcStatus(r.status));
+    Finish(reactor, call, r.status);
   });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PeerService::GetBatch(grpc::CallbackServerContext* ctx,
-                                                const peer::v1::GetBatchRequest* request,
-                                                peer::v1::GetBatchResponse* response) {
+grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBuffer* in,
+                                                grpc::ByteBuffer* out) {
   auto* reactor = ctx->DefaultReactor();
-  auto group = Find(reactor, request->keyspace());
-  if (group == nullptr) return reactor;
-  int n = request->keys_size();
+  std::shared_ptr<Group> group;
+  auto* call = Begin<GetBatchRequest, GetBatchResponse>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  const GetBatchRequest& request = call->request;
+  int n = request.keys_size();
   if (n > max_keys_per_call_) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                 "GetBatch of " + std::to_string(n) + " keys: at most " +
-                                     std::to_string(max_keys_per_call_) + " per call"));
+    Finish(reactor, call,
+           ResourceExhaustedError("GetBatch of " + std::to_string(n) + " keys: at most " +
+                                  std::to_string(max_keys_per_call_) + " per call"));
     return reactor;
   }
   auto budget = std::make_shared<ResponseBudget>(max_message_bytes_);
   for (int i = 0; i < n; ++i) {
-    if (!budget->Reserve(request->keys(i).size())) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                   "GetBatch results cannot fit in max_message_bytes"));
+    if (!budget->Reserve(request.keys(i).size())) {
+      Finish(reactor, call,
+             ResourceExhaustedError("GetBatch results cannot fit in max_message_bytes"));
       return reactor;
     }
   }
   if (n == 0) {
-    reactor->Finish(grpc::Status::OK);
+    Finish(reactor, call, OkStatus());
     return reactor;
   }
-  for (int i = 0; i < n; ++i) response->add_items();
+  for (int i = 0; i < n; ++i) call->response.add_items();
   auto pending = std::make_shared<std::atomic<int>>(n);
-  GetOptions opts{DeadlineOf(*ctx), true, request->ring_fingerprint()};
+  GetOptions opts{DeadlineOf(*ctx), true, request.ring_fingerprint()};
   for (int i = 0; i < n; ++i) {
-    peer::v1::GetBatchItem* item = response->mutable_items(i);
-    group->Get(request->keys(i), opts, [reactor, item, pending, budget](const GetResult& r) {
+    GetBatchItem* item = call->response.mutable_items(i);
+    group->Get(request.keys(i), opts, [reactor, call, item, pending, budget](const GetResult& r) {
       std::string message;
-      Status status = budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+      Status status =
+          budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
       item->set_code(static_cast<int>(status.code()));
       if (status.ok()) {
         item->set_value(r.value.value().data(), r.value.value().size());
@@ -79,52 +94,53 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(grpc::CallbackServerContext* ctx
       } else {
         item->set_message(std::move(message));
       }
-      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) reactor->Finish(grpc::Status::OK);
+      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) Finish(reactor, call, OkStatus());
     });
   }
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PeerService::Set(grpc::CallbackServerContext* ctx,
-                                           const peer::v1::SetRequest* request, peer::v1::Ack*) {
+grpc::ServerUnaryReactor* PeerService::Set(Context* ctx, const grpc::ByteBuffer* in,
+                                           grpc::ByteBuffer* out) {
   auto* reactor = ctx->DefaultReactor();
-  auto group = Find(reactor, request->keyspace());
-  if (group == nullptr) return reactor;
-  group->Set(request->key(), request->value(), request->ttl_ms(),
+  std::shared_ptr<Group> group;
+  auto* call = Begin<SetRequest, Ack>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  group->Set(call->request.key(), call->request.value(), call->request.ttl_ms(),
              WriteOptions{DeadlineOf(*ctx), true},
-             [reactor](Status s) { reactor->Finish(ToGrpcStatus(s)); });
+             [reactor, call](Status s) { Finish(reactor, call, s); });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PeerService::Delete(grpc::CallbackServerContext* ctx,
-                                              const peer::v1::DeleteRequest* request,
-                                              peer::v1::Ack*) {
+grpc::ServerUnaryReactor* PeerService::Delete(Context* ctx, const grpc::ByteBuffer* in,
+                                              grpc::ByteBuffer* out) {
   auto* reactor = ctx->DefaultReactor();
-  auto group = Find(reactor, request->keyspace());
-  if (group == nullptr) return reactor;
-  group->Delete(request->key(), WriteOptions{DeadlineOf(*ctx), true},
-                [reactor](Status s) { reactor->Finish(ToGrpcStatus(s)); });
+  std::shared_ptr<Group> group;
+  auto* call = Begin<DeleteRequest, Ack>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  group->Delete(call->request.key(), WriteOptions{DeadlineOf(*ctx), true},
+                [reactor, call](Status s) { Finish(reactor, call, s); });
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PeerService::DropHot(grpc::CallbackServerContext* ctx,
-                                               const peer::v1::DropHotRequest* request,
-                                               peer::v1::Ack*) {
+grpc::ServerUnaryReactor* PeerService::DropHot(Context* ctx, const grpc::ByteBuffer* in,
+                                               grpc::ByteBuffer* out) {
   auto* reactor = ctx->DefaultReactor();
-  auto group = Find(reactor, request->keyspace());
-  if (group == nullptr) return reactor;
-  group->DropHot(request->key());
-  reactor->Finish(grpc::Status::OK);
+  std::shared_ptr<Group> group;
+  auto* call = Begin<DropHotRequest, Ack>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  group->DropHot(call->request.key());
+  Finish(reactor, call, OkStatus());
   return reactor;
 }
 
-grpc::ServerUnaryReactor* PeerService::AdvanceGeneration(
-    grpc::CallbackServerContext* ctx, const peer::v1::AdvanceGenerationRequest* request,
-    peer::v1::Ack*) {
+grpc::ServerUnaryReactor* PeerService::AdvanceGeneration(Context* ctx, const grpc::ByteBuffer* in,
+                                                         grpc::ByteBuffer* out) {
   auto* reactor = ctx->DefaultReactor();
-  auto group = Find(reactor, request->keyspace());
-  if (group == nullptr) return reactor;
-  reactor->Finish(ToGrpcStatus(group->AdvanceGeneration(request->generation())));
+  std::shared_ptr<Group> group;
+  auto* call = Begin<AdvanceGenerationRequest, Ack>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  Finish(reactor, call, group->AdvanceGeneration(call->request.generation()));
   return reactor;
 }
 

@@ -1,19 +1,29 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string_view>
 
 #include "core/group.h"
 #include "podcache/peer/v1/peer.grpc.pb.h"
+#include "transport/raw_call.h"
 
 namespace podcache {
+
+// Every method of podcache.peer.v1.Peer taking raw bytes, decoded by PeerService itself (see
+// RawCall): a request that does not decode gets INVALID_ARGUMENT with a message.
+using RawPeerService = peer::v1::Peer::WithRawCallbackMethod_Get<
+    peer::v1::Peer::WithRawCallbackMethod_GetBatch<peer::v1::Peer::WithRawCallbackMethod_Set<
+        peer::v1::Peer::WithRawCallbackMethod_Delete<peer::v1::Peer::WithRawCallbackMethod_DropHot<
+            peer::v1::Peer::WithRawCallbackMethod_AdvanceGeneration<
+                peer::v1::Peer::CallbackService>>>>>>;
 
 // podcache.peer.v1.Peer on gRPC's callback API: the server side of the peer protocol. Every
 // request is handed to the keyspace's group marked as coming from a peer, so it is served or
 // loaded here and never forwarded. Completes calls from the group's callbacks; no thread waits.
 // Thread-safe.
-class PeerService final : public peer::v1::Peer::CallbackService {
+class PeerService final : public RawPeerService {
  public:
   // Finds a keyspace's group by name, or null. Must be thread-safe and outlive the service.
   using GroupLookup = std::function<std::shared_ptr<Group>(std::string_view keyspace)>;
@@ -21,28 +31,26 @@ class PeerService final : public peer::v1::Peer::CallbackService {
   // kept within `max_message_bytes` (ResponseBudget).
   PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max_message_bytes);
 
-  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* ctx,
-                                const peer::v1::GetRequest* request,
-                                peer::v1::GetResponse* response) override;
-  grpc::ServerUnaryReactor* GetBatch(grpc::CallbackServerContext* ctx,
-                                     const peer::v1::GetBatchRequest* request,
-                                     peer::v1::GetBatchResponse* response) override;
-  grpc::ServerUnaryReactor* Set(grpc::CallbackServerContext* ctx,
-                                const peer::v1::SetRequest* request,
-                                peer::v1::Ack* response) override;
-  grpc::ServerUnaryReactor* Delete(grpc::CallbackServerContext* ctx,
-                                   const peer::v1::DeleteRequest* request,
-                                   peer::v1::Ack* response) override;
-  grpc::ServerUnaryReactor* DropHot(grpc::CallbackServerContext* ctx,
-                                    const peer::v1::DropHotRequest* request,
-                                    peer::v1::Ack* response) override;
-  grpc::ServerUnaryReactor* AdvanceGeneration(grpc::CallbackServerContext* ctx,
-                                              const peer::v1::AdvanceGenerationRequest* request,
-                                              peer::v1::Ack* response) override;
+  using Reactor = grpc::ServerUnaryReactor;
+  using Context = grpc::CallbackServerContext;
+  Reactor* Get(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* GetBatch(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* Set(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* Delete(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* DropHot(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* AdvanceGeneration(Context* ctx, const grpc::ByteBuffer* in,
+                             grpc::ByteBuffer* out) override;
 
  private:
-  // The group of `keyspace`, or null after finishing the call with NOT_FOUND.
-  std::shared_ptr<Group> Find(grpc::ServerUnaryReactor* reactor, const std::string& keyspace);
+  // Decodes the request and finds its keyspace's group; on failure finishes the call (with
+  // INVALID_ARGUMENT or NOT_FOUND) and returns null. The caller ends the call with Finish().
+  template <typename Req, typename Resp>
+  RawCall<Req, Resp>* Begin(Reactor* reactor, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
+                            std::shared_ptr<Group>* group);
+  template <typename Req, typename Resp>
+  static void Finish(Reactor* reactor, RawCall<Req, Resp>* call, const Status& status) {
+    reactor->Finish(RawCall<Req, Resp>::Complete(call, status));
+  }
 
   GroupLookup lookup_;
   const int max_keys_per_call_;

@@ -297,6 +297,23 @@ class PeerTest(unittest.TestCase):
         r = node.stub.InvalidateKeyspace(cache_pb2.InvalidateKeyspaceRequest(keyspace="users"), timeout=5)
         self.assertEqual(r.generation, 2**32 + 1)
 
+    def test_undecodable_peer_requests_get_invalid_argument(self):
+        # Old: UNIMPLEMENTED with an empty message, as on the app API.
+        listen = "127.0.0.1:%d" % free_port()
+        self.node("n0", listen)
+        cert, key = self.certs.cert("raw")
+        creds = grpc.ssl_channel_credentials(root_certificates=read(self.ca[0]), private_key=read(key),
+                                             certificate_chain=read(cert))
+        channel = grpc.secure_channel(listen, creds, options=[("grpc.ssl_target_name_override", PEER_NAME)])
+        self.addCleanup(channel.close)
+        for method in ("Get", "GetBatch", "Set", "Delete", "DropHot", "AdvanceGeneration"):
+            call = channel.unary_unary("/podcache.peer.v1.Peer/" + method, request_serializer=lambda b: b,
+                                       response_deserializer=lambda b: b)
+            with self.assertRaises(grpc.RpcError) as e:
+                call(b"\x0a\x02\xff\xfe", timeout=5)
+            self.assertEqual(e.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, method)
+            self.assertIn("malformed podcache.peer.v1.", e.exception.details())
+
     def test_peer_set_with_int64_max_ttl_and_an_oversized_batch(self):
         # Old: the value was gone at once (overflow); a batch of any size ran every lookup.
         listen = "127.0.0.1:%d" % free_port()
