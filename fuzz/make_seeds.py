@@ -260,11 +260,92 @@ keyspaces: [{name: s3, eviction: s3fifo, ttl: 1d}]
     write("config", "token", "s3cr3t-T0ken_with.symbols~")
 
 
+# --- peer_service and cache_service: protobuf requests, hand-encoded --------------------------
+
+def varint(n):
+    n &= (1 << 64) - 1  # negative int64: ten bytes of two's complement
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
+
+
+def pb_bytes(field, value):
+    if isinstance(value, str):
+        value = value.encode()
+    return varint(field << 3 | 2) + varint(len(value)) + value
+
+
+def pb_int(field, value):
+    return varint(field << 3) + varint(value)
+
+
+LONG, SHORT = 0, 0x80 | 5  # deadline bytes: 5 s, 5 ms
+
+
+def peer_seeds():
+    # [method][deadline][request]: Get, GetBatch, Set, Delete, DropHot, AdvanceGeneration; the
+    # request as raw bytes, since PeerService decodes them itself
+    def call(name, method, request, deadline=LONG):
+        write("peer_service", name, bytes([method, deadline]) + request)
+    call("get", 0, pb_bytes(1, "users") + pb_bytes(2, "alice") + pb_int(3, 0x1234567890))
+    call("get-slow-short-deadline", 0, pb_bytes(1, "users") + pb_bytes(2, "slow-1"), SHORT)
+    call("get-cache-aside-missing", 0, pb_bytes(1, "sessions") + pb_bytes(2, "missing-x"))
+    call("get-unknown-keyspace", 0, pb_bytes(1, "nope") + pb_bytes(2, "k"))
+    call("get-batch", 1, pb_bytes(1, "users") + b"".join(
+        pb_bytes(2, k) for k in ("a", "slow-b", "missing-c", "fail-d", "", "a", "ttl-e")))
+    call("get-batch-short-deadline", 1, pb_bytes(1, "users") + b"".join(
+        pb_bytes(2, "slow-%d" % i) for i in range(8)), SHORT)
+    call("set", 2, pb_bytes(1, "users") + pb_bytes(2, "alice") + pb_bytes(3, "v1") +
+         pb_int(4, 60000))
+    call("set-default-ttl", 2, pb_bytes(1, "sessions") + pb_bytes(2, "down-1") +
+         pb_bytes(3, "x" * 100) + pb_int(4, -1))
+    call("set-huge-ttl", 2, pb_bytes(1, "sessions") + pb_bytes(2, "k") + pb_int(4, 2**63 - 1))
+    call("delete", 3, pb_bytes(1, "users") + pb_bytes(2, "alice"))
+    call("drop-hot", 4, pb_bytes(1, "users") + pb_bytes(2, "alice"))
+    call("advance-generation", 5, pb_bytes(1, "users") + pb_int(2, 5))
+    call("advance-generation-too-far", 5, pb_bytes(1, "sessions") + pb_int(2, 2**53 + 1))
+    call("get-malformed", 0, b"\x0a\xff")
+    call("get-batch-keyspace-not-utf8", 1, pb_bytes(1, b"\xffusers") + pb_bytes(2, "k"))
+
+
+def cache_seeds():
+    # [method][deadline][auth][request]: Get, GetMany, Set, Delete, InvalidateKeyspace, Stats;
+    # auth 0 is the right token, 1 none, 4 the value that follows (length byte, bytes)
+    def call(name, method, request, auth=0, deadline=LONG):
+        write("cache_service", name, bytes([method, deadline, auth]) + request)
+    call("get", 0, pb_bytes(1, "users") + pb_bytes(2, "alice"))
+    call("get-no-token", 0, pb_bytes(1, "users") + pb_bytes(2, "alice"), auth=1)
+    call("get-token-in-input", 0, bytes([len("Bearer fuzz-token")]) + b"Bearer fuzz-token" +
+         pb_bytes(1, "users") + pb_bytes(2, "bob"), auth=4)
+    call("get-malformed", 0, b"\xff\xff\xff")
+    call("get-keyspace-not-utf8", 0, pb_bytes(1, b"us\xc3(ers") + pb_bytes(2, "k"))
+    call("get-many", 1, pb_bytes(1, "users") + b"".join(
+        pb_bytes(2, k) for k in ("alice", "missing-1", "fail-2", "slow-3", "down-4", "ttl-5",
+                                 "", "alice")))
+    call("get-many-short-deadline", 1, pb_bytes(1, "users") + b"".join(
+        pb_bytes(2, "slow-%d" % i) for i in range(8)), deadline=SHORT)
+    call("set", 2, pb_bytes(1, "sessions") + pb_bytes(2, "s1") + pb_bytes(3, "v") + pb_int(4, 0))
+    call("set-negative-ttl", 2, pb_bytes(1, "sessions") + pb_bytes(2, "s1") + pb_int(4, -5))
+    call("set-huge-ttl", 2, pb_bytes(1, "users") + pb_bytes(2, "u") + pb_int(4, 2**63 - 1))
+    call("delete", 3, pb_bytes(1, "sessions") + pb_bytes(2, "down-s1"))
+    call("invalidate", 4, pb_bytes(1, "users"))
+    call("stats-all", 5, b"")
+    call("stats-one", 5, pb_bytes(1, "sessions"))
+    call("stats-unknown", 5, pb_bytes(1, "nope"))
+
+
 def main():
     k8s_seeds()
     nats_seeds()
     dns_seeds()
     config_seeds()
+    peer_seeds()
+    cache_seeds()
 
 
 if __name__ == "__main__":
