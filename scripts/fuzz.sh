@@ -34,9 +34,16 @@ if [ ${#targets[@]} -eq 0 ]; then
   exit 2
 fi
 mkdir -p "$BUILD/logs" "$BUILD/results"
-# Crash reports with function names and lines.
-if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ] && [ -x /usr/lib/llvm-16/bin/llvm-symbolizer ]; then
-  export ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-16/bin/llvm-symbolizer
+# Crash reports with function names and lines: the sanitizers find no symbolizer by themselves
+# here (clang-16 comes without llvm-symbolizer-16), so name one; addr2line (binutils) works too.
+if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then
+  for candidate in /usr/lib/llvm-16/bin/llvm-symbolizer "$(command -v llvm-symbolizer)" \
+                   "$(command -v addr2line)"; do
+    if [ -n "$candidate" ] && [ -x "$candidate" ]; then
+      export ASAN_SYMBOLIZER_PATH="$candidate"
+      break
+    fi
+  done
 fi
 
 # Runs one target; writes "seconds execs cov ft corpus crashes rc" to results/<name>.
