@@ -59,7 +59,8 @@ DnsOutcome SrvOutcome(const std::string& name, const std::vector<AddressLookup>&
     if (l.status != ARES_SUCCESS) return DnsFailure(l.status, l.host);
     out.members.insert(out.members.end(), l.members.begin(), l.members.end());
   }
-  if (out.members.empty()) return DnsFailure(ARES_ENODATA, name + " (no SRV target has an address)");
+  if (out.members.empty())
+    return DnsFailure(ARES_ENODATA, name + " (no SRV target has an address)");
   return out;
 }
 

@@ -23,7 +23,7 @@ namespace {
 struct Lookup {
   AddressLookup result;  // SRV lookups use only result.status
   int port = 0;
-  int family = AF_UNSPEC;  // addresses of another family are dropped
+  int family = AF_UNSPEC;          // addresses of another family are dropped
   std::vector<SrvTarget> targets;  // SRV
   int* pending = nullptr;
 };

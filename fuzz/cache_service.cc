@@ -14,6 +14,8 @@
 // does not parse is INVALID_ARGUMENT ("malformed ..."), one that parses never is; an OK answer
 // parses and matches its request (a GetMany result per key in order, a source for every value,
 // TTLs not negative, Stats sorted and filtered by keyspace).
+#include "sidecar/cache_service.h"
+
 #include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 
@@ -28,7 +30,6 @@
 #include "fuzz/fuzz_check.h"
 #include "fuzz/grpc_call.h"
 #include "podcache/v1/cache.pb.h"
-#include "sidecar/cache_service.h"
 
 namespace podcache {
 namespace {
@@ -82,10 +83,17 @@ int Authorization(fuzz::InputReader* in, uint8_t auth,
                   std::vector<std::pair<std::string, std::string>>* metadata) {
   std::string token = kToken;
   switch (auth % 5) {
-    case 0: metadata->emplace_back("authorization", "Bearer " + token); return 1;
-    case 1: return 0;
-    case 2: metadata->emplace_back("authorization", "bEaReR   " + token); return 1;
-    case 3: metadata->emplace_back("authorization", "Bearer " + token + "x"); return 0;
+    case 0:
+      metadata->emplace_back("authorization", "Bearer " + token);
+      return 1;
+    case 1:
+      return 0;
+    case 2:
+      metadata->emplace_back("authorization", "bEaReR   " + token);
+      return 1;
+    case 3:
+      metadata->emplace_back("authorization", "Bearer " + token + "x");
+      return 0;
     default: {
       std::string value(in->Bytes(in->Byte()));
       // gRPC refuses to send a header value with control or non-ASCII bytes.
@@ -154,8 +162,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     google::protobuf::SetLogHandler(nullptr);
     return new CacheServer();  // never destroyed: gRPC's threads outlive the fuzzing loop
   }();
-  static const char* const kMethods[] = {"Get",    "GetMany",            "Set",
-                                         "Delete", "InvalidateKeyspace", "Stats"};
+  static const char* const kMethods[] = {"Get",  "GetMany", "Set", "Delete", "InvalidateKeyspace",
+                                         "Stats"};
   fuzz::InputReader in(data, size);
   int method = in.Byte() % 6;
   bool long_deadline = true;
@@ -169,9 +177,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 : method == 3 ? Parses<v1::DeleteRequest>(bytes)
                 : method == 4 ? Parses<v1::InvalidateKeyspaceRequest>(bytes)
                               : Parses<v1::StatsRequest>(bytes);
-  fuzz::CallResult r = fuzz::UnaryCall(server->stub.get(),
-                                       std::string("/podcache.v1.Cache/") + kMethods[method],
-                                       bytes, metadata, deadline);
+  fuzz::CallResult r =
+      fuzz::UnaryCall(server->stub.get(), std::string("/podcache.v1.Cache/") + kMethods[method],
+                      bytes, metadata, deadline);
   grpc::StatusCode code = r.status.error_code();
   if (!long_deadline) return 0;
   FUZZ_CHECK(code != grpc::StatusCode::DEADLINE_EXCEEDED);

@@ -7,6 +7,8 @@
 // Checks: a size or duration prints back (FormatBytes, FormatDuration) to text that parses to
 // the same value; a configuration that validates has 1..kMaxKeyspaces keyspaces of distinct
 // names, each of which validates on its own.
+#include "sidecar/config.h"
+
 #include <cstdint>
 #include <cstdlib>
 #include <set>
@@ -14,7 +16,6 @@
 
 #include "core/log.h"
 #include "fuzz/fuzz_check.h"
-#include "sidecar/config.h"
 #include "sidecar/config_loader.h"
 #include "sidecar/units.h"
 

@@ -14,6 +14,8 @@
 // Checks: a successful outcome has members, each a valid host:port in the family asked for;
 // `capped` exactly when the SRV answer had more targets than max_members; what the tracker
 // reports is sorted, unique and within max_members.
+#include "discovery/dns_answer.h"
+
 #include <ares.h>
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -25,7 +27,6 @@
 #include <vector>
 
 #include "core/log.h"
-#include "discovery/dns_answer.h"
 #include "discovery/dns_member_tracker.h"
 #include "discovery/host_port.h"
 #include "fuzz/fuzz_check.h"
@@ -33,8 +34,8 @@
 namespace podcache {
 namespace {
 
-constexpr int kFailures[] = {ARES_ETIMEOUT,  ARES_ESERVFAIL,     ARES_EREFUSED, ARES_ENOTFOUND,
-                             ARES_ENODATA,   ARES_ECONNREFUSED,  ARES_EBADRESP};
+constexpr int kFailures[] = {ARES_ETIMEOUT, ARES_ESERVFAIL,    ARES_EREFUSED, ARES_ENOTFOUND,
+                             ARES_ENODATA,  ARES_ECONNREFUSED, ARES_EBADRESP};
 
 // The next query's answer: its c-ares status, and the answer when the status is success.
 int NextAnswer(fuzz::InputReader* in, std::string_view* answer) {
@@ -56,8 +57,9 @@ void AddressQuery(fuzz::InputReader* in, int family, int port, AddressLookup* lo
   if (status == ARES_SUCCESS) {
     hostent* host = nullptr;
     int length = static_cast<int>(answer.size());
-    status = family == AF_INET ? ares_parse_a_reply(Bytes(answer), length, &host, nullptr, nullptr)
-                               : ares_parse_aaaa_reply(Bytes(answer), length, &host, nullptr, nullptr);
+    status = family == AF_INET
+                 ? ares_parse_a_reply(Bytes(answer), length, &host, nullptr, nullptr)
+                 : ares_parse_aaaa_reply(Bytes(answer), length, &host, nullptr, nullptr);
     if (status == ARES_SUCCESS && host != nullptr) {
       FUZZ_CHECK(host->h_addrtype == family);
       for (char** a = host->h_addr_list; a != nullptr && *a != nullptr; ++a) {
@@ -82,8 +84,7 @@ AddressLookup LookUp(fuzz::InputReader* in, const std::string& host, AddressFami
   return lookup;
 }
 
-DnsOutcome Resolve(fuzz::InputReader* in, bool srv_mode, AddressFamily family,
-                   size_t max_members) {
+DnsOutcome Resolve(fuzz::InputReader* in, bool srv_mode, AddressFamily family, size_t max_members) {
   const std::string name = "_peer._tcp.podcache.default.svc.cluster.local";
   if (!srv_mode) return AddressOutcome(LookUp(in, name, family, 7071));
   std::string_view answer;

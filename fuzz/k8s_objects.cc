@@ -6,6 +6,8 @@
 //     as KubernetesPeerSource::OnEvent applies it.
 // Checks: splitting in chunks gives the same lines and the same error as feeding the body at
 // once; every member is "addr:port" with a valid port; SliceSet's members are sorted and unique.
+#include "discovery/k8s_objects.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "core/log.h"
-#include "discovery/k8s_objects.h"
 #include "fuzz/fuzz_check.h"
 
 namespace podcache {

@@ -10,6 +10,8 @@
 // newline) and its member is a valid host:port; the table never holds more than its limit, its
 // members are sorted and unique, Expire removes exactly the silent ones, and NextExpiry is
 // one expiry after the oldest last message.
+#include "discovery/nats_message.h"
+
 #include <algorithm>
 #include <cstdint>
 #include <map>
@@ -20,7 +22,6 @@
 #include "core/clock.h"
 #include "discovery/host_port.h"
 #include "discovery/nats_member_table.h"
-#include "discovery/nats_message.h"
 #include "fuzz/fuzz_check.h"
 
 namespace podcache {

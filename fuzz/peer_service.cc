@@ -11,6 +11,8 @@
 // that parses never is; an OK answer parses and matches its request (one GetBatch item per key,
 // TTLs not negative, item codes that are gRPC codes); AdvanceGeneration answers OK exactly for
 // generations up to Group::kMaxPeerGeneration.
+#include "transport/peer_service.h"
+
 #include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 
@@ -22,7 +24,6 @@
 #include "fuzz/fuzz_check.h"
 #include "fuzz/grpc_call.h"
 #include "podcache/peer/v1/peer.pb.h"
-#include "transport/peer_service.h"
 
 namespace podcache {
 namespace {
@@ -115,8 +116,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     google::protobuf::SetLogHandler(nullptr);
     return new PeerServer();  // never destroyed: gRPC's threads outlive the fuzzing loop
   }();
-  static const char* const kMethods[] = {"Get", "GetBatch", "Set", "Delete", "DropHot",
-                                         "AdvanceGeneration"};
+  static const char* const kMethods[] = {"Get",    "GetBatch", "Set",
+                                         "Delete", "DropHot",  "AdvanceGeneration"};
   fuzz::InputReader in(data, size);
   int method = in.Byte() % 6;
   bool long_deadline = true;
@@ -128,9 +129,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 : method == 3 ? Parses<pb::DeleteRequest>(bytes)
                 : method == 4 ? Parses<pb::DropHotRequest>(bytes)
                               : Parses<pb::AdvanceGenerationRequest>(bytes);
-  fuzz::CallResult r = fuzz::UnaryCall(server->stub.get(),
-                                       std::string("/podcache.peer.v1.Peer/") + kMethods[method],
-                                       bytes, {}, deadline);
+  fuzz::CallResult r =
+      fuzz::UnaryCall(server->stub.get(), std::string("/podcache.peer.v1.Peer/") + kMethods[method],
+                      bytes, {}, deadline);
   Check(method, bytes, parses, r, long_deadline);
   return 0;
 }

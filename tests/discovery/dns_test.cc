@@ -106,8 +106,8 @@ namespace {
 
 // An SRV answer for "_p._tcp.x" with the given (target, port) records; "" is the root name.
 std::vector<unsigned char> SrvAnswer(const std::vector<std::pair<std::string, int>>& records) {
-  std::vector<unsigned char> m = {0x12, 0x34, 0x81, 0x80, 0, 1, 0, static_cast<unsigned char>(
-                                                                     records.size()), 0, 0, 0, 0};
+  std::vector<unsigned char> m = {
+      0x12, 0x34, 0x81, 0x80, 0, 1, 0, static_cast<unsigned char>(records.size()), 0, 0, 0, 0};
   auto name = [&m](const std::string& dotted) {
     size_t start = 0;
     while (start < dotted.size()) {
@@ -140,8 +140,7 @@ AddressLookup Lookup(const std::string& host, int status, std::vector<std::strin
 TEST_CASE("dns answer: SRV records without a target or a port are left out") {
   auto answer = SrvAnswer({{"b.x", 7071}, {"", 7071}, {"a.x", 0}, {"a.x", 7072}});
   std::vector<SrvTarget> targets;
-  REQUIRE(ParseSrvAnswer(answer.data(), static_cast<int>(answer.size()), &targets) ==
-          ARES_SUCCESS);
+  REQUIRE(ParseSrvAnswer(answer.data(), static_cast<int>(answer.size()), &targets) == ARES_SUCCESS);
   CHECK(targets == std::vector<SrvTarget>{{"b.x", 7071}, {"a.x", 7072}});
   std::vector<SrvTarget> none;
   CHECK(ParseSrvAnswer(answer.data(), 12, &none) != ARES_SUCCESS);  // the header alone
@@ -164,10 +163,11 @@ TEST_CASE("dns answer: addresses become members, IPv6 bracketed") {
 }
 
 TEST_CASE("dns answer: a gone SRV target is left out, any other failure fails the resolution") {
-  DnsOutcome ok = SrvOutcome("svc", {Lookup("a", ARES_SUCCESS, {"10.0.0.1:1"}),
-                                     Lookup("b", ARES_ENOTFOUND, {}), Lookup("c", ARES_ENODATA, {}),
-                                     Lookup("d", ARES_SUCCESS, {"10.0.0.4:1", "[fd00::4]:1"})},
-                             /*capped=*/true);
+  DnsOutcome ok = SrvOutcome(
+      "svc",
+      {Lookup("a", ARES_SUCCESS, {"10.0.0.1:1"}), Lookup("b", ARES_ENOTFOUND, {}),
+       Lookup("c", ARES_ENODATA, {}), Lookup("d", ARES_SUCCESS, {"10.0.0.4:1", "[fd00::4]:1"})},
+      /*capped=*/true);
   REQUIRE(ok.ok());
   CHECK(ok.members == std::vector<std::string>{"10.0.0.1:1", "10.0.0.4:1", "[fd00::4]:1"});
   CHECK(ok.capped);
