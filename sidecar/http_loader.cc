@@ -1,5 +1,6 @@
 #include "sidecar/http_loader.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "sidecar/http_connection_pool.h"
@@ -10,7 +11,9 @@
 namespace podcache {
 
 HttpLoader::HttpLoader(const std::string& url_template, Millis timeout_ms, uint64_t max_value_bytes)
-    : timeout_ms_(timeout_ms), max_value_bytes_(max_value_bytes) {
+    // A deadline past a year would overflow steady_clock's nanoseconds; nobody means one.
+    : timeout_ms_(std::clamp<Millis>(timeout_ms, 1, Millis{365} * 24 * 3600 * 1000)),
+      max_value_bytes_(max_value_bytes) {
   StatusOr<HttpLoaderUrl> url = ParseHttpLoaderUrl(url_template);
   if (!url.ok()) throw std::invalid_argument(url.status().message());
   path_template_ = url->path_template;

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "sidecar/http_connection_pool.h"
+#include "sidecar/http_exchange.h"
 #include "sidecar/version.h"
 #include "tests/sidecar/test_http_server.h"
 
@@ -437,6 +439,60 @@ TEST_CASE(
     CHECK(calls->count[i] == 1);
     CHECK(calls->status[i].code() == StatusCode::kUnavailable);
   }
+}
+
+// Runs `n` GETs at once on `pool` and waits for all of them.
+void RunExchanges(const std::shared_ptr<HttpConnectionPool>& pool, int n) {
+  auto left = std::make_shared<std::atomic<int>>(n);
+  for (int i = 0; i < n; ++i) {
+    std::make_shared<HttpExchange>(pool, "/k" + std::to_string(i), 2000, 1 << 20,
+                                   [left](StatusOr<Loaded> r) {
+                                     CHECK(r.ok());
+                                     --*left;
+                                   })
+        ->Start();
+  }
+  REQUIRE(WaitFor([&] { return left->load() == 0; }));
+}
+
+TEST_CASE(
+    "HttpConnectionPool: at most max_idle_connections are kept, each closed after "
+    "idle_timeout") {
+  std::atomic<int> in_request{0};
+  std::atomic<int> closed{0};
+  TestHttpServer server([&](TestConnection& c) {
+    c.ReadRequest();
+    ++in_request;
+    WaitFor([&] { return in_request.load() == 3; });  // three connections at once
+    c.Write(Response200("v"));
+    if (c.WaitClosed(10s)) ++closed;
+  });
+  HttpPoolOptions options;
+  options.max_idle_connections = 1;
+  options.idle_timeout = 300ms;
+  auto pool = HttpConnectionPool::Create(ParseHttpLoaderUrl(server.Url()).value(), options);
+  RunExchanges(pool, 3);
+  CHECK(server.connections() == 3);
+  // Two are closed as they come back (the pool keeps one); the third after its idle time.
+  CHECK(WaitFor([&] { return closed.load() == 2; }, 1s));
+  auto back = Clock::now();
+  REQUIRE(WaitFor([&] { return closed.load() == 3; }, 3s));
+  CHECK(Clock::now() - back >= 200ms);
+  pool->Shutdown(UnavailableError("test over"));
+}
+
+TEST_CASE("HttpConnectionPool: an idle connection is reused until idle_timeout, not after") {
+  TestHttpServer server(AlwaysAnswer(Response200("v")));
+  HttpPoolOptions options;
+  options.idle_timeout = 300ms;
+  auto pool = HttpConnectionPool::Create(ParseHttpLoaderUrl(server.Url()).value(), options);
+  RunExchanges(pool, 1);
+  RunExchanges(pool, 1);
+  CHECK(server.connections() == 1);
+  std::this_thread::sleep_for(500ms);
+  RunExchanges(pool, 1);
+  CHECK(server.connections() == 2);
+  pool->Shutdown(UnavailableError("test over"));
 }
 
 }  // namespace
