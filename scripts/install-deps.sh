@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   doctest-dev libxxhash-dev
-  # sidecar: gRPC + protobuf, cpprestsdk (HTTP loader and port), YAML, CLI, JSON, TLS
+  # sidecar: gRPC + protobuf, cpprestsdk (HTTP port, Kubernetes API; its Boost headers give the
+  # HTTP loader Boost.Asio), YAML, CLI, JSON, TLS
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc grpc-proto
   libcpprest-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
   # discovery: c-ares (DNS-SD) and nats.c; the tests run a real dnsmasq and nats-server

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <set>
 
+#include "sidecar/http_url.h"
 #include "sidecar/units.h"
 
 namespace podcache {
@@ -56,6 +57,9 @@ Status ValidateLoader(const LoaderConfig& l) {
   if (l.timeout_ms <= 0) return InvalidArgumentError("loader timeout must be > 0");
   if (l.kind == LoaderConfig::Kind::kHttp && l.target.find("{key}") == std::string::npos) {
     return InvalidArgumentError("loader URL \"" + l.target + "\" has no {key} placeholder");
+  }
+  if (l.kind == LoaderConfig::Kind::kHttp) {
+    if (StatusOr<HttpLoaderUrl> url = ParseHttpLoaderUrl(l.target); !url.ok()) return url.status();
   }
   if (l.kind == LoaderConfig::Kind::kGrpc && l.target.empty()) {
     return InvalidArgumentError("loader grpc target is empty");

@@ -150,6 +150,9 @@ TEST_CASE("Validate names the option") {
   c.keyspaces[0].options.max_value_bytes = 1024;
   c.keyspaces[0].loader = {LoaderConfig::Kind::kHttp, "http://x/none", 1000, 0};
   CHECK(c.Validate().message().find("no {key} placeholder") != std::string::npos);
+  c.keyspaces[0].loader.target = "http://x:99999/{key}";
+  CHECK(c.Validate().message() ==
+        "keyspaces[a]: loader URL \"http://x:99999/{key}\": port is not a number from 1 to 65535");
   c.keyspaces[0].loader.target = "http://x/{key}";
   c.log_level = "loud";
   CHECK(c.Validate().message().find("log_level") != std::string::npos);
