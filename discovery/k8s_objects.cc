@@ -29,12 +29,15 @@ SliceMembers ParseSlice(const json& slice, const std::string& port_name) {
   out.resource_version = Str(meta, "resourceVersion");
   std::string type = Str(slice, "addressType");
   if (type != "IPv4" && type != "IPv6") return out;  // FQDN slices name no pod address
-  int port = 0;
+  int64_t port = 0;
   if (auto ports = slice.find("ports"); ports != slice.end() && ports->is_array()) {
     for (const json& p : *ports) {
       // An unnamed port has name "" (or no name); it matches only an empty port_name.
       if (Str(p, "name") == port_name && p.contains("port") && p["port"].is_number_integer()) {
-        port = p["port"].get<int>();
+        // Read wide: narrowing first would turn 4294967297 into a valid-looking 1.
+        port = p["port"].is_number_unsigned() && p["port"].get<uint64_t>() > 65535
+                   ? -1
+                   : p["port"].get<int64_t>();
       }
     }
   }

@@ -72,6 +72,18 @@ TEST_CASE("EndpointSlice: null endpoints, null ports, null items, FQDN and IPv6 
   CHECK(empty.value().slices.empty());
 }
 
+TEST_CASE("EndpointSlice: a port out of range is no port, however wide the number") {
+  for (const char* port : {"4294967297", "18446744073709551615", "-1", "0", "65536",
+                           "9223372036854775808"}) {
+    auto list = ParseSliceList(List(std::string(R"([{"metadata": {"name": "a"},
+      "addressType": "IPv4", "endpoints": [{"addresses": ["10.1.1.1"]}],
+      "ports": [{"name": "peer", "port": )") + port + "}]}]"),
+                               "peer");
+    REQUIRE(list.ok());
+    CHECK(list.value().slices[0].members.empty());
+  }
+}
+
 TEST_CASE("EndpointSlice list: paging metadata and malformed bodies") {
   auto page = ParseSliceList(
       R"({"metadata":{"resourceVersion":"7","continue":"eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ"},"items":[]})",
