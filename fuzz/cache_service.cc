@@ -16,7 +16,6 @@
 // TTLs not negative, Stats sorted and filtered by keyspace).
 #include "sidecar/cache_service.h"
 
-#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -156,12 +155,7 @@ void CheckAnswer(int method, std::string_view bytes, const fuzz::CallResult& r) 
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podcache;
-  static CacheServer* server = [] {
-    SetLogLevel(LogLevel::kError);
-    // protobuf logs every string field that is not UTF-8: the targets send many.
-    google::protobuf::SetLogHandler(nullptr);
-    return new CacheServer();  // never destroyed: gRPC's threads outlive the fuzzing loop
-  }();
+  static CacheServer* server = &fuzz::FuzzServer<CacheServer>();
   static const char* const kMethods[] = {"Get",  "GetMany", "Set", "Delete", "InvalidateKeyspace",
                                          "Stats"};
   fuzz::InputReader in(data, size);

@@ -3,6 +3,7 @@
 // One unary call through a GenericStub with the request as raw bytes, for the gRPC fuzz targets:
 // the call must complete (FUZZ_CHECK) within its deadline plus a grace, whatever the server does.
 #include <grpcpp/generic/generic_stub.h>
+#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.h"
 #include "fuzz/fuzz_check.h"
 
 namespace podcache::fuzz {
@@ -20,6 +22,19 @@ struct CallResult {
   grpc::Status status;
   std::string response;  // the serialized response message, when OK
 };
+
+// The server of a gRPC target, built on the first input and never destroyed (gRPC's threads
+// outlive the fuzzing loop), with podcache's and protobuf's logging quiet: protobuf logs every
+// string field that is not UTF-8, and the targets send many.
+template <typename Server>
+Server& FuzzServer() {
+  static Server* server = [] {
+    podcache::SetLogLevel(podcache::LogLevel::kError);
+    google::protobuf::SetLogHandler(nullptr);
+    return new Server();
+  }();
+  return *server;
+}
 
 inline CallResult UnaryCall(grpc::GenericStub* stub, const std::string& method,
                             std::string_view request,

@@ -13,7 +13,6 @@
 // generations up to Group::kMaxPeerGeneration.
 #include "transport/peer_service.h"
 
-#include <google/protobuf/stubs/logging.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -110,12 +109,7 @@ void Check(int method, std::string_view bytes, bool parses, const fuzz::CallResu
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podcache;
-  static PeerServer* server = [] {
-    SetLogLevel(LogLevel::kError);
-    // protobuf logs every string field that is not UTF-8: the targets send many.
-    google::protobuf::SetLogHandler(nullptr);
-    return new PeerServer();  // never destroyed: gRPC's threads outlive the fuzzing loop
-  }();
+  static PeerServer* server = &fuzz::FuzzServer<PeerServer>();
   static const char* const kMethods[] = {"Get",    "GetBatch", "Set",
                                          "Delete", "DropHot",  "AdvanceGeneration"};
   fuzz::InputReader in(data, size);
