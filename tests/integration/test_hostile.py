@@ -57,6 +57,14 @@ def cpu_seconds(pid):
 class ConfigurationTest(unittest.TestCase):
     """Broken configuration stops the sidecar with exit 2 and a message naming the culprit."""
 
+    def keyspaces_file(self, n, max_bytes, max_value_bytes):
+        """A config file declaring keyspaces k0..k<n-1>; removed after the test."""
+        text = "keyspaces:\n" + "".join("  - {name: k%d, max_bytes: %s, max_value_bytes: %s}\n"
+                                        % (i, max_bytes, max_value_bytes) for i in range(n))
+        path = write_temp(text.encode(), ".yaml")
+        self.addCleanup(os.unlink, path)
+        return path
+
     def test_broken_api_token_file_never_turns_authentication_off(self):
         # Old: an empty file or a directory silently disabled the token, even with --api-token.
         empty, big = write_temp(b""), write_temp(b"x" * 5000)
@@ -112,20 +120,12 @@ class ConfigurationTest(unittest.TestCase):
 
     def test_too_many_keyspaces_are_refused(self):
         # Old: 10,000 keyspaces were accepted and the idle sidecar used 40-60% of a CPU.
-        text = "keyspaces:\n" + "".join("  - {name: k%d, max_bytes: 64KiB, max_value_bytes: 16KiB}\n" % i
-                                        for i in range(10000))
-        path = write_temp(text.encode(), ".yaml")
-        self.addCleanup(os.unlink, path)
-        code, out = run_podcache("--config", path)
+        code, out = run_podcache("--config", self.keyspaces_file(10000, "64KiB", "16KiB"))
         self.assertEqual(code, 2, out)
         self.assertIn("at most 1000 per node", out)
 
     def test_a_thousand_idle_keyspaces_leave_the_sidecar_idle(self):
-        text = "keyspaces:\n" + "".join("  - {name: k%d, max_bytes: 1MiB, max_value_bytes: 64KiB}\n" % i
-                                        for i in range(1000))
-        path = write_temp(text.encode(), ".yaml")
-        self.addCleanup(os.unlink, path)
-        s = Sidecar("--config", path, "--reap-interval", "100ms")
+        s = Sidecar("--config", self.keyspaces_file(1000, "1MiB", "64KiB"), "--reap-interval", "100ms")
         self.addCleanup(s.stop)
         before = cpu_seconds(s.proc.pid)
         time.sleep(2)
