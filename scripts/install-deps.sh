@@ -18,8 +18,10 @@ PACKAGES=(
   # the Helm chart tests (tests/helm) read rendered manifests in Python
   python3-yaml
 )
-# The fuzz suite (make fuzz), not the build or the image: libFuzzer comes with clang's runtime.
-PACKAGES+=(clang-16 libclang-rt-16-dev)
+# Not the build or the image: the fuzz suite (make fuzz; libFuzzer comes with clang's runtime),
+# the lock-annotation build and the format check (make lint), and the metrics check (promtool,
+# from Debian's prometheus package).
+PACKAGES+=(clang-16 libclang-rt-16-dev clang-format-16 prometheus)
 # Node.js for the Node example client: Debian's nodejs + npm unless a node is already installed.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs npm)
 
