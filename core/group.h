@@ -52,7 +52,7 @@ struct GroupEnv {
   Millis broadcast_backoff_ms = 100;
 };
 
-// One keyspace on one node: the read-through request path of DESIGN.md.
+// One keyspace on one node: the read-through request path of docs/design.md.
 //
 //   Get: main store -> hot store -> (owner = ring.Owner(key))
 //        owner is this node, or the request came from a peer -> single-flight load via the loader

@@ -10,7 +10,7 @@
 
 namespace podcache {
 
-// How one keyspace fills its misses (DESIGN.md, "Loaders").
+// How one keyspace fills its misses (docs/design.md, "The request path").
 struct LoaderConfig {
   enum class Kind { kNone, kHttp, kGrpc };
   Kind kind = Kind::kNone;

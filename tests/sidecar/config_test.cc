@@ -73,7 +73,7 @@ TEST_CASE("A bad --keyspace spec names the keyspace and the field") {
         std::string::npos);
 }
 
-TEST_CASE("The YAML file of DESIGN.md is read, with ${VAR} expansion and units") {
+TEST_CASE("A YAML file of the shape users write is read, with ${VAR} expansion and units") {
   setenv("PODCACHE_TEST_POD_IP", "10.1.2.3", 1);
   std::string path = WriteFile(R"(
 api_listen: 127.0.0.1:7171
