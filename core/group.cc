@@ -7,8 +7,6 @@
 
 namespace podcache {
 
-using Done = SingleFlight<GetResult>::Done;
-
 std::string_view ValueSourceName(ValueSource s) {
   switch (s) {
     case ValueSource::kNone:
@@ -25,15 +23,13 @@ std::string_view ValueSourceName(ValueSource s) {
   return "none";
 }
 
-namespace {
-
-GetResult ErrorResult(Status s) {
+GetResult Group::ErrorResult(Status s) {
   GetResult r;
   r.status = std::move(s);
   return r;
 }
 
-GetResult Found(ValueRef v, ValueSource source, Millis remaining_ttl_ms) {
+GetResult Group::Found(ValueRef v, ValueSource source, Millis remaining_ttl_ms) {
   GetResult r;
   r.value = std::move(v);
   r.source = source;
@@ -41,13 +37,10 @@ GetResult Found(ValueRef v, ValueSource source, Millis remaining_ttl_ms) {
   return r;
 }
 
-// A fallback copy or hot copy lives at most hot_ttl (0 = no cap), and never past the owner's TTL.
-Millis CapTtl(Millis ttl, Millis cap) {
+Millis Group::CapTtl(Millis ttl, Millis cap) {
   if (cap == 0) return ttl;
   return (ttl == 0 || ttl > cap) ? cap : ttl;
 }
-
-}  // namespace
 
 StatusOr<std::shared_ptr<Group>> Group::Create(const KeyspaceOptions& options,
                                                std::shared_ptr<Loader> loader,
@@ -111,32 +104,40 @@ GetResult Group::FromEntry(ValueRef v, ValueSource source) const {
   return r;
 }
 
-void Group::Get(std::string_view key, const GetOptions& opts, GetCallback done) {
+bool Group::Lookup(std::string_view key, const GetOptions& opts, const GetCallback& done,
+                   Route* route) {
   if (Status s = CheckKey(key); !s.ok()) {
     done(ErrorResult(std::move(s)));
-    return;
+    return true;
   }
   counters_.Add(KeyspaceStats::kGets);
   if (opts.from_peer) counters_.Add(KeyspaceStats::kGetsFromPeers);
   uint64_t hash = HashBytes(key);
   if (ValueRef v = main_->Lookup(key, hash)) {
     done(FromEntry(std::move(v), ValueSource::kMain));
-    return;
+    return true;
   }
   if (ValueRef v = hot_->Lookup(key, hash)) {
     done(FromEntry(std::move(v), ValueSource::kHot));
-    return;
+    return true;
   }
   counters_.Add(KeyspaceStats::kMisses);
-  std::string owner;
-  bool here = OwnedHere(hash, &owner);
+  route->hash = hash;
+  bool here = OwnedHere(hash, &route->owner);
   if (opts.from_peer && !here) counters_.Add(KeyspaceStats::kRingDisagreements);
-  if (here || opts.from_peer) {
-    LoadHere(std::string(key), hash, Fill::kOwner, opts.deadline, std::move(done));
+  route->remote = !here && !opts.from_peer;
+  if (route->remote) hot_tracker_.RecordAndCheck(hash);
+  return false;
+}
+
+void Group::Get(std::string_view key, const GetOptions& opts, GetCallback done) {
+  Route route;
+  if (Lookup(key, opts, done, &route)) return;
+  if (!route.remote) {
+    LoadHere(std::string(key), route.hash, Fill::kOwner, opts.deadline, std::move(done));
     return;
   }
-  hot_tracker_.RecordAndCheck(hash);
-  FetchFromOwner(std::string(key), hash, std::move(owner), opts.deadline, std::move(done));
+  FetchFromOwner(std::string(key), std::move(route), opts.deadline, std::move(done), nullptr);
 }
 
 bool Group::ServeIfCached(std::string_view key, uint64_t hash, const Done& done) {
@@ -244,61 +245,6 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_
   done(std::move(r));
 }
 
-void Group::FetchFromOwner(std::string key, uint64_t hash, std::string owner,
-                           Millis waiter_deadline, GetCallback done) {
-  Millis now = env_.clock->NowMs();
-  Millis flight_deadline =
-      SaturatingAdd(SaturatingAdd(now, env_.peer_timeout_ms), options_.load_timeout_ms);
-  auto self = shared_from_this();
-  auto work = [self, key, hash, owner](Done d) {
-    if (self->ServeIfCached(key, hash, d)) return;
-    std::shared_ptr<PeerClient> client = self->env_.peers->Client(owner);
-    if (client == nullptr) {
-      self->FallBackToLocalLoad(key, hash, std::move(d));
-      return;
-    }
-    self->counters_.Add(KeyspaceStats::kPeerGets);
-    uint64_t generation = self->main_->generation();
-    Millis deadline = SaturatingAdd(self->env_.clock->NowMs(), self->env_.peer_timeout_ms);
-    uint64_t fingerprint = self->env_.peers->Ring()->fingerprint();
-    client->Get(self->name(), key, fingerprint, deadline,
-                [self, key, hash, generation, d](StatusOr<PeerValue> r) {
-                  if (r.ok()) {
-                    const PeerValue& pv = r.value();
-                    // A negative TTL is no answer a podcache peer gives: serve it to the
-                    // waiters now, never again.
-                    Millis ttl = pv.remaining_ttl_ms < 0 ? 1 : pv.remaining_ttl_ms;
-                    bool promote = self->hot_tracker_.IsHot(hash);
-                    if (promote) ttl = CapTtl(ttl, self->options_.hot_ttl_ms);
-                    Millis now = self->env_.clock->NowMs();
-                    ValueRef v = ValueRef::Make(key, hash, pv.value, ExpiryTime(now, ttl));
-                    if (promote && self->hot_->Insert(v, generation, /*replace=*/false)) {
-                      self->counters_.Add(KeyspaceStats::kHotPromotions);
-                    }
-                    d(Found(std::move(v), ValueSource::kPeer, ttl));
-                    return;
-                  }
-                  StatusCode code = r.status().code();
-                  if (code == StatusCode::kNotFound || code == StatusCode::kInvalidArgument) {
-                    // The owner answered: loading here would give the same answer.
-                    GetResult out = ErrorResult(r.status());
-                    out.source = ValueSource::kPeer;
-                    d(std::move(out));
-                    return;
-                  }
-                  self->counters_.Add(KeyspaceStats::kPeerErrors);
-                  self->FallBackToLocalLoad(key, hash, d);
-                });
-  };
-  bool started = fetches_.Do(key, waiter_deadline, flight_deadline, work, std::move(done));
-  if (!started) counters_.Add(KeyspaceStats::kLoadsDeduped);
-}
-
-void Group::FallBackToLocalLoad(const std::string& key, uint64_t hash, Done done) {
-  counters_.Add(KeyspaceStats::kLocalFallbackLoads);
-  LoadHere(key, hash, Fill::kFallback, kNoDeadline, [done](const GetResult& r) { done(r); });
-}
-
 void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
                 const WriteOptions& opts, StatusCallback done) {
   if (Status s = CheckKey(key); !s.ok()) return done(std::move(s));
@@ -381,9 +327,11 @@ void Group::Invalidate(StatusCallback done) {
   main_->AdvanceGeneration(next);
   hot_->AdvanceGeneration(next);
   std::string ks = name();
-  Broadcast([ks, next](PeerClient& c, Millis deadline,
-                       PeerClient::StatusFn fn) { c.AdvanceGeneration(ks, next, deadline, std::move(fn)); },
-            [done = std::move(done)] { done(OkStatus()); });
+  Broadcast(
+      [ks, next](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+        c.AdvanceGeneration(ks, next, deadline, std::move(fn));
+      },
+      [done = std::move(done)] { done(OkStatus()); });
 }
 
 Status Group::AdvanceGeneration(uint64_t generation) {
@@ -432,10 +380,9 @@ void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const
       return;
     }
     Millis backoff = self->env_.broadcast_backoff_ms << attempt;
-    self->env_.scheduler->RunAfter(
-        backoff, [self, member, attempt, call] {
-          self->SendWithRetry(member, attempt + 1, call, nullptr);
-        });
+    self->env_.scheduler->RunAfter(backoff, [self, member, attempt, call] {
+      self->SendWithRetry(member, attempt + 1, call, nullptr);
+    });
   };
   std::shared_ptr<PeerClient> client = env_.peers->Client(member);
   if (client == nullptr) {

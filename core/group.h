@@ -3,9 +3,12 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/async_limiter.h"
 #include "core/hot_tracker.h"
@@ -59,6 +62,8 @@ struct GroupEnv {
 //        (bounded by load_concurrency), stored in main
 //        else -> single-flight fetch from the owner; hot keys get a copy in the hot store;
 //        owner unreachable -> local load (same limit), kept in the hot store for hot_ttl.
+//   GetMany: the same path for every key, except that the fetches it starts leave as one
+//        PeerClient::GetBatch per owner instead of one Get per key.
 //   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy;
 //   the write completes once every member answered (or failed) that first drop.
 //   Invalidate: bumps the generation here and on every member; completes like a write.
@@ -70,6 +75,8 @@ struct GroupEnv {
 class Group : public std::enable_shared_from_this<Group> {
  public:
   using GetCallback = std::function<void(const GetResult&)>;
+  // One key's result of a GetMany: `index` is the key's position in the keys asked for.
+  using ItemCallback = std::function<void(size_t index, const GetResult&)>;
   using StatusCallback = std::function<void(Status)>;
 
   // `loader` may be null (cache-aside keyspace).
@@ -81,6 +88,18 @@ class Group : public std::enable_shared_from_this<Group> {
   const std::string& name() const { return options_.name; }
 
   void Get(std::string_view key, const GetOptions& opts, GetCallback done);
+  // Gets many keys: each key takes Get's path, with Get's counters, single-flight and fallback,
+  // except that the keys this call must fetch from other members are grouped by owner and each
+  // owner gets one PeerClient::GetBatch (which the client may split into calls of its max batch
+  // size), all owners at once. Keys owned here, and every key when `opts.from_peer`, are loaded
+  // here. A key already being fetched or loaded (a duplicate in `keys` too) joins that flight.
+  // `item_done(i, result)` runs exactly once for every i in [0, keys.size()), with what
+  // Get(keys[i]) would answer; then `all_done` runs exactly once, after every item_done has
+  // returned (at once when `keys` is empty). Threads as for Get: hits and invalid keys are answered
+  // on the calling thread before GetMany returns, the other keys where their fill completes, so
+  // item_done may run concurrently for different keys. `keys` is only read during the call.
+  void GetMany(std::span<const std::string_view> keys, const GetOptions& opts,
+               ItemCallback item_done, std::function<void()> all_done);
   // `ttl_ms`: -1 = the keyspace default, 0 = no expiry.
   void Set(std::string_view key, std::string_view value, Millis ttl_ms, const WriteOptions& opts,
            StatusCallback done);
@@ -114,9 +133,34 @@ class Group : public std::enable_shared_from_this<Group> {
 
  private:
   enum class Fill { kOwner, kFallback };
+  using Done = SingleFlight<GetResult>::Done;
+  // Where a Get that missed goes: loaded here, or fetched from `owner`.
+  struct Route {
+    uint64_t hash = 0;
+    bool remote = false;
+    std::string owner;
+  };
+  // A key being fetched from its owner: the flight that waits for it, and the generation taken
+  // when the fetch started (a hot copy is not kept across an invalidation).
+  struct PeerFetch {
+    std::string key;
+    uint64_t hash;
+    uint64_t generation;
+    Done done;
+  };
+  // The fetches a GetMany started, by owner: sent once every key has been looked at.
+  using FetchesByOwner = std::map<std::string, std::vector<PeerFetch>>;
+
+  static GetResult ErrorResult(Status s);
+  static GetResult Found(ValueRef v, ValueSource source, Millis remaining_ttl_ms);
+  // A fallback copy or hot copy lives at most hot_ttl (0 = no cap), never past the owner's TTL.
+  static Millis CapTtl(Millis ttl, Millis cap);
 
   Status CheckKey(std::string_view key) const;
   bool OwnedHere(uint64_t hash, std::string* owner) const;
+  // Get's first steps: validation, counters, the main and hot stores, then the route of a miss.
+  // Returns true when `done` has been called (a hit or an invalid key).
+  bool Lookup(std::string_view key, const GetOptions& opts, const GetCallback& done, Route* route);
   // Completes `done` from main or hot if the key is there now.
   bool ServeIfCached(std::string_view key, uint64_t hash,
                      const SingleFlight<GetResult>::Done& done);
@@ -126,8 +170,15 @@ class Group : public std::enable_shared_from_this<Group> {
                  SingleFlight<GetResult>::Done done);
   void FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_t generation,
                   StatusOr<Loaded> loaded, SingleFlight<GetResult>::Done done);
-  void FetchFromOwner(std::string key, uint64_t hash, std::string owner, Millis waiter_deadline,
-                      GetCallback done);
+  // Joins or starts the single-flight fetch of `key` from `route.owner`. A fetch it starts is sent
+  // at once, or, when `batch` is not null, added to it for the caller to send.
+  void FetchFromOwner(std::string key, Route route, Millis waiter_deadline, GetCallback done,
+                      FetchesByOwner* batch);
+  // Sends fetches to their owner: one Get, or one GetBatch for several.
+  void SendFetches(const std::string& owner, std::vector<PeerFetch> fetches);
+  // Completes a fetch with the owner's answer: keeps a hot copy of a hot key, passes on a NOT_FOUND
+  // or INVALID_ARGUMENT, and falls back to a local load on any other error.
+  void FinishFetch(const PeerFetch& fetch, StatusOr<PeerValue> answer);
   GetResult FromEntry(ValueRef v, ValueSource source) const;
   // Applies a write here as the owner and tells the other members to drop hot copies; `done`
   // runs once every member answered (or failed) the first drop.
@@ -147,8 +198,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // `first_round` (null on retries) is told when this attempt completes.
   void SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call,
                      std::shared_ptr<std::function<void()>> first_round);
-  void FallBackToLocalLoad(const std::string& key, uint64_t hash,
-                           SingleFlight<GetResult>::Done done);
+  void FallBackToLocalLoad(const std::string& key, uint64_t hash, Done done);
 
   const KeyspaceOptions options_;
   const std::shared_ptr<Loader> loader_;

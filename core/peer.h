@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -20,18 +21,30 @@ struct PeerValue {
 };
 
 // The client side of the peer protocol, one per remote member (transport implements it).
-// Thread-safe; every call returns at once and calls its callback exactly once, from any thread.
-// A callback may run before the call returns.
+// Thread-safe; every call returns at once and calls its callback exactly once (GetBatch: once per
+// key), from any thread: the caller's own thread when the call is refused at once or the answer
+// is at hand, else a transport thread. A callback may run before the call returns, so a caller
+// must not hold a lock its callback takes.
 class PeerClient {
  public:
   using StatusFn = std::function<void(Status)>;
   using ValueFn = std::function<void(StatusOr<PeerValue>)>;
+  // One key's answer in a GetBatch: `index` is the key's position in the keys asked for.
+  using BatchItemFn = std::function<void(size_t index, StatusOr<PeerValue>)>;
   virtual ~PeerClient() = default;
 
   // Get marked as coming from a peer: the owner never forwards it. `ring_fingerprint` is the
   // sender's, so the owner can count disagreements. NOT_FOUND when the data source has no value.
+  // Concurrent Gets to one peer may be coalesced by the implementation into batched calls.
   virtual void Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
                    Millis deadline, ValueFn done) = 0;
+  // Many Gets of one keyspace for keys this peer owns, as few calls as the implementation allows
+  // (it may split them into several calls). `done(i, result)` runs exactly once for every i in
+  // [0, keys.size()), with the answer for keys[i] as a Get would give it: each key has its own
+  // status, and a failed call fails each of its keys. The callbacks may run concurrently on
+  // different threads, in any order. `keys` is only read during the call. No keys: no callback.
+  virtual void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
+                        uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) = 0;
   virtual void Set(std::string_view keyspace, std::string_view key, std::string_view value,
                    Millis ttl_ms, Millis deadline, StatusFn done) = 0;
   virtual void Delete(std::string_view keyspace, std::string_view key, Millis deadline,

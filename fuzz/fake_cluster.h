@@ -53,6 +53,13 @@ class FakePeerClient final : public PeerClient {
     if (key.starts_with("missing")) return done(NotFoundError("no such row"));
     done(PeerValue{"peer:" + std::string(key), 0});
   }
+  void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
+                uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) override {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Get(keyspace, keys[i], ring_fingerprint, deadline,
+          [&done, i](StatusOr<PeerValue> r) { done(i, std::move(r)); });
+    }
+  }
   void Set(std::string_view, std::string_view key, std::string_view, Millis, Millis,
            StatusFn done) override {
     done(Reply(key));

@@ -3,10 +3,11 @@
 #include <atomic>
 #include <cctype>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "core/clock.h"
 #include "transport/grpc_util.h"
-#include "transport/peer_client.h"
 #include "transport/raw_call.h"
 #include "transport/response_budget.h"
 
@@ -169,29 +170,28 @@ grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBu
   v1::GetManyResponse* response = &call->response;
   response->mutable_results()->Reserve(n);
   for (int i = 0; i < n; ++i) response->add_results()->set_key(request.keys(i));
-  // Each key's callback fills its own result; the last one to finish completes the call.
-  auto pending = std::make_shared<std::atomic<int>>(n);
+  std::vector<std::string_view> keys(request.keys().begin(), request.keys().end());
   GetOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  // The keys other nodes own leave as one batched call per owner, all owners in parallel.
-  PeerGetBatch by_owner;
-  for (int i = 0; i < n; ++i) {
-    v1::KeyResult* result = response->mutable_results(i);
-    ks->group->Get(request.keys(i), opts, [finish, result, pending, budget](const GetResult& r) {
-      std::string message;
-      Status status =
-          budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
-      result->set_code(static_cast<int>(status.code()));
-      if (status.ok()) {
-        result->set_value(r.value.value().data(), r.value.value().size());
-        result->set_ttl_ms(r.remaining_ttl_ms);
-        result->set_source(ToProto(r.source));
-      } else {
-        result->set_message(std::move(message));
-      }
-      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) finish(OkStatus());
-    });
-  }
+  // Each key's callback fills its own result; the keys other nodes own leave as one batched call
+  // per owner, all owners in parallel (Group::GetMany).
+  ks->group->GetMany(
+      keys, opts,
+      [response, budget](size_t i, const GetResult& r) {
+        v1::KeyResult* result = response->mutable_results(static_cast<int>(i));
+        std::string message;
+        Status status =
+            budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+        result->set_code(static_cast<int>(status.code()));
+        if (status.ok()) {
+          result->set_value(r.value.value().data(), r.value.value().size());
+          result->set_ttl_ms(r.remaining_ttl_ms);
+          result->set_source(ToProto(r.source));
+        } else {
+          result->set_message(std::move(message));
+        }
+      },
+      [finish] { finish(OkStatus()); });
   return finish.reactor;
 }
 

@@ -19,9 +19,10 @@ void GrpcLogSink(gpr_log_func_args* args) {
   std::string site = std::string(args->file ? args->file : "?") + ":" + std::to_string(args->line);
   uint64_t suppressed = 0;
   if (!limiter.Allow(site, &suppressed)) return;
-  Log(level, "grpc", {{"detail", args->message ? args->message : ""},
-                      {"site", site},
-                      {"suppressed", static_cast<long long>(suppressed)}});
+  Log(level, "grpc",
+      {{"detail", args->message ? args->message : ""},
+       {"site", site},
+       {"suppressed", static_cast<long long>(suppressed)}});
 }
 
 }  // namespace
@@ -45,9 +46,9 @@ Millis DeadlineOf(const grpc::ServerContextBase& ctx) {
   return SaturatingAdd(SystemClock::Get()->NowMs(), std::max<Millis>(0, left.count()));
 }
 
-std::chrono::system_clock::time_point ToSystemDeadline(Millis deadline) {
+std::chrono::system_clock::time_point ToSystemDeadline(Millis deadline, const Clock& clock) {
   if (deadline == kNoDeadline) return std::chrono::system_clock::time_point::max();
-  Millis left = std::max<Millis>(0, deadline - SystemClock::Get()->NowMs());
+  Millis left = std::max<Millis>(0, deadline - clock.NowMs());
   return std::chrono::system_clock::now() + std::chrono::milliseconds(left);
 }
 

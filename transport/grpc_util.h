@@ -22,7 +22,7 @@ void RouteGrpcLogsToJson();
 
 // The deadline of a server call on the core clock (kNoDeadline when it has none).
 Millis DeadlineOf(const grpc::ServerContextBase& ctx);
-// A core deadline as the absolute time gRPC wants.
-std::chrono::system_clock::time_point ToSystemDeadline(Millis deadline);
+// A core deadline on `clock` as the absolute time gRPC wants.
+std::chrono::system_clock::time_point ToSystemDeadline(Millis deadline, const Clock& clock);
 
 }  // namespace podcache

@@ -14,9 +14,16 @@ GrpcPeerClient::GrpcPeerClient(std::string member, std::shared_ptr<grpc::Channel
       stub_(peer::v1::Peer::NewStub(channel_)),
       options_(options) {}
 
-Status GrpcPeerClient::CheckBackoff(Millis now) const {
-  if (now >= backoff_until_) return OkStatus();
-  return UnavailableError("peer " + member_ + " is backed off after " + std::to_string(failures_) +
+Status GrpcPeerClient::CheckBackoff(size_t calls) {
+  Millis now = options_.clock->NowMs();
+  int failures = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (now >= backoff_until_) return OkStatus();
+    failures = failures_;
+  }
+  stats_.backoff_rejects.fetch_add(calls, std::memory_order_relaxed);
+  return UnavailableError("peer " + member_ + " is backed off after " + std::to_string(failures) +
                           " failed calls");
 }
 
@@ -26,9 +33,9 @@ void GrpcPeerClient::Finished(const grpc::Status& s) {
   std::lock_guard<std::mutex> lock(mu_);
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
     failures_ = std::min(failures_ + 1, 20);
-    Millis backoff = std::min(options_.backoff_max_ms,
-                              options_.backoff_min_ms << std::min(failures_ - 1, 16));
-    backoff_until_ = SystemClock::Get()->NowMs() + backoff;
+    Millis backoff =
+        std::min(options_.backoff_max_ms, options_.backoff_min_ms << std::min(failures_ - 1, 16));
+    backoff_until_ = SaturatingAdd(options_.clock->NowMs(), backoff);
   } else if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND) {
     failures_ = 0;
   }
@@ -60,76 +67,60 @@ void GrpcPeerClient::Release() {
   }
 }
 
-namespace {
-
-// The Gets held back on this thread by live PeerGetBatch scopes, by (peer, keyspace).
-struct HeldGets {
-  int depth = 0;
-  std::map<std::pair<GrpcPeerClient*, std::string>,
-           std::pair<std::shared_ptr<GrpcPeerClient>, std::vector<GrpcPeerClient::QueuedGet>>>
-      by_peer;
-};
-thread_local HeldGets held_gets;
-
-}  // namespace
-
-PeerGetBatch::PeerGetBatch() { ++held_gets.depth; }
-
-PeerGetBatch::~PeerGetBatch() {
-  if (--held_gets.depth > 0) return;
-  auto groups = std::move(held_gets.by_peer);
-  held_gets.by_peer.clear();
-  for (auto& [id, group] : groups) {
-    auto& [client, gets] = group;
-    const std::string& keyspace = id.second;
-    size_t max = static_cast<size_t>(client->options_.max_batch);
-    for (size_t start = 0; start < gets.size(); start += max) {
-      std::vector<GrpcPeerClient::QueuedGet> batch(
-          std::make_move_iterator(gets.begin() + start),
-          std::make_move_iterator(gets.begin() + std::min(gets.size(), start + max)));
-      client->stats_.inflight.fetch_add(1, std::memory_order_relaxed);
-      if (batch.size() == 1) {
-        client->SendGet(keyspace, std::move(batch[0]));
-      } else {
-        client->SendBatch(keyspace, std::move(batch));
-      }
-    }
-  }
-}
-
-bool GrpcPeerClient::HoldForBatch(std::string_view keyspace, QueuedGet& get) {
-  if (held_gets.depth == 0) return false;
-  auto& group = held_gets.by_peer[{this, std::string(keyspace)}];
-  if (group.first == nullptr) group.first = shared_from_this();
-  group.second.push_back(std::move(get));
-  return true;
-}
-
-void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key,
-                         uint64_t ring_fingerprint, Millis deadline, ValueFn done) {
+void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
+                         Millis deadline, ValueFn done) {
+  if (Status s = CheckBackoff(); !s.ok()) return done(std::move(s));
+  QueuedGet get{std::string(key), ring_fingerprint, deadline, std::move(done)};
+  Status refused;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (Status s = CheckBackoff(SystemClock::Get()->NowMs()); !s.ok()) {
-      stats_.backoff_rejects.fetch_add(1, std::memory_order_relaxed);
-      return done(std::move(s));
-    }
-    QueuedGet get{std::string(key), ring_fingerprint, deadline, std::move(done)};
-    if (HoldForBatch(keyspace, get)) return;
-    done = std::move(get.done);
     if (stats_.inflight.load(std::memory_order_relaxed) >= options_.max_inflight) {
-      if (queued_count_ >= static_cast<size_t>(options_.max_queued)) {
-        stats_.overload_rejects.fetch_add(1, std::memory_order_relaxed);
-        return done(ResourceExhaustedError("too many calls queued for peer " + member_));
+      if (queued_count_ < static_cast<size_t>(options_.max_queued)) {
+        auto it = queued_.find(keyspace);
+        if (it == queued_.end()) {
+          it = queued_.emplace(std::string(keyspace), std::deque<QueuedGet>()).first;
+        }
+        it->second.push_back(std::move(get));
+        ++queued_count_;
+        return;
       }
-      auto it = queued_.find(keyspace);
-      if (it == queued_.end()) it = queued_.emplace(std::string(keyspace), std::deque<QueuedGet>()).first;
-      it->second.push_back({std::string(key), ring_fingerprint, deadline, std::move(done)});
-      ++queued_count_;
-      return;
+      refused = ResourceExhaustedError("too many calls queued for peer " + member_);
+    } else {
+      stats_.inflight.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (!refused.ok()) {
+    stats_.overload_rejects.fetch_add(1, std::memory_order_relaxed);
+    return get.done(std::move(refused));
+  }
+  SendGet(std::string(keyspace), std::move(get));
+}
+
+void GrpcPeerClient::GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
+                              uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) {
+  if (keys.empty()) return;
+  // Refusals are counted per key, as a Get's are.
+  if (Status s = CheckBackoff(keys.size()); !s.ok()) {
+    for (size_t i = 0; i < keys.size(); ++i) done(i, s);
+    return;
+  }
+  auto shared_done = std::make_shared<const BatchItemFn>(std::move(done));
+  std::string ks(keyspace);
+  size_t max = static_cast<size_t>(std::max(1, options_.max_batch));
+  for (size_t start = 0; start < keys.size(); start += max) {
+    std::vector<QueuedGet> batch;
+    for (size_t i = start; i < std::min(keys.size(), start + max); ++i) {
+      batch.push_back(
+          {std::string(keys[i]), ring_fingerprint, deadline,
+           [shared_done, i](StatusOr<PeerValue> r) { (*shared_done)(i, std::move(r)); }});
     }
     stats_.inflight.fetch_add(1, std::memory_order_relaxed);
+    if (batch.size() == 1) {
+      SendGet(ks, std::move(batch[0]));
+    } else {
+      SendBatch(ks, std::move(batch));
+    }
   }
-  SendGet(std::string(keyspace), {std::string(key), ring_fingerprint, deadline, std::move(done)});
 }
 
 namespace {
@@ -149,7 +140,7 @@ void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
   call->request.set_keyspace(keyspace);
   call->request.set_key(std::move(get.key));
   call->request.set_ring_fingerprint(get.ring_fingerprint);
-  call->context.set_deadline(ToSystemDeadline(get.deadline));
+  call->context.set_deadline(ToSystemDeadline(get.deadline, *options_.clock));
   auto self = shared_from_this();
   stub_->async()->Get(&call->context, &call->request, &call->response,
                       [self, call, done = std::move(get.done)](grpc::Status s) {
@@ -171,7 +162,7 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
     call->request.set_ring_fingerprint(g.ring_fingerprint);
     deadline = std::max(deadline, g.deadline);
   }
-  call->context.set_deadline(ToSystemDeadline(deadline));
+  call->context.set_deadline(ToSystemDeadline(deadline, *options_.clock));
   stats_.batches.fetch_add(1, std::memory_order_relaxed);
   stats_.batched_keys.fetch_add(batch.size(), std::memory_order_relaxed);
   auto self = shared_from_this();
@@ -195,9 +186,9 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
               item->message() == ResponseBudget::kOverBudget) {
             // The value did not fit in the batch's response: it is fetched on its own.
             self->stats_.inflight.fetch_add(1, std::memory_order_relaxed);
-            self->SendGet(call->request.keyspace(),
-                          {call->request.keys(static_cast<int>(i)), call->request.ring_fingerprint(),
-                           (*waiters)[i].deadline, std::move(done)});
+            self->SendGet(call->request.keyspace(), {call->request.keys(static_cast<int>(i)),
+                                                     call->request.ring_fingerprint(),
+                                                     (*waiters)[i].deadline, std::move(done)});
           } else if (item->code() != 0) {
             done(Status(static_cast<StatusCode>(item->code()), item->message()));
           } else {
@@ -212,17 +203,11 @@ void GrpcPeerClient::SendWrite(Request request, Millis deadline, StatusFn done,
                                void (peer::v1::Peer::Stub::async_interface::*method)(
                                    grpc::ClientContext*, const Request*, peer::v1::Ack*,
                                    std::function<void(grpc::Status)>)) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (Status s = CheckBackoff(SystemClock::Get()->NowMs()); !s.ok()) {
-      stats_.backoff_rejects.fetch_add(1, std::memory_order_relaxed);
-      return done(std::move(s));
-    }
-  }
+  if (Status s = CheckBackoff(); !s.ok()) return done(std::move(s));
   stats_.inflight.fetch_add(1, std::memory_order_relaxed);
   auto* call = new Call<Request, peer::v1::Ack>;
   call->request = std::move(request);
-  call->context.set_deadline(ToSystemDeadline(deadline));
+  call->context.set_deadline(ToSystemDeadline(deadline, *options_.clock));
   auto self = shared_from_this();
   (stub_->async()->*method)(&call->context, &call->request, &call->response,
                             [self, call, done = std::move(done)](grpc::Status s) {

@@ -7,7 +7,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "core/peer.h"
 #include "podcache/peer/v1/peer.grpc.pb.h"
@@ -15,20 +17,22 @@
 namespace podcache {
 
 struct PeerClientOptions {
-  int max_inflight = 16;          // calls in flight to one peer at once
-  int max_batch = 64;             // keys per GetBatch
-  int max_queued = 4096;          // Gets waiting for a slot; more -> RESOURCE_EXHAUSTED
-  Millis backoff_min_ms = 100;    // after a peer fails: no calls for this long, doubling ...
-  Millis backoff_max_ms = 2000;   // ... up to this
+  int max_inflight = 16;         // calls in flight to one peer at once
+  int max_batch = 64;            // keys per GetBatch
+  int max_queued = 4096;         // Gets waiting for a slot; more -> RESOURCE_EXHAUSTED
+  Millis backoff_min_ms = 100;   // after a peer fails: no calls for this long, doubling ...
+  Millis backoff_max_ms = 2000;  // ... up to this
+  // Times back-off and turns deadlines into gRPC's; must outlive the client (tests: a FakeClock).
+  const Clock* clock = SystemClock::Get();
 };
 
 // Counters of one peer client, read by /metrics.
 struct PeerClientStats {
-  std::atomic<uint64_t> calls{0};          // RPCs sent (a batch counts once)
-  std::atomic<uint64_t> errors{0};         // RPCs that failed
-  std::atomic<uint64_t> batches{0};        // GetBatch RPCs sent
-  std::atomic<uint64_t> batched_keys{0};   // keys sent in them
-  std::atomic<uint64_t> backoff_rejects{0};  // calls refused at once while backing off
+  std::atomic<uint64_t> calls{0};             // RPCs sent (a batch counts once)
+  std::atomic<uint64_t> errors{0};            // RPCs that failed
+  std::atomic<uint64_t> batches{0};           // GetBatch RPCs sent
+  std::atomic<uint64_t> batched_keys{0};      // keys sent in them
+  std::atomic<uint64_t> backoff_rejects{0};   // calls refused at once while backing off
   std::atomic<uint64_t> overload_rejects{0};  // calls refused because too many were queued
   std::atomic<int> inflight{0};
 };
@@ -36,23 +40,34 @@ struct PeerClientStats {
 // The client of one remote member (core's PeerClient) over one gRPC channel.
 //
 // Gets go out as single calls while fewer than max_inflight calls are in flight; beyond that they
-// queue and leave as GetBatch calls of up to max_batch keys as slots free up, so a busy owner
-// gets fewer, larger calls instead of a growing backlog, and an idle one sees no added latency.
+// queue (at most max_queued, more are refused with RESOURCE_EXHAUSTED) and leave as GetBatch calls
+// of up to max_batch keys as slots free up, so a busy owner gets fewer, larger calls instead of a
+// growing backlog, and an idle one sees no added latency. This queue is the only thing that
+// coalesces concurrent Gets; nothing depends on which thread calls.
+// GetBatch (core's explicit batch, from Group::GetMany) is sent at once as calls of up to
+// max_batch keys, in parallel, whatever is in flight; each call takes a slot, so queued Gets wait
+// for it. A key whose value did not fit in the batch's response (ResponseBudget::kOverBudget) is
+// fetched again on its own.
 // Writes (Set, Delete, DropHot, AdvanceGeneration) are rare and never wait behind Gets: they are
 // sent at once and only count towards the cap.
 // After a call fails with UNAVAILABLE the peer is backed off (no calls for backoff_min_ms,
-// doubling per failure up to backoff_max_ms), so a dead peer is not retried on every miss; the
-// callers fall back to local loads. Transport never removes a peer from the ring: membership
-// does. Thread-safe; callbacks run on gRPC threads (or the caller's, when refused at once).
+// doubling per failure up to backoff_max_ms, on options.clock): every call is refused at once
+// with UNAVAILABLE, so a dead peer is not retried on every miss and the callers fall back to
+// local loads. A call that succeeds (or answers NOT_FOUND) resets the doubling. Transport never
+// removes a peer from the ring: membership does.
+// Thread-safe. Every callback runs exactly once (GetBatch: once per key), on a gRPC thread, or on
+// the caller's thread before the call returns when it is refused at once; never with a lock of
+// this client held.
 class GrpcPeerClient final : public PeerClient,
                              public std::enable_shared_from_this<GrpcPeerClient> {
  public:
-  friend class PeerGetBatch;
   GrpcPeerClient(std::string member, std::shared_ptr<grpc::Channel> channel,
                  PeerClientOptions options);
 
   void Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
            Millis deadline, ValueFn done) override;
+  void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
+                uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) override;
   void Set(std::string_view keyspace, std::string_view key, std::string_view value, Millis ttl_ms,
            Millis deadline, StatusFn done) override;
   void Delete(std::string_view keyspace, std::string_view key, Millis deadline,
@@ -65,6 +80,7 @@ class GrpcPeerClient final : public PeerClient,
   const std::string& member() const { return member_; }
   const PeerClientStats& stats() const { return stats_; }
 
+ private:
   // A Get waiting to be sent.
   struct QueuedGet {
     std::string key;
@@ -73,11 +89,8 @@ class GrpcPeerClient final : public PeerClient,
     ValueFn done;
   };
 
- private:
-  // Holds `get` back when a PeerGetBatch is alive on this thread.
-  bool HoldForBatch(std::string_view keyspace, QueuedGet& get);
-  // UNAVAILABLE while the peer is backed off, else OK. REQUIRES: mu_ held.
-  Status CheckBackoff(Millis now) const;
+  // UNAVAILABLE while the peer is backed off (counting `calls` refusals), else OK. Takes mu_.
+  Status CheckBackoff(size_t calls = 1);
   // Releases a slot and sends queued Gets, if any, as a batch.
   void Release();
   void Finished(const grpc::Status& s);
@@ -98,20 +111,8 @@ class GrpcPeerClient final : public PeerClient,
   std::mutex mu_;
   std::map<std::string, std::deque<QueuedGet>, std::less<>> queued_;  // by keyspace
   size_t queued_count_ = 0;
-  int failures_ = 0;              // consecutive UNAVAILABLE failures
+  int failures_ = 0;  // consecutive UNAVAILABLE failures
   Millis backoff_until_ = 0;
-};
-
-// While one is alive on a thread, the peer Gets that thread starts are held back; when it is
-// destroyed they leave as one GetBatch per (peer, keyspace) of up to max_batch keys, in parallel.
-// GetMany uses it so that its keys are split by owner and each owner gets one call. Nests (the
-// outermost one sends). Gets refused at once (peer backed off) are not held back.
-class PeerGetBatch {
- public:
-  PeerGetBatch();
-  ~PeerGetBatch();
-  PeerGetBatch(const PeerGetBatch&) = delete;
-  PeerGetBatch& operator=(const PeerGetBatch&) = delete;
 };
 
 }  // namespace podcache

@@ -1,6 +1,7 @@
 #include "transport/peer_service.h"
 
-#include <atomic>
+#include <string_view>
+#include <vector>
 
 #include "transport/grpc_util.h"
 #include "transport/response_budget.h"
@@ -79,24 +80,24 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBu
     return reactor;
   }
   for (int i = 0; i < n; ++i) call->response.add_items();
-  auto pending = std::make_shared<std::atomic<int>>(n);
+  std::vector<std::string_view> keys(request.keys().begin(), request.keys().end());
   GetOptions opts{DeadlineOf(*ctx), true, request.ring_fingerprint()};
-  for (int i = 0; i < n; ++i) {
-    GetBatchItem* item = call->response.mutable_items(i);
-    group->Get(request.keys(i), opts, [reactor, call, item, pending, budget](const GetResult& r) {
-      std::string message;
-      Status status =
-          budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
-      item->set_code(static_cast<int>(status.code()));
-      if (status.ok()) {
-        item->set_value(r.value.value().data(), r.value.value().size());
-        item->set_remaining_ttl_ms(r.remaining_ttl_ms);
-      } else {
-        item->set_message(std::move(message));
-      }
-      if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) Finish(reactor, call, OkStatus());
-    });
-  }
+  group->GetMany(
+      keys, opts,
+      [call, budget](size_t i, const GetResult& r) {
+        GetBatchItem* item = call->response.mutable_items(static_cast<int>(i));
+        std::string message;
+        Status status =
+            budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
+        item->set_code(static_cast<int>(status.code()));
+        if (status.ok()) {
+          item->set_value(r.value.value().data(), r.value.value().size());
+          item->set_remaining_ttl_ms(r.remaining_ttl_ms);
+        } else {
+          item->set_message(std::move(message));
+        }
+      },
+      [reactor, call] { Finish(reactor, call, OkStatus()); });
   return reactor;
 }
 

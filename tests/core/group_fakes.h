@@ -1,0 +1,252 @@
+#pragma once
+
+// Test doubles for Group: a loader, and a cluster of Groups on one fake clock whose peer clients
+// call the target node's Group directly (tests/core/group*_test.cc).
+#include <doctest/doctest.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/group.h"
+#include "core/hash.h"
+
+namespace podcache::group_test {
+
+// A loader that answers "<key>@<node>" at once, or holds calls until the test releases them.
+class FakeLoader : public Loader {
+ public:
+  explicit FakeLoader(std::string node) : node_(std::move(node)) {}
+  void Load(std::string_view, std::string_view key, Millis, DoneFn done) override {
+    std::lock_guard lock(mu_);
+    ++calls;
+    ++per_key[std::string(key)];
+    if (hold) {
+      pending.emplace_back(std::string(key), std::move(done));
+      return;
+    }
+    done(Answer(key));
+  }
+  StatusOr<Loaded> Answer(std::string_view key) {
+    if (missing.count(std::string(key))) return NotFoundError("no such row");
+    if (failing) return UnavailableError("database down");
+    return Loaded{std::string(key) + "@" + node_, ttl_ms};
+  }
+  void ReleaseAll() {
+    std::vector<std::pair<std::string, DoneFn>> p;
+    {
+      std::lock_guard lock(mu_);
+      p.swap(pending);
+    }
+    for (auto& [key, done] : p) done(Answer(key));
+  }
+
+  std::mutex mu_;
+  std::string node_;
+  int calls = 0;
+  std::map<std::string, int> per_key;
+  std::set<std::string> missing;
+  bool failing = false;
+  bool hold = false;
+  Millis ttl_ms = -1;
+  std::vector<std::pair<std::string, DoneFn>> pending;
+};
+
+struct FakeNode;
+
+class FakeCluster;
+
+// Calls the target node's group directly, marked as from a peer, unless the target is down.
+class FakePeerClient : public PeerClient {
+ public:
+  explicit FakePeerClient(FakeNode* target) : target_(target) {}
+  void Get(std::string_view ks, std::string_view key, uint64_t, Millis, ValueFn done) override;
+  // Recorded in the target's batches_received; answered by the target's GetMany.
+  void GetBatch(std::string_view ks, std::span<const std::string_view> keys, uint64_t, Millis,
+                BatchItemFn done) override;
+  void Set(std::string_view, std::string_view key, std::string_view value, Millis ttl, Millis,
+           StatusFn done) override;
+  void Delete(std::string_view, std::string_view key, Millis, StatusFn done) override;
+  void DropHot(std::string_view, std::string_view key, Millis, StatusFn done) override;
+  void AdvanceGeneration(std::string_view, uint64_t generation, Millis, StatusFn done) override;
+
+ private:
+  FakeNode* target_;
+};
+
+class FakeView : public PeerView {
+ public:
+  FakeView(FakeCluster* cluster, std::string self) : cluster_(cluster), self_(std::move(self)) {}
+  RingPtr Ring() const override;
+  const std::string& Self() const override { return self_; }
+  std::shared_ptr<PeerClient> Client(const std::string& member) override;
+
+ private:
+  FakeCluster* cluster_;
+  std::string self_;
+};
+
+struct FakeNode {
+  std::string name;
+  std::unique_ptr<FakeView> view;
+  std::shared_ptr<FakeLoader> loader;
+  std::shared_ptr<Group> group;
+  bool down = false;
+  int drop_hot_received = 0;
+  int gets_received = 0;                                   // single peer Gets
+  std::vector<std::vector<std::string>> batches_received;  // the keys of each GetBatch
+  bool hold_batches = false;  // GetBatch calls wait in held_batches until the test answers
+  std::vector<std::function<void()>> held_batches;
+  int drop_hot_failures_left = 0;  // the next N DropHot calls fail
+  bool hold_drops = false;         // DropHot calls wait in held_drops until the test answers
+  std::vector<PeerClient::StatusFn> held_drops;
+};
+
+class FakeCluster {
+ public:
+  FakeCluster(int n, KeyspaceOptions options) : scheduler(&clock) {
+    std::vector<std::string> names;
+    for (int i = 0; i < n; ++i) names.push_back("10.0.0." + std::to_string(i + 1) + ":7071");
+    ring = Ring::Build(names);
+    for (const auto& name : names) {
+      auto node = std::make_unique<FakeNode>();
+      node->name = name;
+      node->view = std::make_unique<FakeView>(this, name);
+      node->loader = std::make_shared<FakeLoader>(name);
+      GroupEnv env;
+      env.peers = node->view.get();
+      env.scheduler = &scheduler;
+      env.clock = &clock;
+      auto g = Group::Create(options, node->loader, env);
+      REQUIRE(g.ok());
+      node->group = g.value();
+      nodes.push_back(std::move(node));
+    }
+  }
+  FakeNode* Node(const std::string& name) {
+    for (auto& n : nodes) {
+      if (n->name == name) return n.get();
+    }
+    return nullptr;
+  }
+  FakeNode* Owner(const std::string& key) { return Node(ring->OwnerOfKey(key)); }
+  // A key owned by node `i`.
+  std::string KeyOwnedBy(int i, const std::string& prefix = "key") {
+    for (int k = 0;; ++k) {
+      std::string key = prefix + std::to_string(k);
+      if (ring->OwnerOfKey(key) == nodes[i]->name) return key;
+    }
+  }
+  int TotalLoads() {
+    int total = 0;
+    for (auto& n : nodes) total += n->loader->calls;
+    return total;
+  }
+
+  FakeClock clock;
+  ManualScheduler scheduler;
+  RingPtr ring;
+  std::vector<std::unique_ptr<FakeNode>> nodes;
+};
+
+inline RingPtr FakeView::Ring() const { return cluster_->ring; }
+inline std::shared_ptr<PeerClient> FakeView::Client(const std::string& member) {
+  FakeNode* n = cluster_->Node(member);
+  return n ? std::make_shared<FakePeerClient>(n) : nullptr;
+}
+
+inline void FakePeerClient::Get(std::string_view, std::string_view key, uint64_t, Millis,
+                                ValueFn done) {
+  if (target_->down) return done(UnavailableError("connection refused"));
+  ++target_->gets_received;
+  GetOptions o;
+  o.from_peer = true;
+  target_->group->Get(key, o, [done](const GetResult& r) {
+    if (!r.status.ok()) return done(r.status);
+    done(PeerValue{std::string(r.value.value()), r.remaining_ttl_ms});
+  });
+}
+inline void FakePeerClient::GetBatch(std::string_view, std::span<const std::string_view> keys,
+                                     uint64_t, Millis, BatchItemFn done) {
+  if (target_->down) {
+    for (size_t i = 0; i < keys.size(); ++i) done(i, UnavailableError("connection refused"));
+    return;
+  }
+  std::vector<std::string> copy(keys.begin(), keys.end());
+  target_->batches_received.push_back(copy);
+  FakeNode* target = target_;
+  auto answer = [target, copy, done] {
+    std::vector<std::string_view> views(copy.begin(), copy.end());
+    GetOptions o;
+    o.from_peer = true;
+    target->group->GetMany(
+        views, o,
+        [done](size_t i, const GetResult& r) {
+          if (!r.status.ok()) return done(i, r.status);
+          done(i, PeerValue{std::string(r.value.value()), r.remaining_ttl_ms});
+        },
+        [] {});
+  };
+  if (target_->hold_batches) {
+    target_->held_batches.push_back(answer);
+    return;
+  }
+  answer();
+}
+inline void FakePeerClient::Set(std::string_view, std::string_view key, std::string_view value,
+                                Millis ttl, Millis, StatusFn done) {
+  if (target_->down) return done(UnavailableError("connection refused"));
+  target_->group->Set(key, value, ttl, WriteOptions{kNoDeadline, true}, done);
+}
+inline void FakePeerClient::Delete(std::string_view, std::string_view key, Millis, StatusFn done) {
+  if (target_->down) return done(UnavailableError("connection refused"));
+  target_->group->Delete(key, WriteOptions{kNoDeadline, true}, done);
+}
+inline void FakePeerClient::DropHot(std::string_view, std::string_view key, Millis, StatusFn done) {
+  if (target_->down) return done(UnavailableError("connection refused"));
+  if (target_->drop_hot_failures_left > 0) {
+    --target_->drop_hot_failures_left;
+    return done(UnavailableError("flaky"));
+  }
+  if (target_->hold_drops) {
+    target_->held_drops.push_back(std::move(done));
+    return;
+  }
+  ++target_->drop_hot_received;
+  target_->group->DropHot(key);
+  done(OkStatus());
+}
+inline void FakePeerClient::AdvanceGeneration(std::string_view, uint64_t generation, Millis,
+                                              StatusFn done) {
+  if (target_->down) return done(UnavailableError("connection refused"));
+  done(target_->group->AdvanceGeneration(generation));
+}
+
+inline KeyspaceOptions Options() {
+  KeyspaceOptions o;
+  o.name = "users";
+  o.max_bytes = 4 << 20;
+  return o;
+}
+
+// One node without peers, on a fake clock, with a FakeLoader.
+struct SoloNode {
+  std::shared_ptr<Group> Start(const KeyspaceOptions& options = Options()) {
+    return StartWith(options, loader);
+  }
+  // `custom` may be null: a cache-aside keyspace.
+  std::shared_ptr<Group> StartWith(const KeyspaceOptions& options, std::shared_ptr<Loader> custom) {
+    GroupEnv env{nullptr, &scheduler, &clock};
+    return Group::Create(options, std::move(custom), env).value();
+  }
+  FakeClock clock;
+  ManualScheduler scheduler{&clock};
+  std::shared_ptr<FakeLoader> loader = std::make_shared<FakeLoader>("solo");
+};
+
+}  // namespace podcache::group_test
