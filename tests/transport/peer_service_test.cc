@@ -1,0 +1,159 @@
+// PeerService over a real in-process gRPC server, serving a real Group (on a fake clock and the
+// ManualScheduler), called through GrpcPeerClient: GetBatch goes through Group::GetMany.
+#include "transport/peer_service.h"
+
+#include <doctest/doctest.h>
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/group.h"
+#include "core/ring.h"
+#include "core/scheduler.h"
+#include "tests/transport/fake_peer_server.h"
+#include "transport/peer_client.h"
+
+namespace podcache {
+namespace {
+
+using transport_test::Answers;
+using ValueAnswers = Answers<StatusOr<PeerValue>>;
+
+// Answers "value:<key>" at once; keys that start with "missing" are NOT_FOUND, with "big" a value
+// of 3000 bytes.
+class TestLoader final : public Loader {
+ public:
+  void Load(std::string_view, std::string_view key, Millis, DoneFn done) override {
+    ++calls;
+    if (key.starts_with("missing")) return done(NotFoundError("no such row"));
+    if (key.starts_with("big")) return done(Loaded{std::string(3000, 'x'), -1});
+    done(Loaded{"value:" + std::string(key), -1});
+  }
+  std::atomic<int> calls{0};
+};
+
+// This node is "self" in a ring of "self" and "other"; it has no clients (it only serves).
+class TwoMemberView final : public PeerView {
+ public:
+  RingPtr Ring() const override { return ring_; }
+  const std::string& Self() const override { return self_; }
+  std::shared_ptr<PeerClient> Client(const std::string&) override { return nullptr; }
+
+ private:
+  const std::string self_ = "self";
+  const RingPtr ring_ = Ring::Build({"self", "other"});
+};
+
+// One keyspace "users" behind a PeerService on 127.0.0.1:<port 0>, and a client of it.
+struct ServedGroup {
+  ServedGroup() {
+    KeyspaceOptions o;
+    o.name = "users";
+    o.max_bytes = 4 << 20;
+    GroupEnv env;
+    env.peers = &view;
+    env.scheduler = &scheduler;
+    env.clock = &clock;
+    group = Group::Create(o, loader, env).value();
+    service = std::make_unique<PeerService>(
+        [this](std::string_view ks) { return ks == "users" ? group : nullptr; },
+        /*max_keys_per_call=*/5, /*max_message_bytes=*/8192);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service.get());
+    server = builder.BuildAndStart();
+    REQUIRE_MESSAGE(port != 0, "the peer service did not start");
+    PeerClientOptions co;
+    co.clock = &clock;
+    std::string address = "127.0.0.1:" + std::to_string(port);
+    client = std::make_shared<GrpcPeerClient>(
+        address, grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), co);
+  }
+  ~ServedGroup() {
+    server->Shutdown(std::chrono::system_clock::now() + transport_test::kWaitLimit);
+    server->Wait();
+  }
+
+  // GetBatch of `keys` in `keyspace`, waited for; the answers are named by index.
+  ValueAnswers Batch(const std::vector<std::string>& keys, const std::string& keyspace = "users") {
+    ValueAnswers answers;
+    std::vector<std::string_view> views(keys.begin(), keys.end());
+    client->GetBatch(keyspace, views, view.Ring()->fingerprint(), clock.NowMs() + 10'000,
+                     [answers](size_t i, StatusOr<PeerValue> r) mutable {
+                       answers.Add(std::to_string(i), std::move(r));
+                     });
+    REQUIRE_MESSAGE(answers.Wait(keys.size()),
+                    "only " << answers.size() << " of " << keys.size() << " answers");
+    return answers;
+  }
+
+  FakeClock clock;
+  ManualScheduler scheduler{&clock};
+  TwoMemberView view;
+  std::shared_ptr<TestLoader> loader = std::make_shared<TestLoader>();
+  std::shared_ptr<Group> group;
+  std::unique_ptr<PeerService> service;
+  std::unique_ptr<grpc::Server> server;
+  std::shared_ptr<GrpcPeerClient> client;
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(ServedGroup, "peer service: GetBatch answers each key in order - loaded here") {
+  // Keys of both members: a peer's request is never forwarded, whoever the ring names.
+  std::vector<std::string> keys = {"k0", "k1", "missing-2", "k3", "k4"};
+  int others = 0;
+  for (const std::string& k : keys) others += view.Ring()->OwnerOfKey(k) == "other";
+  REQUIRE(others > 0);
+  REQUIRE(others < 5);
+  ValueAnswers answers = Batch(keys);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    CAPTURE(keys[i]);
+    std::vector<StatusOr<PeerValue>> got = answers.Of(std::to_string(i));
+    REQUIRE(got.size() == 1);
+    if (i == 2) {
+      CHECK(got[0].status().code() == StatusCode::kNotFound);
+    } else {
+      REQUIRE(got[0].ok());
+      CHECK(got[0].value().value == "value:" + keys[i]);
+    }
+  }
+  KeyspaceStats s = group->Stats();
+  CHECK(s[KeyspaceStats::kGetsFromPeers] == 5);
+  CHECK(s[KeyspaceStats::kLoads] == 5);
+  CHECK(s[KeyspaceStats::kRingDisagreements] == static_cast<uint64_t>(others));
+  CHECK(loader->calls == 5);
+  CHECK(client->stats().batches == 1);
+}
+
+TEST_CASE_FIXTURE(ServedGroup, "peer service: values beyond the message limit are fetched alone") {
+  // 8 KiB responses: two 3000-byte values fit in one, the third is marked and fetched on its own.
+  ValueAnswers answers = Batch({"big-1", "big-2", "big-3"});
+  for (const char* i : {"0", "1", "2"}) {
+    REQUIRE(answers.Of(i)[0].ok());
+    CHECK(answers.Of(i)[0].value().value.size() == 3000);
+  }
+  CHECK(client->stats().calls == 2);  // the batch, then one Get
+  CHECK(group->Stats()[KeyspaceStats::kGetsFromPeers] == 4);
+  CHECK(loader->calls == 3);
+}
+
+TEST_CASE_FIXTURE(ServedGroup,
+                  "peer service: a GetBatch above max_keys_per_call or of an unknown keyspace") {
+  ValueAnswers too_many = Batch({"a", "b", "c", "d", "e", "f"});
+  for (int i = 0; i < 6; ++i) {
+    Status s = too_many.Of(std::to_string(i))[0].status();
+    CHECK(s.code() == StatusCode::kResourceExhausted);
+    CHECK(s.message() == "GetBatch of 6 keys: at most 5 per call");
+  }
+  ValueAnswers unknown = Batch({"a", "b"}, "orders");
+  CHECK(unknown.Of("1")[0].status().code() == StatusCode::kNotFound);
+  CHECK(group->Stats()[KeyspaceStats::kGets] == 0);
+  CHECK(loader->calls == 0);
+}
+
+}  // namespace podcache
