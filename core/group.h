@@ -97,7 +97,8 @@ class Group : public std::enable_shared_from_this<Group> {
   // Get(keys[i]) would answer; then `all_done` runs exactly once, after every item_done has
   // returned (at once when `keys` is empty). Threads as for Get: hits and invalid keys are answered
   // on the calling thread before GetMany returns, the other keys where their fill completes, so
-  // item_done may run concurrently for different keys. `keys` is only read during the call.
+  // item_done may run concurrently for different keys, and all_done runs on the thread of the
+  // last one (possibly before GetMany returns). `keys` is only read during the call.
   void GetMany(std::span<const std::string_view> keys, const GetOptions& opts,
                ItemCallback item_done, std::function<void()> all_done);
   // `ttl_ms`: -1 = the keyspace default, 0 = no expiry.
