@@ -2,10 +2,14 @@
 // here, fallback, duplicates, and when its callbacks run.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
+#include <future>
 #include <memory>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/group.h"
@@ -15,6 +19,7 @@ namespace podcache {
 namespace {
 
 using group_test::FakeCluster;
+using group_test::FakeLoader;
 using group_test::Options;
 
 // What a GetMany answered: each key's result, how often each key's callback ran, and how many
@@ -242,6 +247,50 @@ TEST_CASE("group: GetMany for a peer loads every key here and counts the ring di
   CHECK(s[KeyspaceStats::kGetsFromPeers] == 5);
   CHECK(s[KeyspaceStats::kRingDisagreements] == 3);
   CHECK(s[KeyspaceStats::kPeerGets] == 0);
+}
+
+TEST_SUITE("concurrency") {
+  TEST_CASE("group: concurrent GetManys on a real scheduler answer each key once, load it once") {
+    ThreadScheduler scheduler;
+    scheduler.Start();
+    auto loader = std::make_shared<FakeLoader>("solo");
+    GroupEnv env{nullptr, &scheduler, SystemClock::Get()};
+    auto g = Group::Create(Options(), loader, env).value();
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&, t] {
+        for (int round = 0; round < 200; ++round) {
+          std::vector<std::string> keys;
+          for (int j = 0; j < 10; ++j)
+            keys.push_back("k" + std::to_string((round * 7 + j * t) % 100));
+          std::vector<std::string_view> views(keys.begin(), keys.end());
+          auto calls = std::make_shared<std::vector<std::atomic<int>>>(keys.size());
+          auto wrong = std::make_shared<std::atomic<int>>(0);
+          auto all = std::make_shared<std::promise<void>>();
+          GetOptions o;
+          o.deadline = SystemClock::Get()->NowMs() + 10'000;
+          g->GetMany(
+              views, o,
+              [calls, wrong, keys](size_t i, const GetResult& r) {
+                (*calls)[i]++;
+                if (!r.status.ok() || r.value.value() != keys[i] + "@solo") (*wrong)++;
+              },
+              [all] { all->set_value(); });
+          if (all->get_future().wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+            bad++;
+            continue;
+          }
+          for (auto& c : *calls) bad += c.load() != 1;
+          bad += wrong->load();
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(bad == 0);
+    CHECK(loader->calls == 100);
+    scheduler.Stop();
+  }
 }
 
 }  // namespace podcache
