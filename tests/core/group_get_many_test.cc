@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/group.h"
+#include "core/ring.h"
 #include "tests/core/group_fakes.h"
 
 namespace podcache {
@@ -247,6 +248,50 @@ TEST_CASE("group: GetMany for a peer loads every key here and counts the ring di
   CHECK(s[KeyspaceStats::kGetsFromPeers] == 5);
   CHECK(s[KeyspaceStats::kRingDisagreements] == 3);
   CHECK(s[KeyspaceStats::kPeerGets] == 0);
+}
+
+TEST_CASE("group: GetMany loads here the keys of an owner it has no client for") {
+  FakeCluster c(2, Options());
+  // A member in the ring that no node (so no client) stands for.
+  c.ring = Ring::Build({c.nodes[0]->name, c.nodes[1]->name, "10.0.0.9:7071"});
+  std::vector<std::string> keys;
+  for (int k = 0; keys.size() < 3; ++k) {
+    std::string key = "g" + std::to_string(k);
+    if (c.ring->OwnerOfKey(key) == "10.0.0.9:7071") keys.push_back(key);
+  }
+  auto m = StartMany(*c.nodes[0]->group, keys);
+  REQUIRE(m->all_done == 1);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    CHECK(m->results[i].value.value() == keys[i] + "@" + c.nodes[0]->name);
+  }
+  KeyspaceStats s = c.nodes[0]->group->Stats();
+  CHECK(s[KeyspaceStats::kLocalFallbackLoads] == 3);
+  CHECK(s[KeyspaceStats::kPeerGets] == 0);
+  CHECK(s[KeyspaceStats::kPeerErrors] == 0);
+}
+
+TEST_CASE("group: GetMany answers each key once even when its deadline passes first") {
+  FakeCluster c(2, Options());
+  auto remote = KeysOwnedBy(c, 1, 2, "r");
+  std::string local = KeysOwnedBy(c, 0, 1, "l")[0];
+  c.nodes[1]->hold_batches = true;
+  c.nodes[0]->loader->hold = true;
+  GetOptions o;
+  o.deadline = c.clock.NowMs() + 100;
+  auto m = StartMany(*c.nodes[0]->group, {remote[0], local, remote[1]}, o);
+  CHECK(m->all_done == 0);
+  c.scheduler.AdvanceAndRun(100);
+  REQUIRE(m->all_done == 1);
+  CHECK(m->calls == std::vector<int>{1, 1, 1});
+  for (const GetResult& r : m->results) CHECK(r.status.code() == StatusCode::kDeadlineExceeded);
+  // The fetch and the load go on: their late answers reach no caller; the loaded value is kept.
+  REQUIRE(c.nodes[1]->held_batches.size() == 1);
+  c.nodes[1]->held_batches[0]();
+  c.nodes[0]->loader->ReleaseAll();
+  CHECK(m->calls == std::vector<int>{1, 1, 1});
+  CHECK(m->all_done == 1);
+  c.nodes[0]->loader->hold = false;
+  CHECK(c.nodes[0]->group->GetSync(local).source == ValueSource::kMain);
 }
 
 TEST_SUITE("concurrency") {
