@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "podcache/peer/v1/peer.grpc.pb.h"
@@ -67,6 +68,22 @@ class FakePeerServer {
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };
+
+// Drops `p` once it is the only reference to its object, so that the object (a peer client and
+// its gRPC channel) is destroyed on this thread. A call holds its client until its callback has
+// returned on a gRPC thread, and Debian's gRPC 1.51 can free a completion queue twice when the
+// last channel goes away on one of gRPC's own threads (seen as "double free" aborts in grpc_cq_
+// internal_unref when a test ends). False, and `p` kept, when kWaitLimit passes first.
+template <typename T>
+bool ReleaseHere(std::shared_ptr<T>& p) {
+  auto until = std::chrono::steady_clock::now() + kWaitLimit;
+  while (p.use_count() > 1) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  p.reset();
+  return true;
+}
 
 // Collects the callbacks of client calls, from any thread, and waits for them with a bound. The
 // callbacks share its state, so one that arrives after a failed test's Answers is gone is harmless.

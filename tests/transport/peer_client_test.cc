@@ -18,16 +18,21 @@ namespace {
 
 using transport_test::Answers;
 using transport_test::FakePeerServer;
+using transport_test::ReleaseHere;
 
 using ValueAnswers = Answers<StatusOr<PeerValue>>;
 using StatusAnswers = Answers<Status>;
 
 // A scripted server, and clients of it whose back-off and deadlines run on a fake clock.
 struct ClientTest {
+  ~ClientTest() {
+    for (auto& c : clients) CHECK_MESSAGE(ReleaseHere(c), "a client is still referenced");
+  }
   std::shared_ptr<GrpcPeerClient> Connect(PeerClientOptions options = {}) {
     options.clock = &clock;
     auto channel = grpc::CreateChannel(server.address(), grpc::InsecureChannelCredentials());
-    return std::make_shared<GrpcPeerClient>(server.address(), channel, options);
+    clients.push_back(std::make_shared<GrpcPeerClient>(server.address(), channel, options));
+    return clients.back();
   }
   // A client with these limits, to a server that holds every call until the test answers it.
   std::shared_ptr<GrpcPeerClient> ConnectHeld(int max_inflight, int max_batch, int max_queued) {
@@ -58,6 +63,7 @@ struct ClientTest {
 
   FakeClock clock;  // outlives the server, whose end may still complete calls
   FakePeerServer server;
+  std::vector<std::shared_ptr<GrpcPeerClient>> clients;  // released first, on this thread
 };
 
 // The value of an answer, or its error as "error <code>: <message>".

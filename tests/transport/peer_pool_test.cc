@@ -82,6 +82,9 @@ TEST_CASE("peer pool: a client kept across a swap keeps its connection and its b
   REQUIRE_MESSAGE(answers.Wait(4), "no answer after the back-off");
   CHECK(answers.Of("d")[0].value().value == "v:d");
   CHECK(server.Received() == std::vector<std::string>{"Get:a", "Get:b", "Get:d"});
+  pool.Update({}, "self");
+  after.reset();
+  CHECK_MESSAGE(transport_test::ReleaseHere(client), "the client is still referenced");
 }
 
 }  // namespace podcache
