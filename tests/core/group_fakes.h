@@ -249,4 +249,15 @@ struct SoloNode {
   std::shared_ptr<FakeLoader> loader = std::make_shared<FakeLoader>("solo");
 };
 
+// One node without peers on a running ThreadScheduler and the system clock, for the tests that
+// call a Group from many threads.
+struct ThreadedNode {
+  ThreadedNode() { scheduler.Start(); }
+  ~ThreadedNode() { scheduler.Stop(); }
+  ThreadScheduler scheduler;
+  std::shared_ptr<FakeLoader> loader = std::make_shared<FakeLoader>("solo");
+  std::shared_ptr<Group> group =
+      Group::Create(Options(), loader, GroupEnv{nullptr, &scheduler, SystemClock::Get()}).value();
+};
+
 }  // namespace podcache::group_test

@@ -20,7 +20,6 @@ namespace podcache {
 namespace {
 
 using group_test::FakeCluster;
-using group_test::FakeLoader;
 using group_test::Options;
 
 // What a GetMany answered: each key's result, how often each key's callback ran, and how many
@@ -295,12 +294,9 @@ TEST_CASE("group: GetMany answers each key once even when its deadline passes fi
 }
 
 TEST_SUITE("concurrency") {
-  TEST_CASE("group: concurrent GetManys on a real scheduler answer each key once, load it once") {
-    ThreadScheduler scheduler;
-    scheduler.Start();
-    auto loader = std::make_shared<FakeLoader>("solo");
-    GroupEnv env{nullptr, &scheduler, SystemClock::Get()};
-    auto g = Group::Create(Options(), loader, env).value();
+  TEST_CASE_FIXTURE(
+      group_test::ThreadedNode,
+      "group: concurrent GetManys on a real scheduler answer each key once, load it once") {
     std::atomic<int> bad{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 8; ++t) {
@@ -315,7 +311,7 @@ TEST_SUITE("concurrency") {
           auto all = std::make_shared<std::promise<void>>();
           GetOptions o;
           o.deadline = SystemClock::Get()->NowMs() + 10'000;
-          g->GetMany(
+          group->GetMany(
               views, o,
               [calls, wrong, keys](size_t i, const GetResult& r) {
                 (*calls)[i]++;
@@ -334,7 +330,6 @@ TEST_SUITE("concurrency") {
     for (auto& th : threads) th.join();
     CHECK(bad == 0);
     CHECK(loader->calls == 100);
-    scheduler.Stop();
   }
 }
 

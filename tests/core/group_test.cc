@@ -14,7 +14,6 @@
 
 namespace podcache {
 
-using group_test::FakeLoader;
 using group_test::Options;
 using group_test::SoloNode;
 
@@ -267,12 +266,9 @@ TEST_CASE("group: keyspace options are validated with exact messages") {
 }
 
 TEST_SUITE("concurrency") {
-  TEST_CASE("group: concurrent Gets from many threads on a real scheduler load each key once") {
-    ThreadScheduler scheduler;
-    scheduler.Start();
-    auto loader = std::make_shared<FakeLoader>("solo");
-    GroupEnv env{nullptr, &scheduler, SystemClock::Get()};
-    auto g = Group::Create(Options(), loader, env).value();
+  TEST_CASE_FIXTURE(
+      group_test::ThreadedNode,
+      "group: concurrent Gets from many threads on a real scheduler load each key once") {
     std::vector<std::thread> threads;
     std::atomic<int> bad{0};
     for (int t = 0; t < 8; ++t) {
@@ -281,7 +277,7 @@ TEST_SUITE("concurrency") {
           std::string key = "k" + std::to_string(i % 100);
           GetOptions o;
           o.deadline = SystemClock::Get()->NowMs() + 10'000;
-          GetResult r = g->GetSync(key, o);
+          GetResult r = group->GetSync(key, o);
           if (!r.status.ok() || r.value.value() != key + "@solo") bad++;
         }
       });
@@ -289,7 +285,6 @@ TEST_SUITE("concurrency") {
     for (auto& t : threads) t.join();
     CHECK(bad == 0);
     CHECK(loader->calls == 100);
-    scheduler.Stop();
   }
 }
 
