@@ -15,8 +15,9 @@
 namespace podcache {
 
 // Runs callbacks at a point of a Clock's time: waiter deadlines, load deadlines, retries, the
-// expiry reaper. Thread-safe. Tasks run one at a time on the scheduler's own thread (or, for
-// ManualScheduler, on the thread that calls RunDue), never while the caller of RunAt holds it.
+// expiry reaper. Thread-safe. Tasks run one at a time on the scheduler's own thread (or, for the
+// tests' ManualScheduler, on the thread that calls RunDue), never while the caller of RunAt holds
+// it.
 class Scheduler {
  public:
   using TaskId = uint64_t;
@@ -74,30 +75,6 @@ class ThreadScheduler final : public Scheduler {
   std::atomic<Millis> sleep_until_{kNoDeadline};  // when the loop wakes next; kNoDeadline: awake
   bool stopping_ = false;
   std::thread thread_;
-};
-
-// A scheduler for tests on a FakeClock: tasks run only when the test calls RunDue().
-class ManualScheduler final : public Scheduler {
- public:
-  explicit ManualScheduler(FakeClock* clock) : clock_(clock) {}
-  TaskId RunAt(Millis when, std::function<void()> fn) override {
-    return queue_.Add(when, std::move(fn));
-  }
-  bool Cancel(TaskId id) override { return queue_.Remove(id); }
-  const Clock& clock() const override { return *clock_; }
-
-  // Runs every task due at the clock's current time; returns how many ran.
-  int RunDue();
-  // Advances the clock by `ms` and runs what became due.
-  int AdvanceAndRun(Millis ms) {
-    clock_->Advance(ms);
-    return RunDue();
-  }
-  size_t pending() const { return queue_.size(); }
-
- private:
-  FakeClock* clock_;
-  TaskQueue queue_;
 };
 
 }  // namespace podcache

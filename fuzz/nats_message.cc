@@ -23,6 +23,7 @@
 #include "discovery/host_port.h"
 #include "discovery/nats_member_table.h"
 #include "fuzz/fuzz_check.h"
+#include "testing/fake_clock.h"
 
 namespace podcache {
 namespace {

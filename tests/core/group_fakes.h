@@ -15,6 +15,7 @@
 
 #include "core/group.h"
 #include "core/hash.h"
+#include "testing/manual_scheduler.h"
 
 namespace podcache::group_test {
 

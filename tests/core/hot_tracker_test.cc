@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/hash.h"
+#include "testing/fake_clock.h"
 
 namespace podcache {
 
@@ -70,7 +71,8 @@ TEST_SUITE("concurrency") {
     std::vector<std::thread> threads;
     for (int n = 0; n < 4; ++n) {
       threads.emplace_back([&, n] {
-        for (uint64_t i = 0; i < 20000; ++i) t.RecordAndCheck(HashBytes(std::to_string(i % 64 + n)));
+        for (uint64_t i = 0; i < 20000; ++i)
+          t.RecordAndCheck(HashBytes(std::to_string(i % 64 + n)));
       });
     }
     for (auto& th : threads) th.join();

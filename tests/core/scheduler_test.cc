@@ -7,7 +7,13 @@
 #include <thread>
 #include <vector>
 
+#include "testing/manual_scheduler.h"
+#include "testing/wait.h"
+
 namespace podcache {
+
+using testing::ReadyWithin;
+using testing::WaitUntil;
 
 TEST_CASE("manual scheduler: tasks run in time order when the clock reaches them") {
   FakeClock clock(0);
@@ -25,14 +31,14 @@ TEST_CASE("manual scheduler: tasks run in time order when the clock reaches them
 
 TEST_SUITE("concurrency") {
   TEST_CASE("thread scheduler: runs due tasks - cancels - and stops cleanly with tasks pending") {
-    ThreadScheduler s;
-    s.Start();
     std::promise<void> ran;
     std::atomic<int> cancelled_ran{0};
+    ThreadScheduler s;  // declared after what its tasks use: stopped before that is destroyed
+    s.Start();
     auto id = s.RunAfter(20, [&] { cancelled_ran++; });
     s.RunAfter(1, [&] { ran.set_value(); });
     CHECK(s.Cancel(id));
-    ran.get_future().wait();
+    REQUIRE_MESSAGE(ReadyWithin(ran.get_future()), "a task due in 1 ms did not run within 10 s");
     s.RunAfter(60'000, [&] { cancelled_ran++; });  // dropped by Stop
     s.Stop();
     CHECK(cancelled_ran == 0);
@@ -40,11 +46,11 @@ TEST_SUITE("concurrency") {
 
   TEST_CASE("thread scheduler: a task earlier than the one the loop sleeps for wakes it") {
     // The loop sleeps until the 60 s task; RunAt skips the wake-up only for later tasks, so
-    // the near ones, added from many threads at once, must still run (the test would hang).
+    // the near ones, added from many threads at once, must still run.
+    std::atomic<int> ran{0};
     ThreadScheduler s;
     s.Start();
     s.RunAfter(60'000, [] {});
-    std::atomic<int> ran{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
       threads.emplace_back([&] {
@@ -55,7 +61,8 @@ TEST_SUITE("concurrency") {
       });
     }
     for (auto& t : threads) t.join();
-    while (ran.load() < 800) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    REQUIRE_MESSAGE(WaitUntil([&] { return ran.load() >= 800; }),
+                    "only " << ran.load() << " of 800 near tasks ran within 10 s");
     s.Stop();
     CHECK(ran == 800);
   }

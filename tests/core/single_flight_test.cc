@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "core/value_ref.h"
+#include "testing/manual_scheduler.h"
+#include "testing/wait.h"
 
 namespace podcache {
 namespace {
@@ -46,11 +48,14 @@ TEST_SUITE("concurrency") {
     }
     for (auto& t : threads) t.join();  // every thread has joined the flight by now
     CHECK(flights.Waiters("k") == kThreads);
+    REQUIRE_MESSAGE(testing::ReadyWithin(done_future), "the load did not start within 10 s");
     auto done = done_future.get();
     done(Result{OkStatus(), ValueRef::Make("k", 1, "the value")});
     const Entry* first = nullptr;
     for (auto& p : results) {
-      Result r = p.get_future().get();
+      std::future<Result> result = p.get_future();
+      REQUIRE_MESSAGE(testing::ReadyWithin(result), "a waiter got no result within 10 s");
+      Result r = result.get();
       REQUIRE(r.status.ok());
       REQUIRE(r.value.value() == "the value");
       if (!first) first = r.value.entry();

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/hash.h"
+#include "testing/fake_clock.h"
 
 namespace podcache {
 namespace {
@@ -197,7 +198,8 @@ TEST_CASE("store: generations stop old entries and refuse stale writes") {
   CHECK(s->generation() == 1);
 }
 
-TEST_CASE("store: generations are 64-bit, and an entry 2^32 generations old is never current again") {
+TEST_CASE(
+    "store: generations are 64-bit, and an entry 2^32 generations old is never current again") {
   FakeClock clock;
   auto s = MakeStore(1 << 20, EvictionPolicy::kSlru, &clock);
   CHECK(Put(*s, "a", "gen0", 0, 0));

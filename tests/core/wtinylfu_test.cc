@@ -9,6 +9,7 @@
 #include "core/hash.h"
 #include "core/store.h"
 #include "core/wtinylfu_policy.h"
+#include "testing/fake_clock.h"
 
 namespace podcache {
 namespace {

@@ -2,6 +2,7 @@
 
 #include "discovery/nats_member_table.h"
 #include "discovery/nats_message.h"
+#include "testing/fake_clock.h"
 
 namespace podcache {
 
@@ -22,12 +23,13 @@ TEST_CASE("nats message: encodes and parses every type") {
 
 TEST_CASE("nats message: malformed - oversized and unknown versions are told apart") {
   NatsMessage m;
-  for (const char* bad : {"", "hello", "podcache.discovery/1", "podcache.discovery/1 hello",
-                          "podcache.discovery/1 hello ", "podcache.discovery/1 wave 10.0.0.1:1",
-                          "podcache.discovery/1 hello 10.0.0.1", "podcache.discovery/1 hello 10.0.0.1:0",
-                          "podcache.discovery/1 hello 10.0.0.1:1 extra",
-                          "podcache.discovery/1  hello 10.0.0.1:1", "other/1 hello 10.0.0.1:1",
-                          "{\"v\":1,\"type\":\"hello\"}", "podcache.discovery/1 hello a\x01:1"}) {
+  for (const char* bad :
+       {"", "hello", "podcache.discovery/1", "podcache.discovery/1 hello",
+        "podcache.discovery/1 hello ", "podcache.discovery/1 wave 10.0.0.1:1",
+        "podcache.discovery/1 hello 10.0.0.1", "podcache.discovery/1 hello 10.0.0.1:0",
+        "podcache.discovery/1 hello 10.0.0.1:1 extra", "podcache.discovery/1  hello 10.0.0.1:1",
+        "other/1 hello 10.0.0.1:1", "{\"v\":1,\"type\":\"hello\"}",
+        "podcache.discovery/1 hello a\x01:1"}) {
     CAPTURE(bad);
     CHECK(ParseNatsMessage(bad, &m) == NatsParseResult::kMalformed);
   }
@@ -48,8 +50,8 @@ TEST_CASE("nats member table: members expire after expiry_ms of silence - not be
   clock.Advance(3000);
   CHECK(t.Saw("b:1") == NatsMemberTable::SeenResult::kNew);
   CHECK(t.Saw("a:1") == NatsMemberTable::SeenResult::kRefreshed);  // a: seen at 3000
-  clock.Advance(5000);                                              // now 8000
-  CHECK(t.Expire().empty());  // exactly expiry_ms: still there
+  clock.Advance(5000);                                             // now 8000
+  CHECK(t.Expire().empty());                                       // exactly expiry_ms: still there
   clock.Advance(1);
   CHECK(t.Expire() == std::vector<std::string>{"a:1", "b:1"});
   CHECK(t.size() == 0);

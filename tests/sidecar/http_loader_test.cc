@@ -16,6 +16,7 @@
 #include "sidecar/http_connection_pool.h"
 #include "sidecar/http_exchange.h"
 #include "sidecar/version.h"
+#include "testing/wait.h"
 #include "tests/sidecar/test_http_server.h"
 
 namespace podcache {
@@ -25,6 +26,7 @@ using namespace std::chrono_literals;
 using testing::Response200;
 using testing::TestConnection;
 using testing::TestHttpServer;
+using testing::WaitUntil;
 using Clock = std::chrono::steady_clock;
 
 // The outcome of one Load: its result, how often `done` ran, and how long it took.
@@ -57,16 +59,6 @@ Outcome LoadAndWait(Loader& loader, std::string_view key, std::chrono::milliseco
   shared->cv.wait_for(lock, wait, [&] { return shared->outcome.calls > 0; });
   shared->cv.wait_for(lock, 20ms, [&] { return shared->outcome.calls > 1; });
   return shared->outcome;
-}
-
-template <typename Predicate>
-bool WaitFor(Predicate p, std::chrono::milliseconds timeout = 5s) {
-  auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (p()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return p();
 }
 
 // A line of /proc/self/status in KiB ("VmRSS", "VmHWM").
@@ -178,7 +170,7 @@ TEST_CASE(
   CHECK(o.code() == StatusCode::kUnavailable);
   CHECK(o.message() == "loader response headers exceed 64KiB");
   CHECK(o.seconds < 1.0);
-  REQUIRE(WaitFor([&] { return writer_stopped.load(); }));
+  REQUIRE(WaitUntil([&] { return writer_stopped.load(); }));
   CHECK(written < (16u << 20));  // the client hung up long before 50 MB
   long peak_growth_kb = ProcStatusKb("VmHWM") - rss_before;
   CAPTURE(peak_growth_kb);
@@ -221,7 +213,7 @@ void DripTest(bool drip_head) {
   CHECK(o.message() == "loader timed out after 400 ms");
   CHECK(o.seconds >= 0.38);
   CHECK(o.seconds < 1.5);
-  REQUIRE(WaitFor([&] { return closed.load(); }, 2s));
+  REQUIRE(WaitUntil([&] { return closed.load(); }, 2s));
   CHECK(closed_at - answered_at < 1s);
 }
 
@@ -264,7 +256,7 @@ TEST_CASE(
     CHECK(o.code() == StatusCode::kResourceExhausted);
     CHECK(o.message() == too_large);
     CHECK(o.seconds < 1.0);
-    CHECK(WaitFor([&] { return closed.load(); }, 2s));
+    CHECK(WaitUntil([&] { return closed.load(); }, 2s));
   }
   SUBCASE("an endless chunked body") {
     std::atomic<bool> writer_stopped{false};
@@ -280,7 +272,7 @@ TEST_CASE(
     CHECK(o.code() == StatusCode::kResourceExhausted);
     CHECK(o.message() == too_large);
     CHECK(o.seconds < 1.0);
-    CHECK(WaitFor([&] { return writer_stopped.load(); }, 2s));
+    CHECK(WaitUntil([&] { return writer_stopped.load(); }, 2s));
   }
   SUBCASE("a close-delimited body (HTTP/1.0): the limit is allowed, one byte more is not") {
     for (size_t size : {size_t{1000}, size_t{1001}}) {
@@ -411,7 +403,7 @@ TEST_CASE(
     auto loader = std::make_unique<HttpLoader>(server.Url(), 10000, 1 << 20);
     for (int i = 0; i < kLoads; ++i)
       loader->Load("ks", "slow" + std::to_string(i), kNoDeadline, record(i));
-    REQUIRE(WaitFor([&] { return requests.load() == kLoads; }));
+    REQUIRE(WaitUntil([&] { return requests.load() == kLoads; }));
     auto start = Clock::now();
     loader.reset();
     REQUIRE(all_called(kLoads));
@@ -422,7 +414,7 @@ TEST_CASE(
         std::make_shared<HttpLoader>(server.Url(), 10000, 1 << 20));
     for (int i = 0; i < kLoads; ++i)
       (*slot)->Load("ks", "slow" + std::to_string(i), kNoDeadline, record(i));
-    REQUIRE(WaitFor([&] { return requests.load() == kLoads; }));
+    REQUIRE(WaitUntil([&] { return requests.load() == kLoads; }));
     auto fast_done = record(kLoads);
     (*slot)->Load("ks", "fast", kNoDeadline, [slot, fast_done](StatusOr<Loaded> r) {
       slot->reset();  // the last reference: the loader dies on the I/O thread
@@ -452,7 +444,7 @@ void RunExchanges(const std::shared_ptr<HttpConnectionPool>& pool, int n) {
                                    })
         ->Start();
   }
-  REQUIRE(WaitFor([&] { return left->load() == 0; }));
+  REQUIRE(WaitUntil([&] { return left->load() == 0; }));
 }
 
 TEST_CASE(
@@ -463,7 +455,7 @@ TEST_CASE(
   TestHttpServer server([&](TestConnection& c) {
     c.ReadRequest();
     ++in_request;
-    WaitFor([&] { return in_request.load() == 3; });  // three connections at once
+    WaitUntil([&] { return in_request.load() == 3; });  // three connections at once
     c.Write(Response200("v"));
     if (c.WaitClosed(10s)) ++closed;
   });
@@ -474,9 +466,9 @@ TEST_CASE(
   RunExchanges(pool, 3);
   CHECK(server.connections() == 3);
   // Two are closed as they come back (the pool keeps one); the third after its idle time.
-  CHECK(WaitFor([&] { return closed.load() == 2; }, 1s));
+  CHECK(WaitUntil([&] { return closed.load() == 2; }, 1s));
   auto back = Clock::now();
-  REQUIRE(WaitFor([&] { return closed.load() == 3; }, 3s));
+  REQUIRE(WaitUntil([&] { return closed.load() == 3; }, 3s));
   CHECK(Clock::now() - back >= 200ms);
   pool->Shutdown(UnavailableError("test over"));
 }

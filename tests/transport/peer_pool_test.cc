@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "testing/fake_clock.h"
 #include "tests/transport/fake_peer_server.h"
 
 namespace podcache {

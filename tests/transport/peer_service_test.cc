@@ -13,6 +13,7 @@
 #include "core/group.h"
 #include "core/ring.h"
 #include "core/scheduler.h"
+#include "testing/manual_scheduler.h"
 #include "tests/transport/fake_peer_server.h"
 #include "transport/peer_client.h"
 
