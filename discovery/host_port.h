@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,6 @@ AddressFamily FamilyOfHostPort(std::string_view member);
 
 // Sorts, de-duplicates and caps a member set. The cut keeps the smallest names so that every
 // node given the same oversized answer keeps the same members. Returns true when it had to cut.
-bool NormalizeMembers(std::vector<std::string>* members, size_t max_members);
+bool NormalizeMembers(std::vector<std::string>* members, size_t max_members = SIZE_MAX);
 
 }  // namespace podcache

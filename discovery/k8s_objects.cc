@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "discovery/host_port.h"
+
 namespace podcache {
 namespace {
 
@@ -122,8 +124,7 @@ std::string StatusMessage(std::string_view text) {
 std::vector<std::string> SliceSet::Members() const {
   std::vector<std::string> out;
   for (const auto& [name, members] : slices_) out.insert(out.end(), members.begin(), members.end());
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  NormalizeMembers(&out);
   return out;
 }
 

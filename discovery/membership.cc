@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/log.h"
+#include "discovery/host_port.h"
 
 namespace podcache {
 
@@ -34,14 +35,12 @@ void Membership::Publish() {
       members.insert(members.end(), set.begin(), set.end());
     }
   }
-  std::sort(members.begin(), members.end());
-  members.erase(std::unique(members.begin(), members.end()), members.end());
-  members.erase(std::remove(members.begin(), members.end(), std::string()), members.end());
-  if (members.size() > options_.max_members) {
+  std::erase(members, std::string());
+  size_t reported = members.size();
+  if (NormalizeMembers(&members, options_.max_members)) {
     LogError("membership: too many members, keeping the first ones",
-             {{"members", static_cast<long long>(members.size())},
+             {{"reported", static_cast<long long>(reported)},
               {"max_members", static_cast<long long>(options_.max_members)}});
-    members.resize(options_.max_members);
   }
   // This node is always a member of its own ring, whatever the sources say about it.
   if (!std::binary_search(members.begin(), members.end(), options_.self)) {

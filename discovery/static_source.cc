@@ -5,11 +5,11 @@
 #include <sstream>
 
 #include "core/log.h"
+#include "discovery/host_port.h"
 
 namespace podcache {
 
-StaticPeerSource::StaticPeerSource(std::vector<std::string> peers, std::string file,
-                                   Millis poll_ms)
+StaticPeerSource::StaticPeerSource(std::vector<std::string> peers, std::string file, Millis poll_ms)
     : peers_(std::move(peers)), file_(std::move(file)), poll_ms_(poll_ms) {}
 
 StaticPeerSource::~StaticPeerSource() { Stop(); }
@@ -25,8 +25,7 @@ std::vector<std::string> StaticPeerSource::ParseMembers(const std::string& text)
     std::string word;
     while (words >> word) out.push_back(word);
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  NormalizeMembers(&out);
   return out;
 }
 
@@ -39,8 +38,7 @@ StatusOr<std::vector<std::string>> StaticPeerSource::Read() const {
     text << in.rdbuf();
     for (std::string& m : ParseMembers(text.str())) members.push_back(std::move(m));
   }
-  std::sort(members.begin(), members.end());
-  members.erase(std::unique(members.begin(), members.end()), members.end());
+  NormalizeMembers(&members);
   return members;
 }
 
@@ -53,8 +51,7 @@ Status StaticPeerSource::Start(MembersFn on_members) {
             {{"error", first.status().message()}});
     file_failing_ = true;
     std::vector<std::string> peers = peers_;
-    std::sort(peers.begin(), peers.end());
-    peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
+    NormalizeMembers(&peers);
     first = std::move(peers);
   }
   last_ = first.value();
