@@ -1,9 +1,9 @@
 #include "discovery/k8s_http.h"
 
-#include <boost/asio/ssl.hpp>
 #include <cpprest/http_client.h>
 
 #include <algorithm>
+#include <boost/asio/ssl.hpp>
 
 namespace podcache {
 
@@ -114,21 +114,6 @@ StatusOr<K8sReply> K8sHttp::Request(const std::string& path_and_query, Millis ti
   } catch (const std::exception& e) {
     return UnavailableError(e.what());
   }
-}
-
-std::string QueryEscape(std::string_view s) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
 }
 
 }  // namespace podcache

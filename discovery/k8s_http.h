@@ -24,13 +24,14 @@ struct K8sReply {
 // Thread-safe.
 class K8sHttp {
  public:
-  K8sHttp(std::string api_url, std::string ca_file) : api_url_(std::move(api_url)), ca_file_(std::move(ca_file)) {}
+  K8sHttp(std::string api_url, std::string ca_file)
+      : api_url_(std::move(api_url)), ca_file_(std::move(ca_file)) {}
 
   void SetToken(std::string token);
 
   // The whole response. `timeout_ms` bounds inactivity (connecting, then each read).
-  StatusOr<K8sReply> Get(const std::string& path_and_query, Millis timeout_ms,
-                         size_t max_body, std::string* error_kind);
+  StatusOr<K8sReply> Get(const std::string& path_and_query, Millis timeout_ms, size_t max_body,
+                         std::string* error_kind);
   // A streaming GET (a watch): on status 200, `on_chunk` receives the body as it arrives until
   // the server ends it, the connection fails, `on_chunk` returns false, or Cancel(); the reply
   // then has status 200 and no body. Another status: the reply carries it and the body.
@@ -42,8 +43,8 @@ class K8sHttp {
   void Cancel();
 
  private:
-  StatusOr<K8sReply> Request(const std::string& path_and_query, Millis timeout_ms,
-                             size_t max_body, const std::function<bool(std::string_view)>* on_chunk,
+  StatusOr<K8sReply> Request(const std::string& path_and_query, Millis timeout_ms, size_t max_body,
+                             const std::function<bool(std::string_view)>* on_chunk,
                              std::string* error_kind);
 
   const std::string api_url_;
@@ -53,8 +54,5 @@ class K8sHttp {
   bool cancelled_ = false;
   std::function<void()> cancel_current_;
 };
-
-// A component of a URL query, percent-encoded.
-std::string QueryEscape(std::string_view s);
 
 }  // namespace podcache

@@ -1,11 +1,14 @@
 #include "discovery/kubernetes_source.h"
 
+#include <cpprest/base_uri.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <random>
-#include <sstream>
 
 #include "core/log.h"
+#include "core/small_file.h"
+#include "core/strings.h"
 #include "discovery/source_metrics.h"
 
 namespace podcache {
@@ -22,14 +25,14 @@ struct KubernetesPeerSource::Counters {
 
 namespace {
 
-StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return UnavailableError("cannot read " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string s = text.str();
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
+// Tokens are about 1 KiB; a namespace name at most 63 bytes.
+constexpr size_t kMaxAccountFileBytes = 64 << 10;
+
+// A service-account file (token, namespace) without its trailing newline.
+StatusOr<std::string> ReadAccountFile(const std::string& path) {
+  auto text = ReadSmallFile("service-account file", path, kMaxAccountFileBytes);
+  if (!text.ok()) return text.status();
+  return std::string(TrimTrailingSpace(text.value()));
 }
 
 bool FileExists(const std::string& path) { return std::ifstream(path).good(); }
@@ -87,7 +90,7 @@ Status KubernetesPeerSource::Start(MembersFn on_members) {
   }
   namespace_ = options_.namespace_name;
   if (namespace_.empty()) {
-    auto ns = ReadFile(dir + "/namespace");
+    auto ns = ReadAccountFile(dir + "/namespace");
     if (!ns.ok() || ns.value().empty()) {
       return InvalidArgumentError("discovery kubernetes: no k8s_namespace and cannot read " + dir +
                                   "/namespace");
@@ -119,7 +122,7 @@ void KubernetesPeerSource::ReloadTokenIfDue(bool force) {
   Millis now = clock_->NowMs();
   if (!force && token_read_at_ >= 0 && now - token_read_at_ < options_.token_reload_ms) return;
   token_read_at_ = now;
-  auto token = ReadFile(token_file_);
+  auto token = ReadAccountFile(token_file_);
   if (!token.ok()) {
     if (FileExists(token_file_) || options_.api_url.rfind("https://", 0) == 0) {
       CountError("token", token.status().message());
@@ -131,9 +134,9 @@ void KubernetesPeerSource::ReloadTokenIfDue(bool force) {
 }
 
 std::string KubernetesPeerSource::SlicesPath() const {
-  return "/apis/discovery.k8s.io/v1/namespaces/" + QueryEscape(namespace_) +
+  return "/apis/discovery.k8s.io/v1/namespaces/" + web::uri::encode_data_string(namespace_) +
          "/endpointslices?labelSelector=" +
-         QueryEscape("kubernetes.io/service-name=" + options_.service);
+         web::uri::encode_data_string("kubernetes.io/service-name=" + options_.service);
 }
 
 void KubernetesPeerSource::Loop() {
@@ -151,8 +154,8 @@ void KubernetesPeerSource::Loop() {
     if (!first_watch) counters_->watch_restarts++;
     first_watch = false;
     Millis started = clock_->NowMs();
-    uint64_t events_before = counters_->added + counters_->modified + counters_->deleted +
-                             counters_->bookmarks;
+    uint64_t events_before =
+        counters_->added + counters_->modified + counters_->deleted + counters_->bookmarks;
     switch (Watch()) {
       case WatchEnd::kStopping:
         return;
@@ -185,7 +188,8 @@ bool KubernetesPeerSource::List() {
   for (;;) {
     std::string path = SlicesPath();
     if (paged) path += "&limit=" + std::to_string(options_.list_page_size);
-    if (!continue_token.empty()) path += "&continue=" + QueryEscape(continue_token);
+    if (!continue_token.empty())
+      path += "&continue=" + web::uri::encode_data_string(continue_token);
     std::string kind;
     auto reply = http_->Get(path, options_.request_timeout_ms, 256 << 20, &kind);
     if (Stopping()) return false;
@@ -204,7 +208,9 @@ bool KubernetesPeerSource::List() {
     if (status != 200) {
       if (status == 401) ReloadTokenIfDue(/*force=*/true);
       std::string message = StatusMessage(reply.value().body);
-      CountError(status == 401 ? "unauthorized" : status == 403 ? "forbidden" : "http",
+      CountError(status == 401   ? "unauthorized"
+                 : status == 403 ? "forbidden"
+                                 : "http",
                  "list: HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message));
       return false;
     }
@@ -237,7 +243,7 @@ KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
   Millis watch_ms = options_.watch_timeout_ms +
                     static_cast<Millis>(rng_() % static_cast<uint64_t>(options_.watch_timeout_ms));
   std::string path = SlicesPath() + "&watch=1&allowWatchBookmarks=true&resourceVersion=" +
-                     QueryEscape(resource_version_) +
+                     web::uri::encode_data_string(resource_version_) +
                      "&timeoutSeconds=" + std::to_string(std::max<Millis>(1, watch_ms / 1000));
   counters_->watches++;
   LineSplitter lines(options_.max_event_bytes);
@@ -283,7 +289,9 @@ KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
   if (status != 200) {
     if (status == 401) ReloadTokenIfDue(/*force=*/true);
     std::string message = StatusMessage(reply.value().body);
-    CountError(status == 401 ? "unauthorized" : status == 403 ? "forbidden" : "http",
+    CountError(status == 401   ? "unauthorized"
+               : status == 403 ? "forbidden"
+                               : "http",
                "watch: HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message));
     return WatchEnd::kError;
   }
@@ -292,8 +300,7 @@ KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
   return WatchEnd::kClosed;
 }
 
-KubernetesPeerSource::WatchEnd KubernetesPeerSource::OnEvent(std::string_view line,
-                                                              bool* changed) {
+KubernetesPeerSource::WatchEnd KubernetesPeerSource::OnEvent(std::string_view line, bool* changed) {
   auto event = ParseWatchEvent(line, options_.port_name);
   if (!event.ok()) {
     CountError("parse", "watch event: " + event.status().message());
@@ -307,8 +314,8 @@ KubernetesPeerSource::WatchEnd KubernetesPeerSource::OnEvent(std::string_view li
               {{"message", e.error_message}});
       return WatchEnd::kGone;
     }
-    CountError("watch_error", "watch ERROR event " + std::to_string(e.error_code) + ": " +
-                                  e.error_message);
+    CountError("watch_error",
+               "watch ERROR event " + std::to_string(e.error_code) + ": " + e.error_message);
     return WatchEnd::kError;
   }
   resource_version_ = e.slice.resource_version;
@@ -382,11 +389,13 @@ std::vector<SourceMetric> KubernetesPeerSource::Metrics() const {
               "Lists forced by 410 Gone (resourceVersion too old).", c.relists.load()),
       counter("podcache_discovery_k8s_watch_restarts_total",
               "Watches started again after one ended.", c.watch_restarts.load()),
-      counter("podcache_discovery_k8s_token_reloads_total",
-              "Reads of the service-account token.", c.token_reloads.load()),
+      counter("podcache_discovery_k8s_token_reloads_total", "Reads of the service-account token.",
+              c.token_reloads.load()),
   };
-  for (auto [type, v] : {std::pair{"ADDED", c.added.load()}, {"MODIFIED", c.modified.load()},
-                         {"DELETED", c.deleted.load()}, {"BOOKMARK", c.bookmarks.load()},
+  for (auto [type, v] : {std::pair{"ADDED", c.added.load()},
+                         {"MODIFIED", c.modified.load()},
+                         {"DELETED", c.deleted.load()},
+                         {"BOOKMARK", c.bookmarks.load()},
                          {"ERROR", c.error_events.load()}}) {
     out.push_back(counter("podcache_discovery_k8s_events_total", "Watch events by type.", v,
                           {{"type", type}}));

@@ -1,10 +1,10 @@
 #include "discovery/static_source.h"
 
 #include <algorithm>
-#include <fstream>
 #include <sstream>
 
 #include "core/log.h"
+#include "core/small_file.h"
 #include "discovery/host_port.h"
 
 namespace podcache {
@@ -32,11 +32,9 @@ std::vector<std::string> StaticPeerSource::ParseMembers(const std::string& text)
 StatusOr<std::vector<std::string>> StaticPeerSource::Read() const {
   std::vector<std::string> members = peers_;
   if (!file_.empty()) {
-    std::ifstream in(file_);
-    if (!in) return UnavailableError("cannot read peers file " + file_);
-    std::stringstream text;
-    text << in.rdbuf();
-    for (std::string& m : ParseMembers(text.str())) members.push_back(std::move(m));
+    auto text = ReadSmallFile("peers file", file_, kMaxFileBytes);
+    if (!text.ok()) return text.status();
+    for (std::string& m : ParseMembers(text.value())) members.push_back(std::move(m));
   }
   NormalizeMembers(&members);
   return members;

@@ -14,7 +14,8 @@ namespace podcache {
 // The `static` discovery provider: a fixed list (--peers a:7071,b:7071) and/or a file of members
 // (--peers-file), one per line or comma-separated, `#` starts a comment. The file is re-read
 // every `poll_ms` and reported when its members change; when it cannot be read, the last members
-// stay (logged once per change of state). Members from the list and the file are merged.
+// stay (logged once per change of state). Members from the list and the file are merged. A file
+// larger than kMaxFileBytes counts as unreadable.
 class StaticPeerSource final : public PeerSource {
  public:
   StaticPeerSource(std::vector<std::string> peers, std::string file, Millis poll_ms = 1000);
@@ -22,6 +23,8 @@ class StaticPeerSource final : public PeerSource {
   std::string name() const override { return "static"; }
   Status Start(MembersFn on_members) override;
   void Stop() override;
+
+  static constexpr size_t kMaxFileBytes = 1 << 20;
 
   // Parses the file format above. Exposed for tests.
   static std::vector<std::string> ParseMembers(const std::string& text);

@@ -1,20 +1,17 @@
 #include "sidecar/config_loader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
 #include <cctype>
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <iostream>
 #include <memory>
 #include <set>
 
+#include "core/small_file.h"
+#include "core/strings.h"
 #include "discovery/host_port.h"
 #include "sidecar/units.h"
 #include "sidecar/version.h"
@@ -34,7 +31,10 @@ struct Option {
 
 template <typename T>
 Option Text(const char* flag, const char* yaml, const char* help, T Config::*field) {
-  return {flag, yaml, help, false,
+  return {flag,
+          yaml,
+          help,
+          false,
           [field](Config& c, const std::string& v) {
             c.*field = v;
             return OkStatus();
@@ -43,10 +43,14 @@ Option Text(const char* flag, const char* yaml, const char* help, T Config::*fie
 }
 
 Option Bytes(const char* flag, const char* yaml, const char* help, uint64_t Config::*field) {
-  return {flag, yaml, help, false,
+  return {flag,
+          yaml,
+          help,
+          false,
           [field, yaml](Config& c, const std::string& v) -> Status {
             auto b = ParseBytes(v);
-            if (!b.ok()) return InvalidArgumentError(std::string(yaml) + ": " + b.status().message());
+            if (!b.ok())
+              return InvalidArgumentError(std::string(yaml) + ": " + b.status().message());
             c.*field = b.value();
             return OkStatus();
           },
@@ -54,10 +58,14 @@ Option Bytes(const char* flag, const char* yaml, const char* help, uint64_t Conf
 }
 
 Option Duration(const char* flag, const char* yaml, const char* help, Millis Config::*field) {
-  return {flag, yaml, help, false,
+  return {flag,
+          yaml,
+          help,
+          false,
           [field, yaml](Config& c, const std::string& v) -> Status {
             auto d = ParseDuration(v);
-            if (!d.ok()) return InvalidArgumentError(std::string(yaml) + ": " + d.status().message());
+            if (!d.ok())
+              return InvalidArgumentError(std::string(yaml) + ": " + d.status().message());
             c.*field = d.value();
             return OkStatus();
           },
@@ -65,7 +73,10 @@ Option Duration(const char* flag, const char* yaml, const char* help, Millis Con
 }
 
 Option Int(const char* flag, const char* yaml, const char* help, int Config::*field) {
-  return {flag, yaml, help, false,
+  return {flag,
+          yaml,
+          help,
+          false,
           [field, yaml](Config& c, const std::string& v) -> Status {
             char* end = nullptr;
             long n = std::strtol(v.c_str(), &end, 10);
@@ -79,18 +90,22 @@ Option Int(const char* flag, const char* yaml, const char* help, int Config::*fi
 }
 
 Option Bool(const char* flag, const char* yaml, const char* help, bool Config::*field) {
-  return {flag, yaml, help, true,
-          [field, yaml](Config& c, const std::string& v) -> Status {
-            if (v == "true" || v == "1" || v == "yes") {
-              c.*field = true;
-            } else if (v == "false" || v == "0" || v == "no") {
-              c.*field = false;
-            } else {
-              return InvalidArgumentError(std::string(yaml) + ": \"" + v + "\" is not true or false");
-            }
-            return OkStatus();
-          },
-          [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
+  return {
+      flag,
+      yaml,
+      help,
+      true,
+      [field, yaml](Config& c, const std::string& v) -> Status {
+        if (v == "true" || v == "1" || v == "yes") {
+          c.*field = true;
+        } else if (v == "false" || v == "0" || v == "no") {
+          c.*field = false;
+        } else {
+          return InvalidArgumentError(std::string(yaml) + ": \"" + v + "\" is not true or false");
+        }
+        return OkStatus();
+      },
+      [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
 }
 
 const std::vector<Option>& Options() {
@@ -98,8 +113,7 @@ const std::vector<Option>& Options() {
       Text("api-listen", "api_listen", "App API address: host:port or unix:/path",
            &Config::api_listen),
       Bool("api-allow-remote", "api_allow_remote",
-           "Allow a non-loopback --api-listen (the app API has no TLS)",
-           &Config::api_allow_remote),
+           "Allow a non-loopback --api-listen (the app API has no TLS)", &Config::api_allow_remote),
       {"api-socket-mode", "api_socket_mode", "File mode of the unix socket (octal)", false,
        [](Config& c, const std::string& v) -> Status {
          char* end = nullptr;
@@ -160,8 +174,7 @@ const std::vector<Option>& Options() {
            "kubernetes: API server URL (default: from KUBERNETES_SERVICE_HOST/PORT)",
            &Config::k8s_api_url),
       Text("k8s-serviceaccount-dir", "discovery.kubernetes.serviceaccount_dir",
-           "kubernetes: directory of token, ca.crt and namespace",
-           &Config::k8s_serviceaccount_dir),
+           "kubernetes: directory of token, ca.crt and namespace", &Config::k8s_serviceaccount_dir),
       Duration("k8s-watch-timeout", "discovery.kubernetes.watch_timeout",
                "kubernetes: how long one watch request lasts before it is renewed",
                &Config::k8s_watch_timeout_ms),
@@ -197,8 +210,7 @@ const std::vector<Option>& Options() {
            &Config::nats_creds),
       Text("nats-user", "discovery.nats.user", "nats: user name", &Config::nats_user),
       Text("nats-password", "discovery.nats.password", "nats: password", &Config::nats_password),
-      Text("nats-token", "discovery.nats.token", "nats: authentication token",
-           &Config::nats_token),
+      Text("nats-token", "discovery.nats.token", "nats: authentication token", &Config::nats_token),
       Text("nats-tls-ca", "discovery.nats.tls_ca", "nats: CA file to verify the server",
            &Config::nats_tls_ca),
       Text("nats-tls-cert", "discovery.nats.tls_cert", "nats: client certificate (PEM)",
@@ -211,8 +223,8 @@ const std::vector<Option>& Options() {
       Text("tls-ca", "tls.ca", "CA that signs every peer certificate (PEM)", &Config::tls_ca),
       Text("tls-peer-name", "tls.peer_name", "DNS SAN every peer certificate must carry",
            &Config::tls_peer_name),
-      Duration("tls-reload-interval", "tls.reload_interval",
-               "How often the TLS files are re-read", &Config::tls_reload_interval_ms),
+      Duration("tls-reload-interval", "tls.reload_interval", "How often the TLS files are re-read",
+               &Config::tls_reload_interval_ms),
       Bool("insecure-peers", "insecure_peers",
            "Plaintext peer traffic: for local experiments only, never in production",
            &Config::insecure_peers),
@@ -222,7 +234,8 @@ const std::vector<Option>& Options() {
           "Calls in flight to one peer; more Gets are batched", &Config::peer_max_inflight),
       Int("peer-max-batch", "peer_max_batch", "Keys per batched peer Get", &Config::peer_max_batch),
       Duration("membership-debounce", "membership_debounce",
-               "Member changes within this time give one new ring", &Config::membership_debounce_ms),
+               "Member changes within this time give one new ring",
+               &Config::membership_debounce_ms),
   };
   return kOptions;
 }
@@ -252,7 +265,8 @@ std::string ExpandEnv(const std::string& in) {
       size_t dash = ref.find(":-");
       std::string name = ref.substr(0, dash);
       bool valid = !name.empty() && !std::isdigit(static_cast<unsigned char>(name[0]));
-      for (char c : name) valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+      for (char c : name)
+        valid = valid && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
       if (!valid) throw ConfigTextError{"${" + ref + "}: \"" + name + "\" is not a variable name"};
       const char* v = std::getenv(name.c_str());
       if (dash != std::string::npos && (v == nullptr || *v == '\0')) {
@@ -271,38 +285,6 @@ std::string ExpandEnv(const std::string& in) {
   return out;
 }
 
-// The contents of a small regular file; `what` names it in errors.
-StatusOr<std::string> ReadSmallFile(const std::string& what, const std::string& path,
-                                    size_t max_bytes) {
-  std::string where = what + " " + path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return InvalidArgumentError(where + ": cannot open: " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return InvalidArgumentError(where + " is not a regular file");
-  }
-  std::string text;
-  char buf[4096];
-  while (true) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      ::close(fd);
-      return InvalidArgumentError(where + ": cannot read: " + std::strerror(err));
-    }
-    if (n == 0) break;
-    if (text.size() + static_cast<size_t>(n) > max_bytes) {
-      ::close(fd);
-      return InvalidArgumentError(where + " is larger than " + FormatBytes(max_bytes));
-    }
-    text.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return text;
-}
-
 std::string Scalar(const YAML::Node& node) { return ExpandEnv(node.as<std::string>()); }
 
 Status KeyspaceFromYaml(const YAML::Node& node, size_t index, KeyspaceConfig* ks) {
@@ -318,7 +300,8 @@ Status KeyspaceFromYaml(const YAML::Node& node, size_t index, KeyspaceConfig* ks
     if (field == "loader" && kv.second.IsMap()) {
       for (const auto& l : kv.second) {
         std::string key = l.first.as<std::string>();
-        if (!l.second.IsScalar()) return InvalidArgumentError(where + ": loader." + key + " must be a scalar");
+        if (!l.second.IsScalar())
+          return InvalidArgumentError(where + ": loader." + key + " must be a scalar");
         if (key == "http") {
           s = SetKeyspaceField(ks, "loader", Scalar(l.second));
         } else if (key == "grpc") {
@@ -388,9 +371,7 @@ std::vector<std::string> SplitKeyspaceSpecs(std::string_view text) {
   while (pos <= text.size()) {
     size_t end = text.find_first_of(";\n", pos);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view spec = text.substr(pos, end - pos);
-    while (!spec.empty() && std::isspace(static_cast<unsigned char>(spec.front()))) spec.remove_prefix(1);
-    while (!spec.empty() && std::isspace(static_cast<unsigned char>(spec.back()))) spec.remove_suffix(1);
+    std::string_view spec = TrimSpace(text.substr(pos, end - pos));
     if (!spec.empty()) specs.emplace_back(spec);
     pos = end + 1;
   }
@@ -420,8 +401,9 @@ Status LoadConfigFile(const std::string& path, Config* config) {
 Status CheckToken(const std::string& token) {
   for (char c : token) {
     if (c < 0x21 || c > 0x7e) {
-      return InvalidArgumentError("the token must be printable ASCII without spaces (it travels in "
-                                  "an HTTP header)");
+      return InvalidArgumentError(
+          "the token must be printable ASCII without spaces (it travels in "
+          "an HTTP header)");
     }
   }
   return OkStatus();
@@ -430,8 +412,7 @@ Status CheckToken(const std::string& token) {
 StatusOr<std::string> ReadTokenFile(const std::string& path) {
   auto text = ReadSmallFile("api_token_file", path, kMaxTokenBytes);
   if (!text.ok()) return text.status();
-  std::string token = std::move(text).value();
-  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  std::string token(TrimTrailingSpace(text.value()));
   if (token.empty()) {
     return InvalidArgumentError("api_token_file " + path +
                                 " is empty: refusing to run the app API without its token");
@@ -445,10 +426,11 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
 CommandLine ParseCommandLine(int argc, const char* const* argv) {
   CommandLine out;
   const Config defaults;
-  CLI::App app{"podcache: the Kubernetes sidecar cache. Every option is also PODCACHE_<OPTION> in "
-               "the environment and a key of the --config YAML file; flags override the "
-               "environment, which overrides the file.",
-               "podcache"};
+  CLI::App app{
+      "podcache: the Kubernetes sidecar cache. Every option is also PODCACHE_<OPTION> in "
+      "the environment and a key of the --config YAML file; flags override the "
+      "environment, which overrides the file.",
+      "podcache"};
   app.set_version_flag("--version", std::string("podcache ") + kPodcacheVersion);
   std::string config_path;
   app.add_option("--config", config_path, "YAML configuration file")->envname("PODCACHE_CONFIG");
@@ -501,7 +483,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     if (Status s = options[i].set(config, v); !s.ok()) return fail(s);
   }
   if (keyspace_flag->count() == 0) {
-    if (const char* env = std::getenv("PODCACHE_KEYSPACE")) keyspace_specs = SplitKeyspaceSpecs(env);
+    if (const char* env = std::getenv("PODCACHE_KEYSPACE"))
+      keyspace_specs = SplitKeyspaceSpecs(env);
   }
   // A --keyspace replaces the file's keyspace of the same name; two of them with one name are an
   // error, as two in the file are (Config::Validate).

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "core/strings.h"
+
 namespace podcache {
 namespace {
 
@@ -14,8 +16,6 @@ int HexValue(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
-
-bool IsWhitespace(char c) { return c == ' ' || c == '\t'; }
 
 // tchar of RFC 9110: the characters of a header field name.
 bool IsTokenChar(char c) {
@@ -31,28 +31,12 @@ bool IsTextChar(char c) {
 
 bool AllTextChars(std::string_view s) { return std::all_of(s.begin(), s.end(), IsTextChar); }
 
-char ToLower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (ToLower(a[i]) != lower[i]) return false;
-  }
-  return true;
-}
-
-std::string_view TrimWhitespace(std::string_view s) {
-  while (!s.empty() && IsWhitespace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsWhitespace(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 // Calls fn(element) for each non-empty element of a comma-separated list (RFC 9110 5.6.1).
 template <typename Fn>
 void ForEachListElement(std::string_view list, Fn fn) {
   while (!list.empty()) {
     size_t comma = list.find(',');
-    std::string_view element = TrimWhitespace(list.substr(0, comma));
+    std::string_view element = TrimBlanks(list.substr(0, comma));
     if (!element.empty()) fn(element);
     if (comma == std::string_view::npos) break;
     list.remove_prefix(comma + 1);
@@ -218,7 +202,7 @@ void HttpResponseParser::OnHeaderLine(std::string_view line, bool trailer) {
     if (trailer) return Finish();
     return OnHeadEnd();
   }
-  if (IsWhitespace(line.front())) {
+  if (IsBlank(line.front())) {
     return Fail(Malformed("a header line starts with whitespace (obsolete line folding)"));
   }
   if (++header_fields_ > limits_.max_header_fields) {
@@ -233,7 +217,7 @@ void HttpResponseParser::OnHeaderLine(std::string_view line, bool trailer) {
   if (!std::all_of(name.begin(), name.end(), IsTokenChar)) {
     return Fail(Malformed("malformed header field name"));
   }
-  std::string_view value = TrimWhitespace(line.substr(colon + 1));
+  std::string_view value = TrimBlanks(line.substr(colon + 1));
   if (!AllTextChars(value)) return Fail(Malformed("control character in a header field value"));
   if (!trailer) OnHeaderField(name, value);  // trailers are counted, then ignored
 }
@@ -328,7 +312,7 @@ void HttpResponseParser::OnChunkSizeLine(std::string_view line) {
     size = size * 16 + static_cast<uint64_t>(HexValue(line[i]));
   }
   if (i == 0) return Fail(Malformed("malformed chunk size"));
-  std::string_view extensions = TrimWhitespace(line.substr(i));
+  std::string_view extensions = TrimBlanks(line.substr(i));
   if (i < line.size() && (extensions.empty() || extensions.front() != ';')) {
     return Fail(Malformed("malformed chunk size"));
   }

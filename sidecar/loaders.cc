@@ -1,9 +1,11 @@
 #include "sidecar/loaders.h"
 
-#include <chrono>
-#include <cctype>
-#include <charconv>
+#include <cpprest/base_uri.h>
 
+#include <charconv>
+#include <chrono>
+
+#include "core/strings.h"
 #include "sidecar/grpc_loader.h"
 #include "sidecar/http_loader.h"
 
@@ -32,24 +34,6 @@ class InstrumentedLoader final : public Loader {
   std::shared_ptr<CallMetrics> metrics_;  // shared: a call may finish after the node stops
 };
 
-bool Unreserved(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '_' || c == '.' || c == '~';
-}
-
-void AppendEscaped(std::string_view in, std::string* out) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  for (unsigned char c : in) {
-    if (Unreserved(c)) {
-      *out += static_cast<char>(c);
-    } else {
-      *out += '%';
-      *out += kHex[c >> 4];
-      *out += kHex[c & 15];
-    }
-  }
-}
-
 }  // namespace
 
 std::string ExpandUrlTemplate(std::string_view url_template, std::string_view keyspace,
@@ -58,10 +42,10 @@ std::string ExpandUrlTemplate(std::string_view url_template, std::string_view ke
   size_t i = 0;
   while (i < url_template.size()) {
     if (url_template.substr(i, 5) == "{key}") {
-      AppendEscaped(key, &out);
+      out += web::uri::encode_data_string(std::string(key));
       i += 5;
     } else if (url_template.substr(i, 10) == "{keyspace}") {
-      AppendEscaped(keyspace, &out);
+      out += web::uri::encode_data_string(std::string(keyspace));
       i += 10;
     } else {
       out += url_template[i++];
@@ -71,23 +55,6 @@ std::string ExpandUrlTemplate(std::string_view url_template, std::string_view ke
 }
 
 namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-std::string_view TrimSpaces(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // RFC 9111 1.2.2: a delta-seconds larger than the cache can represent counts as 2^31 seconds.
 constexpr long long kMaxAgeCapSeconds = 2147483648LL;
@@ -100,16 +67,17 @@ Millis TtlFromCacheControl(std::string_view header) {
   size_t pos = 0;
   while (pos < header.size()) {
     size_t comma = header.find(',', pos);
-    std::string_view d = TrimSpaces(
-        header.substr(pos, comma == std::string_view::npos ? header.npos : comma - pos));
+    std::string_view d =
+        TrimBlanks(header.substr(pos, comma == std::string_view::npos ? header.npos : comma - pos));
     pos = comma == std::string_view::npos ? header.size() : comma + 1;
     size_t eq = d.find('=');
-    std::string_view name = TrimSpaces(d.substr(0, eq));
+    std::string_view name = TrimBlanks(d.substr(0, eq));
     if (EqualsIgnoreCase(name, "no-store") || EqualsIgnoreCase(name, "no-cache")) return 1;
     if (!EqualsIgnoreCase(name, "max-age") || seen_max_age) continue;  // the first max-age counts
     seen_max_age = true;
-    std::string_view arg = eq == std::string_view::npos ? "" : TrimSpaces(d.substr(eq + 1));
-    if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"') arg = arg.substr(1, arg.size() - 2);
+    std::string_view arg = eq == std::string_view::npos ? "" : TrimBlanks(d.substr(eq + 1));
+    if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"')
+      arg = arg.substr(1, arg.size() - 2);
     bool digits = !arg.empty();
     for (char c : arg) digits = digits && c >= '0' && c <= '9';
     if (!digits) {
@@ -130,9 +98,9 @@ Millis TtlFromCacheControl(std::string_view header) {
 StatusOr<std::shared_ptr<Loader>> MakeLoader(const KeyspaceConfig& ks,
                                              std::shared_ptr<CallMetrics> metrics) {
   const LoaderConfig& c = ks.loader;
-  uint64_t limit = c.max_value_bytes != 0 ? std::min<uint64_t>(c.max_value_bytes,
-                                                               ks.options.max_value_bytes)
-                                          : ks.options.max_value_bytes;
+  uint64_t limit = c.max_value_bytes != 0
+                       ? std::min<uint64_t>(c.max_value_bytes, ks.options.max_value_bytes)
+                       : ks.options.max_value_bytes;
   std::unique_ptr<Loader> inner;
   try {
     switch (c.kind) {

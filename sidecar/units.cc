@@ -4,14 +4,10 @@
 #include <cmath>
 #include <utility>
 
+#include "core/strings.h"
+
 namespace podcache {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Splits "12.5MiB" into the number 12.5 and the unit "MiB".
 bool SplitNumber(std::string_view s, double* number, std::string_view* unit) {
@@ -20,21 +16,29 @@ bool SplitNumber(std::string_view s, double* number, std::string_view* unit) {
   if (i == 0) return false;
   auto [ptr, ec] = std::from_chars(s.data(), s.data() + i, *number);
   if (ec != std::errc() || ptr != s.data() + i) return false;
-  *unit = Trim(s.substr(i));
+  *unit = TrimBlanks(s.substr(i));
   return true;
 }
 
 }  // namespace
 
 StatusOr<uint64_t> ParseBytes(std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = TrimBlanks(text);
   double number = 0;
   std::string_view unit;
-  static constexpr std::pair<std::string_view, double> kUnits[] = {
-      {"", 1},         {"B", 1},         {"KB", 1e3},          {"MB", 1e6},
-      {"GB", 1e9},     {"TB", 1e12},     {"KiB", 1024.0},      {"MiB", 1048576.0},
-      {"GiB", 1073741824.0}, {"TiB", 1099511627776.0}, {"K", 1024.0}, {"M", 1048576.0},
-      {"G", 1073741824.0}};
+  static constexpr std::pair<std::string_view, double> kUnits[] = {{"", 1},
+                                                                   {"B", 1},
+                                                                   {"KB", 1e3},
+                                                                   {"MB", 1e6},
+                                                                   {"GB", 1e9},
+                                                                   {"TB", 1e12},
+                                                                   {"KiB", 1024.0},
+                                                                   {"MiB", 1048576.0},
+                                                                   {"GiB", 1073741824.0},
+                                                                   {"TiB", 1099511627776.0},
+                                                                   {"K", 1024.0},
+                                                                   {"M", 1048576.0},
+                                                                   {"G", 1073741824.0}};
   if (SplitNumber(s, &number, &unit)) {
     for (const auto& [name, factor] : kUnits) {
       if (unit != name) continue;
@@ -48,7 +52,7 @@ StatusOr<uint64_t> ParseBytes(std::string_view text) {
 }
 
 StatusOr<Millis> ParseDuration(std::string_view text) {
-  std::string_view s = Trim(text);
+  std::string_view s = TrimBlanks(text);
   double number = 0;
   std::string_view unit;
   static constexpr std::pair<std::string_view, double> kUnits[] = {
