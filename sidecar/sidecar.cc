@@ -9,19 +9,29 @@
 #include <chrono>
 #include <thread>
 
+#include "core/log.h"
 #include "core/reaper.h"
 #include "discovery/membership.h"
 #include "sidecar/cache_service.h"
-#include "transport/peer_pool.h"
-#include "transport/peer_service.h"
-#include "transport/tls.h"
 #include "sidecar/http_server.h"
-#include "core/log.h"
 #include "sidecar/observability.h"
 #include "sidecar/peer_source_factory.h"
 #include "sidecar/version.h"
+#include "transport/grpc_util.h"
+#include "transport/peer_pool.h"
+#include "transport/peer_service.h"
+#include "transport/tls.h"
 
 namespace podcache {
+namespace {
+
+// The peer TLS files of the configuration, for the peer pool (client) and the peer port (server).
+TlsFiles PeerTlsFiles(const Config& c) {
+  return TlsFiles{c.tls_cert, c.tls_key, c.tls_ca, c.tls_peer_name,
+                  static_cast<unsigned>(c.tls_reload_interval_ms / 1000)};
+}
+
+}  // namespace
 
 Sidecar::Sidecar(Config config) : config_(std::move(config)) {}
 
@@ -42,8 +52,8 @@ Status Sidecar::Start() {
   for (auto& [name, ks] : keyspaces_) reaper_->Add(ks.group);
   reaper_->Start();
 
-  http_ = std::make_unique<HttpServer>(config_.http_listen,
-                                       [this](const std::string& path) { return HandleHttp(path); });
+  http_ = std::make_unique<HttpServer>(
+      config_.http_listen, [this](const std::string& path) { return HandleHttp(path); });
   if (Status s = http_->Start(); !s.ok()) return s;
   if (config_.clustered()) {
     if (Status s = StartPeerApi(); !s.ok()) return s;
@@ -72,11 +82,11 @@ Status Sidecar::Start() {
 
 HttpReply Sidecar::HandleHttp(const std::string& path) const {
   if (path == "/metrics") {
-    return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8",
-                     RenderPrometheus(keyspaces_, api_metrics_, ready()) +
-                         RenderClusterPrometheus(pool_.get(), membership_.get(),
-                                                 tls_rejections_.get()) +
-                         (source_ ? RenderSourcePrometheus(*source_) : std::string())};
+    return HttpReply{
+        200, "text/plain; version=0.0.4; charset=utf-8",
+        RenderPrometheus(keyspaces_, api_metrics_, ready()) +
+            RenderClusterPrometheus(pool_.get(), membership_.get(), tls_rejections_.get()) +
+            (source_ ? RenderSourcePrometheus(*source_) : std::string())};
   }
   if (path == "/healthz") return HttpReply{200, "text/plain; charset=utf-8", "ok\n"};
   if (path == "/readyz") {
@@ -98,17 +108,15 @@ HttpReply Sidecar::HandleHttp(const std::string& path) const {
 
 Status Sidecar::StartCluster(GroupEnv* env) {
   if (config_.insecure_peers) {
-    LogWarn("INSECURE: peer traffic is plaintext and unauthenticated (--insecure-peers); use it "
-            "for local experiments only");
+    LogWarn(
+        "INSECURE: peer traffic is plaintext and unauthenticated (--insecure-peers); use it "
+        "for local experiments only");
   }
   PeerPoolOptions pool;
   pool.insecure = config_.insecure_peers;
-  pool.tls = TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
-                      static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)};
+  pool.tls = PeerTlsFiles(config_);
   if (!pool.insecure) {
-    if (std::string e = CheckTlsFiles(pool.tls); !e.empty()) {
-      return InvalidArgumentError("peer TLS: " + e);
-    }
+    if (Status s = CheckTlsFiles(pool.tls); !s.ok()) return s;
   }
   tls_rejections_ = std::make_shared<TlsRejectionCounters>();
   pool.tls_rejections = tls_rejections_;
@@ -137,22 +145,12 @@ Status Sidecar::StartPeerApi() {
         return it == keyspaces_.end() ? nullptr : it->second.group;
       },
       config_.max_keys_per_call, config_.max_message_bytes);
-  grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(
-      config_.peer_listen,
-      config_.insecure_peers
-          ? grpc::InsecureServerCredentials()
-          : PeerServerCredentials(
-                TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
-                         static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)},
-                tls_rejections_),
+  peer_server_ = StartGrpcServer(
+      peer_service_.get(), config_.max_message_bytes, config_.peer_listen,
+      config_.insecure_peers ? grpc::InsecureServerCredentials()
+                             : PeerServerCredentials(PeerTlsFiles(config_), tls_rejections_),
       &selected_port);
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
-  builder.RegisterService(peer_service_.get());
-  peer_server_ = builder.BuildAndStart();
   if (peer_server_ == nullptr || selected_port == 0) {
     return UnavailableError("cannot listen on " + config_.peer_listen + " (peer port)");
   }
@@ -173,17 +171,9 @@ Status Sidecar::StartApi() {
   service_ = std::make_unique<CacheService>(
       &keyspaces_, &api_metrics_,
       ApiLimits{config_.api_token, config_.max_keys_per_call, config_.max_message_bytes});
-  grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           is_unix ? nullptr : &selected_port);
-  // Without this gRPC sets SO_REUSEPORT, and a second sidecar on the same port would silently
-  // take half of the connections instead of failing to start.
-  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(static_cast<int>(config_.max_message_bytes));
-  builder.SetMaxSendMessageSize(static_cast<int>(config_.max_message_bytes));
-  builder.RegisterService(service_.get());
-  server_ = builder.BuildAndStart();
+  server_ = StartGrpcServer(service_.get(), config_.max_message_bytes, listen,
+                            grpc::InsecureServerCredentials(), is_unix ? nullptr : &selected_port);
   if (server_ == nullptr || (!is_unix && selected_port == 0)) {
     return UnavailableError("cannot listen on " + listen + " (address in use or invalid)");
   }
@@ -200,8 +190,8 @@ Status Sidecar::StartApi() {
 void Sidecar::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     // Draining first: whoever sees readiness drop also sees new calls refused with UNAVAILABLE.
-    auto grace_end = std::chrono::steady_clock::now() +
-                     std::chrono::milliseconds(config_.shutdown_grace_ms);
+    auto grace_end =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.shutdown_grace_ms);
     if (service_ != nullptr) service_->StartDraining();
     ready_ = false;
     LogInfo("shutting down: not ready, draining calls",

@@ -1,6 +1,7 @@
 #include "transport/grpc_util.h"
 
 #include <grpc/support/log.h>
+#include <grpcpp/server_builder.h>
 
 #include <algorithm>
 #include <string>
@@ -28,6 +29,19 @@ void GrpcLogSink(gpr_log_func_args* args) {
 }  // namespace
 
 void RouteGrpcLogsToJson() { gpr_set_log_function(GrpcLogSink); }
+
+std::unique_ptr<grpc::Server> StartGrpcServer(grpc::Service* service, uint64_t max_message_bytes,
+                                              const std::string& listen,
+                                              std::shared_ptr<grpc::ServerCredentials> credentials,
+                                              int* selected_port) {
+  grpc::ServerBuilder builder;
+  if (!listen.empty()) builder.AddListeningPort(listen, std::move(credentials), selected_port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
 
 grpc::Status ToGrpcStatus(const Status& s) {
   return s.ok() ? grpc::Status::OK

@@ -6,8 +6,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <sys/stat.h>
 
 #include <mutex>
@@ -140,9 +140,9 @@ class PeerVerifier final : public ExternalCertificateVerifier {
       X509_STORE_CTX_init(ctx, store.get(), leaf, intermediates);
       if (X509_verify_cert(ctx) != 1) {
         int err = X509_STORE_CTX_get_error(ctx);
-        result = Reject(err == X509_V_ERR_CERT_HAS_EXPIRED ? TlsRejection::kExpired
-                                                           : TlsRejection::kUntrusted,
-                        X509_verify_cert_error_string(err));
+        result = Reject(
+            err == X509_V_ERR_CERT_HAS_EXPIRED ? TlsRejection::kExpired : TlsRejection::kUntrusted,
+            X509_verify_cert_error_string(err));
       }
       X509_STORE_CTX_free(ctx);
     }
@@ -167,8 +167,17 @@ class PeerVerifier final : public ExternalCertificateVerifier {
 };
 
 std::shared_ptr<FileWatcherCertificateProvider> Provider(const TlsFiles& f) {
-  return std::make_shared<FileWatcherCertificateProvider>(f.key, f.cert, f.ca,
-                                                          f.reload_interval_s);
+  return std::make_shared<FileWatcherCertificateProvider>(f.key, f.cert, f.ca, f.reload_interval_s);
+}
+
+// What both ends of a peer connection set: the provider's files watched (new handshakes use the
+// current ones) and a PeerVerifier for the other end's `role`.
+void VerifyPeers(grpc::experimental::TlsCredentialsOptions* options, const TlsFiles& files,
+                 PeerRole role, std::shared_ptr<TlsRejectionCounters> rejections) {
+  options->watch_root_certs();
+  options->watch_identity_key_cert_pairs();
+  options->set_certificate_verifier(
+      ExternalCertificateVerifier::Create<PeerVerifier>(files, role, std::move(rejections)));
 }
 
 }  // namespace
@@ -182,16 +191,12 @@ const char* TlsRejectionName(TlsRejection r) {
 std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
     const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections) {
   grpc::experimental::TlsServerCredentialsOptions options(Provider(files));
-  options.watch_root_certs();
-  options.watch_identity_key_cert_pairs();
+  VerifyPeers(&options, files, PeerRole::kClient, std::move(rejections));
   // gRPC only asks for the certificate, and does not require it: PeerVerifier checks presence,
   // chain, expiry, name and usage itself, so that each refusal (a handshake without a
   // certificate too, which OpenSSL would otherwise end before any verifier runs) is counted and
   // logged by reason.
   options.set_cert_request_type(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_BUT_DONT_VERIFY);
-  options.set_certificate_verifier(
-      ExternalCertificateVerifier::Create<PeerVerifier>(files, PeerRole::kClient,
-                                                        std::move(rejections)));
   return grpc::experimental::TlsServerCredentials(options);
 }
 
@@ -199,17 +204,15 @@ std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
     const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections) {
   grpc::experimental::TlsChannelCredentialsOptions options;
   options.set_certificate_provider(Provider(files));
-  options.watch_root_certs();
-  options.watch_identity_key_cert_pairs();
+  VerifyPeers(&options, files, PeerRole::kServer, std::move(rejections));
   // PeerVerifier checks the chain itself (OpenSSL's check would refuse a certificate without
   // serverAuth before any verifier runs, so that refusal would be neither counted nor logged).
   options.set_verify_server_certs(false);
-  options.set_certificate_verifier(ExternalCertificateVerifier::Create<PeerVerifier>(
-      files, PeerRole::kServer, std::move(rejections)));
   return grpc::experimental::TlsCredentials(options);
 }
 
-std::string CheckTlsFiles(const TlsFiles& f) {
+Status CheckTlsFiles(const TlsFiles& f) {
+  auto fail = [](const std::string& why) { return InvalidArgumentError("peer TLS: " + why); };
   auto read_pem = [](const std::string& path, bool key) -> std::string {
     FILE* file = std::fopen(path.c_str(), "r");
     if (file == nullptr) return "cannot read " + path;
@@ -221,9 +224,9 @@ std::string CheckTlsFiles(const TlsFiles& f) {
     return "";
   };
   for (auto [path, is_key] : {std::pair{f.cert, false}, {f.key, true}, {f.ca, false}}) {
-    if (std::string e = read_pem(path, is_key); !e.empty()) return e;
+    if (std::string e = read_pem(path, is_key); !e.empty()) return fail(e);
   }
-  if (f.peer_name.empty()) return "tls_peer_name is empty";
+  if (f.peer_name.empty()) return fail("tls_peer_name is empty");
   FILE* cert_file = std::fopen(f.cert.c_str(), "r");
   FILE* key_file = std::fopen(f.key.c_str(), "r");
   X509* cert = cert_file ? PEM_read_X509(cert_file, nullptr, nullptr, nullptr) : nullptr;
@@ -234,8 +237,8 @@ std::string CheckTlsFiles(const TlsFiles& f) {
   X509_free(cert);
   EVP_PKEY_free(key);
   ERR_clear_error();
-  if (!match) return "the private key " + f.key + " does not match the certificate " + f.cert;
-  return "";
+  if (!match) return fail("the private key " + f.key + " does not match the certificate " + f.cert);
+  return OkStatus();
 }
 
 }  // namespace podcache

@@ -8,6 +8,8 @@
 #include <memory>
 #include <string>
 
+#include "core/status.h"
+
 namespace podcache {
 
 // The peer TLS material: PEM files, watched and reloaded (Kubernetes swaps mounted secrets by
@@ -52,9 +54,9 @@ std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
 std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
     const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections);
 
-// Checks that the files exist and parse (certificate, a private key that matches it, CA), so
-// podcache can refuse to start with a clear message instead of failing every handshake. Empty on
-// success.
-std::string CheckTlsFiles(const TlsFiles& files);
+// Checks that the files exist and parse (certificate, a private key that matches it, CA) and that
+// peer_name is set, so podcache can refuse to start with a clear message instead of failing every
+// handshake: INVALID_ARGUMENT "peer TLS: <what is wrong>".
+Status CheckTlsFiles(const TlsFiles& files);
 
 }  // namespace podcache
