@@ -5,7 +5,6 @@
 #include <CLI/CLI.hpp>
 #include <cctype>
 #include <cstdlib>
-#include <functional>
 #include <iostream>
 #include <memory>
 #include <set>
@@ -13,238 +12,11 @@
 #include "core/small_file.h"
 #include "core/strings.h"
 #include "discovery/host_port.h"
-#include "sidecar/units.h"
+#include "sidecar/config_options.h"
 #include "sidecar/version.h"
 
 namespace podcache {
 namespace {
-
-// One top-level option: --flag, PODCACHE_FLAG and the YAML key.
-struct Option {
-  const char* flag;
-  const char* yaml;
-  const char* help;
-  bool is_bool;
-  std::function<Status(Config&, const std::string&)> set;
-  std::function<std::string(const Config&)> show;
-};
-
-template <typename T>
-Option Text(const char* flag, const char* yaml, const char* help, T Config::*field) {
-  return {flag,
-          yaml,
-          help,
-          false,
-          [field](Config& c, const std::string& v) {
-            c.*field = v;
-            return OkStatus();
-          },
-          [field](const Config& c) { return c.*field; }};
-}
-
-Option Bytes(const char* flag, const char* yaml, const char* help, uint64_t Config::*field) {
-  return {flag,
-          yaml,
-          help,
-          false,
-          [field, yaml](Config& c, const std::string& v) -> Status {
-            auto b = ParseBytes(v);
-            if (!b.ok())
-              return InvalidArgumentError(std::string(yaml) + ": " + b.status().message());
-            c.*field = b.value();
-            return OkStatus();
-          },
-          [field](const Config& c) { return FormatBytes(c.*field); }};
-}
-
-Option Duration(const char* flag, const char* yaml, const char* help, Millis Config::*field) {
-  return {flag,
-          yaml,
-          help,
-          false,
-          [field, yaml](Config& c, const std::string& v) -> Status {
-            auto d = ParseDuration(v);
-            if (!d.ok())
-              return InvalidArgumentError(std::string(yaml) + ": " + d.status().message());
-            c.*field = d.value();
-            return OkStatus();
-          },
-          [field](const Config& c) { return FormatDuration(c.*field); }};
-}
-
-Option Int(const char* flag, const char* yaml, const char* help, int Config::*field) {
-  return {flag,
-          yaml,
-          help,
-          false,
-          [field, yaml](Config& c, const std::string& v) -> Status {
-            char* end = nullptr;
-            long n = std::strtol(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0' || n < INT32_MIN || n > INT32_MAX) {
-              return InvalidArgumentError(std::string(yaml) + ": \"" + v + "\" is not an integer");
-            }
-            c.*field = static_cast<int>(n);
-            return OkStatus();
-          },
-          [field](const Config& c) { return std::to_string(c.*field); }};
-}
-
-Option Bool(const char* flag, const char* yaml, const char* help, bool Config::*field) {
-  return {
-      flag,
-      yaml,
-      help,
-      true,
-      [field, yaml](Config& c, const std::string& v) -> Status {
-        if (v == "true" || v == "1" || v == "yes") {
-          c.*field = true;
-        } else if (v == "false" || v == "0" || v == "no") {
-          c.*field = false;
-        } else {
-          return InvalidArgumentError(std::string(yaml) + ": \"" + v + "\" is not true or false");
-        }
-        return OkStatus();
-      },
-      [field](const Config& c) { return std::string(c.*field ? "true" : "false"); }};
-}
-
-const std::vector<Option>& Options() {
-  static const std::vector<Option> kOptions = {
-      Text("api-listen", "api_listen", "App API address: host:port or unix:/path",
-           &Config::api_listen),
-      Bool("api-allow-remote", "api_allow_remote",
-           "Allow a non-loopback --api-listen (the app API has no TLS)", &Config::api_allow_remote),
-      {"api-socket-mode", "api_socket_mode", "File mode of the unix socket (octal)", false,
-       [](Config& c, const std::string& v) -> Status {
-         char* end = nullptr;
-         unsigned long mode = std::strtoul(v.c_str(), &end, 8);
-         if (v.empty() || *end != '\0' || mode > 0777) {
-           return InvalidArgumentError("api_socket_mode: \"" + v + "\" is not an octal mode");
-         }
-         c.api_socket_mode = static_cast<uint32_t>(mode);
-         return OkStatus();
-       },
-       [](const Config& c) {
-         char buf[8];
-         std::snprintf(buf, sizeof buf, "0%o", c.api_socket_mode);
-         return std::string(buf);
-       }},
-      Text("api-token", "api_token", "Require 'authorization: Bearer <token>' on app API calls",
-           &Config::api_token),
-      Text("api-token-file", "api_token_file", "Read the API token from this file",
-           &Config::api_token_file),
-      Bytes("max-message-bytes", "max_message_bytes",
-            "Largest request or response (1KiB to 1GiB); larger requests get RESOURCE_EXHAUSTED",
-            &Config::max_message_bytes),
-      Int("max-keys-per-call", "max_keys_per_call",
-          "Most keys in one GetMany (and peer GetBatch); more get INVALID_ARGUMENT before any "
-          "work",
-          &Config::max_keys_per_call),
-      Text("http-listen", "http_listen", "Address of /metrics, /healthz, /readyz and /debug/",
-           &Config::http_listen),
-      Duration("shutdown-grace", "shutdown_grace",
-               "After SIGTERM, how long in-flight calls may finish", &Config::shutdown_grace_ms),
-      Duration("reap-interval", "reap_interval", "How often expired entries are reclaimed",
-               &Config::reap_interval_ms),
-      Text("log-level", "log_level", "debug, info, warn or error", &Config::log_level),
-      Text("peer-listen", "peer_listen", "Peer API address (mTLS)", &Config::peer_listen),
-      Text("advertise", "advertise",
-           "This node's peer address as the others dial it (host:port; an IPv6 address is "
-           "bracketed for you: ${POD_IP}:7071 works on IPv6 pods too)",
-           &Config::advertise),
-      Text("discovery", "discovery.mode", "How peers are found: static, dns, kubernetes or nats",
-           &Config::discovery),
-      Text("peers", "discovery.static.peers", "static: comma-separated peer addresses (host:port)",
-           &Config::peers),
-      Text("peers-file", "discovery.static.file",
-           "static: a file of peer addresses, re-read when it changes", &Config::peers_file),
-      Duration("peers-file-poll", "discovery.static.poll", "static: how often the file is read",
-               &Config::peers_file_poll_ms),
-      Int("max-members", "discovery.max_members",
-          "Largest member set accepted from discovery (more are cut, and logged)",
-          &Config::max_members),
-      Text("k8s-service", "discovery.kubernetes.service",
-           "kubernetes: the headless Service whose EndpointSlices are the peers",
-           &Config::k8s_service),
-      Text("k8s-namespace", "discovery.kubernetes.namespace",
-           "kubernetes: the Service's namespace (default: the pod's)", &Config::k8s_namespace),
-      Text("k8s-port-name", "discovery.kubernetes.port_name",
-           "kubernetes: the EndpointSlice port that is the peer port", &Config::k8s_port_name),
-      Text("k8s-api-url", "discovery.kubernetes.api_url",
-           "kubernetes: API server URL (default: from KUBERNETES_SERVICE_HOST/PORT)",
-           &Config::k8s_api_url),
-      Text("k8s-serviceaccount-dir", "discovery.kubernetes.serviceaccount_dir",
-           "kubernetes: directory of token, ca.crt and namespace", &Config::k8s_serviceaccount_dir),
-      Duration("k8s-watch-timeout", "discovery.kubernetes.watch_timeout",
-               "kubernetes: how long one watch request lasts before it is renewed",
-               &Config::k8s_watch_timeout_ms),
-      Duration("k8s-token-reload", "discovery.kubernetes.token_reload",
-               "kubernetes: how often the service-account token is re-read",
-               &Config::k8s_token_reload_ms),
-      Text("dns-name", "discovery.dns.name",
-           "dns: the name to resolve (SRV, e.g. _peer._tcp.svc.ns.svc.cluster.local, or A/AAAA)",
-           &Config::dns_name),
-      Int("dns-port", "discovery.dns.port",
-          "dns: 0 for SRV records; else resolve A/AAAA and use this peer port", &Config::dns_port),
-      Duration("dns-interval", "discovery.dns.interval", "dns: how often the name is re-resolved",
-               &Config::dns_interval_ms),
-      Text("dns-server", "discovery.dns.server",
-           "dns: DNS server host:port (default: the system resolver configuration)",
-           &Config::dns_server),
-      Duration("dns-timeout", "discovery.dns.timeout", "dns: timeout of one query try",
-               &Config::dns_timeout_ms),
-      Int("dns-tries", "discovery.dns.tries", "dns: tries per query", &Config::dns_tries),
-      Text("nats-url", "discovery.nats.url", "nats: server URL(s), comma-separated",
-           &Config::nats_url),
-      Text("cluster-name", "cluster_name", "Name of this cache cluster (names the NATS subject)",
-           &Config::cluster_name),
-      Text("nats-subject", "discovery.nats.subject",
-           "nats: subject of announcements (default podcache.discovery.<cluster-name>)",
-           &Config::nats_subject),
-      Duration("nats-heartbeat", "discovery.nats.heartbeat", "nats: heartbeat interval",
-               &Config::nats_heartbeat_ms),
-      Duration("nats-expiry", "discovery.nats.expiry",
-               "nats: members without a heartbeat for this long are dropped",
-               &Config::nats_expiry_ms),
-      Text("nats-creds", "discovery.nats.creds", "nats: credentials file (JWT + NKey seed)",
-           &Config::nats_creds),
-      Text("nats-user", "discovery.nats.user", "nats: user name", &Config::nats_user),
-      Text("nats-password", "discovery.nats.password", "nats: password", &Config::nats_password),
-      Text("nats-token", "discovery.nats.token", "nats: authentication token", &Config::nats_token),
-      Text("nats-tls-ca", "discovery.nats.tls_ca", "nats: CA file to verify the server",
-           &Config::nats_tls_ca),
-      Text("nats-tls-cert", "discovery.nats.tls_cert", "nats: client certificate (PEM)",
-           &Config::nats_tls_cert),
-      Text("nats-tls-key", "discovery.nats.tls_key", "nats: client key (PEM)",
-           &Config::nats_tls_key),
-      Text("tls-cert", "tls.cert", "Peer certificate (PEM), reloaded when it changes",
-           &Config::tls_cert),
-      Text("tls-key", "tls.key", "Peer private key (PEM)", &Config::tls_key),
-      Text("tls-ca", "tls.ca", "CA that signs every peer certificate (PEM)", &Config::tls_ca),
-      Text("tls-peer-name", "tls.peer_name", "DNS SAN every peer certificate must carry",
-           &Config::tls_peer_name),
-      Duration("tls-reload-interval", "tls.reload_interval", "How often the TLS files are re-read",
-               &Config::tls_reload_interval_ms),
-      Bool("insecure-peers", "insecure_peers",
-           "Plaintext peer traffic: for local experiments only, never in production",
-           &Config::insecure_peers),
-      Duration("peer-timeout", "peer_timeout", "Deadline of one call to a peer",
-               &Config::peer_timeout_ms),
-      Int("peer-max-inflight", "peer_max_inflight",
-          "Calls in flight to one peer; more Gets are batched", &Config::peer_max_inflight),
-      Int("peer-max-batch", "peer_max_batch", "Keys per batched peer Get", &Config::peer_max_batch),
-      Duration("membership-debounce", "membership_debounce",
-               "Member changes within this time give one new ring",
-               &Config::membership_debounce_ms),
-  };
-  return kOptions;
-}
-
-std::string EnvName(const std::string& flag) {
-  std::string name = "PODCACHE_";
-  for (char c : flag) name += c == '-' ? '_' : static_cast<char>(std::toupper(c));
-  return name;
-}
 
 // A configuration error found deep inside the YAML walk (an undefined variable); caught by
 // LoadConfigText and turned into its Status.
@@ -341,8 +113,8 @@ Status ApplyYamlMap(const YAML::Node& node, const std::string& prefix, Config* c
       if (Status s = ApplyYamlMap(kv.second, key + ".", config); !s.ok()) return s;
       continue;
     }
-    const Option* option = nullptr;
-    for (const Option& o : Options()) {
+    const ConfigOption* option = nullptr;
+    for (const ConfigOption& o : ConfigOptions()) {
       if (key == o.yaml) option = &o;
     }
     if (option == nullptr) return InvalidArgumentError("unknown key \"" + key + "\"");
@@ -423,43 +195,146 @@ StatusOr<std::string> ReadTokenFile(const std::string& path) {
   return token;
 }
 
+namespace {
+
+// What the command line and the environment say, before it is applied on top of the file.
+struct Flags {
+  std::string config_path;
+  bool validate_only = false;
+  std::vector<std::string> keyspace_specs;
+  CLI::Option* keyspace_flag = nullptr;
+  // Per option of ConfigOptions(): its text (or, for a bool, its value) and whether it was given.
+  std::vector<std::string> values;
+  std::unique_ptr<bool[]> bools;
+  std::vector<CLI::Option*> given;
+};
+
+// Declares every flag of `podcache` on `app`, bound to `flags`.
+void AddFlags(CLI::App* app, Flags* flags) {
+  app->set_version_flag("--version", std::string("podcache ") + kPodcacheVersion);
+  app->add_option("--config", flags->config_path, "YAML configuration file")
+      ->envname("PODCACHE_CONFIG");
+  app->add_flag("--validate-config", flags->validate_only,
+                "Check the configuration (file, environment, flags), print it, and exit: 0 when "
+                "valid, 2 with the error otherwise");
+  // PODCACHE_KEYSPACE is read by ApplyKeyspaceSpecs: it may hold several specs.
+  flags->keyspace_flag = app->add_option(
+      "--keyspace", flags->keyspace_specs,
+      "Declare a keyspace, repeatable: 'NAME:max_bytes=64MiB,ttl=5m,"
+      "loader=http://127.0.0.1:8080/cache/{keyspace}/{key}'. In PODCACHE_KEYSPACE, several "
+      "specs are separated by newlines or ';'");
+  const Config defaults;
+  const auto& options = ConfigOptions();
+  flags->values.resize(options.size());
+  flags->bools.reset(new bool[options.size()]());
+  flags->given.resize(options.size());
+  for (size_t i = 0; i < options.size(); ++i) {
+    const ConfigOption& o = options[i];
+    std::string name = std::string("--") + o.flag;
+    if (o.is_bool) {
+      // --api-allow-remote, --api-allow-remote=false, PODCACHE_API_ALLOW_REMOTE=true
+      flags->given[i] = app->add_flag(name, flags->bools[i], o.help);
+    } else {
+      flags->given[i] =
+          app->add_option(name, flags->values[i], o.help)->default_str(o.show(defaults));
+    }
+    flags->given[i]->envname(EnvName(o.flag));
+  }
+}
+
+// The options given as flags or in the environment, on top of the file's.
+Status ApplyOptions(const Flags& flags, Config* config) {
+  const auto& options = ConfigOptions();
+  for (size_t i = 0; i < options.size(); ++i) {
+    if (flags.given[i]->count() == 0) continue;
+    std::string v = options[i].is_bool ? (flags.bools[i] ? "true" : "false") : flags.values[i];
+    if (Status s = options[i].set(*config, v); !s.ok()) return s;
+  }
+  return OkStatus();
+}
+
+// The keyspaces of --keyspace (or else PODCACHE_KEYSPACE). A --keyspace replaces the file's
+// keyspace of the same name; two of them with one name are an error, as two in the file are
+// (Config::Validate).
+Status ApplyKeyspaceSpecs(const Flags& flags, Config* config) {
+  std::vector<std::string> specs = flags.keyspace_specs;
+  if (flags.keyspace_flag->count() == 0) {
+    if (const char* env = std::getenv("PODCACHE_KEYSPACE")) specs = SplitKeyspaceSpecs(env);
+  }
+  std::set<std::string> from_flags;
+  for (const std::string& spec : specs) {
+    auto ks = ParseKeyspaceSpec(spec);
+    if (!ks.ok()) return ks.status();
+    const std::string& name = ks.value().options.name;
+    if (!from_flags.insert(name).second) {
+      return InvalidArgumentError("--keyspace " + name + " is declared twice");
+    }
+    std::erase_if(config->keyspaces,
+                  [&](const KeyspaceConfig& k) { return k.options.name == name; });
+    config->keyspaces.push_back(std::move(ks).value());
+  }
+  return OkStatus();
+}
+
+// api_token from api_token_file, or the api_token given checked.
+Status ResolveApiToken(Config* config) {
+  if (config->api_token_file.empty()) {
+    if (Status s = CheckToken(config->api_token); !s.ok()) {
+      return InvalidArgumentError("api_token: " + s.message());
+    }
+    return OkStatus();
+  }
+  if (!config->api_token.empty()) {
+    return InvalidArgumentError(
+        "api_token and api_token_file are both set: set one (the file is better: it stays out "
+        "of the process list and the environment)");
+  }
+  auto token = ReadTokenFile(config->api_token_file);
+  if (!token.ok()) return token.status();
+  config->api_token = std::move(token).value();
+  return OkStatus();
+}
+
+// --validate-config's report: every option (secrets as "(set)") and the keyspaces' names.
+void PrintValidatedConfig(const Config& config) {
+  static const std::set<std::string> kSecrets = {"api-token", "nats-password", "nats-token"};
+  std::cout << "podcache: configuration ok\n";
+  for (const ConfigOption& o : ConfigOptions()) {
+    std::string value = o.show(config);
+    if (kSecrets.count(o.flag) && !value.empty()) value = "(set)";
+    std::cout << "  " << o.yaml << ": " << value << "\n";
+  }
+  for (const KeyspaceConfig& ks : config.keyspaces) {
+    std::cout << "  keyspace " << ks.options.name << "\n";
+  }
+}
+
+// The configuration the flags describe: the file, then the environment and flags, then the
+// keyspaces, the token, and the checks of the whole.
+StatusOr<Config> BuildConfig(const Flags& flags) {
+  Config config;
+  if (!flags.config_path.empty()) {
+    if (Status s = LoadConfigFile(flags.config_path, &config); !s.ok()) return s;
+  }
+  if (Status s = ApplyOptions(flags, &config); !s.ok()) return s;
+  if (Status s = ApplyKeyspaceSpecs(flags, &config); !s.ok()) return s;
+  if (Status s = ResolveApiToken(&config); !s.ok()) return s;
+  config.advertise = BracketIpv6HostPort(config.advertise);
+  if (Status s = config.Validate(); !s.ok()) return s;
+  return config;
+}
+
+}  // namespace
+
 CommandLine ParseCommandLine(int argc, const char* const* argv) {
   CommandLine out;
-  const Config defaults;
   CLI::App app{
       "podcache: the Kubernetes sidecar cache. Every option is also PODCACHE_<OPTION> in "
       "the environment and a key of the --config YAML file; flags override the "
       "environment, which overrides the file.",
       "podcache"};
-  app.set_version_flag("--version", std::string("podcache ") + kPodcacheVersion);
-  std::string config_path;
-  app.add_option("--config", config_path, "YAML configuration file")->envname("PODCACHE_CONFIG");
-  bool validate_only = false;
-  app.add_flag("--validate-config", validate_only,
-               "Check the configuration (file, environment, flags), print it, and exit: 0 when "
-               "valid, 2 with the error otherwise");
-  std::vector<std::string> keyspace_specs;
-  // PODCACHE_KEYSPACE is read below: it may hold several specs.
-  auto* keyspace_flag = app.add_option(
-      "--keyspace", keyspace_specs,
-      "Declare a keyspace, repeatable: 'NAME:max_bytes=64MiB,ttl=5m,"
-      "loader=http://127.0.0.1:8080/cache/{keyspace}/{key}'. In PODCACHE_KEYSPACE, several "
-      "specs are separated by newlines or ';'");
-  const auto& options = Options();
-  std::vector<std::string> values(options.size());
-  std::unique_ptr<bool[]> bools(new bool[options.size()]());
-  std::vector<CLI::Option*> cli(options.size());
-  for (size_t i = 0; i < options.size(); ++i) {
-    const Option& o = options[i];
-    std::string name = std::string("--") + o.flag;
-    if (o.is_bool) {
-      // --api-allow-remote, --api-allow-remote=false, PODCACHE_API_ALLOW_REMOTE=true
-      cli[i] = app.add_flag(name, bools[i], o.help);
-    } else {
-      cli[i] = app.add_option(name, values[i], o.help)->default_str(o.show(defaults));
-    }
-    cli[i]->envname(EnvName(o.flag));
-  }
+  Flags flags;
+  AddFlags(&app, &flags);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -467,71 +342,20 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     out.exit_code = app.exit(e);
     return out;
   }
-  auto fail = [&out](const Status& s) {
-    std::cerr << "podcache: configuration error: " << s.message() << "\n";
+  StatusOr<Config> config = BuildConfig(flags);
+  if (!config.ok()) {
+    std::cerr << "podcache: configuration error: " << config.status().message() << "\n";
     out.exit = true;
     out.exit_code = 2;
     return out;
-  };
-  Config config;
-  if (!config_path.empty()) {
-    if (Status s = LoadConfigFile(config_path, &config); !s.ok()) return fail(s);
   }
-  for (size_t i = 0; i < options.size(); ++i) {
-    if (cli[i]->count() == 0) continue;
-    std::string v = options[i].is_bool ? (bools[i] ? "true" : "false") : values[i];
-    if (Status s = options[i].set(config, v); !s.ok()) return fail(s);
-  }
-  if (keyspace_flag->count() == 0) {
-    if (const char* env = std::getenv("PODCACHE_KEYSPACE"))
-      keyspace_specs = SplitKeyspaceSpecs(env);
-  }
-  // A --keyspace replaces the file's keyspace of the same name; two of them with one name are an
-  // error, as two in the file are (Config::Validate).
-  std::set<std::string> from_flags;
-  for (const std::string& spec : keyspace_specs) {
-    auto ks = ParseKeyspaceSpec(spec);
-    if (!ks.ok()) return fail(ks.status());
-    const std::string& name = ks.value().options.name;
-    if (!from_flags.insert(name).second) {
-      return fail(InvalidArgumentError("--keyspace " + name + " is declared twice"));
-    }
-    std::erase_if(config.keyspaces,
-                  [&](const KeyspaceConfig& k) { return k.options.name == name; });
-    config.keyspaces.push_back(std::move(ks).value());
-  }
-  if (!config.api_token_file.empty()) {
-    if (!config.api_token.empty()) {
-      return fail(InvalidArgumentError(
-          "api_token and api_token_file are both set: set one (the file is better: it stays out "
-          "of the process list and the environment)"));
-    }
-    auto token = ReadTokenFile(config.api_token_file);
-    if (!token.ok()) return fail(token.status());
-    config.api_token = std::move(token).value();
-  } else if (!config.api_token.empty()) {
-    if (Status s = CheckToken(config.api_token); !s.ok()) {
-      return fail(InvalidArgumentError("api_token: " + s.message()));
-    }
-  }
-  config.advertise = BracketIpv6HostPort(config.advertise);
-  if (Status s = config.Validate(); !s.ok()) return fail(s);
-  if (validate_only) {
-    std::cout << "podcache: configuration ok\n";
-    for (const Option& o : options) {
-      std::string value = o.show(config);
-      static const std::set<std::string> kSecrets = {"api-token", "nats-password", "nats-token"};
-      if (kSecrets.count(o.flag) && !value.empty()) value = "(set)";
-      std::cout << "  " << o.yaml << ": " << value << "\n";
-    }
-    for (const KeyspaceConfig& ks : config.keyspaces) {
-      std::cout << "  keyspace " << ks.options.name << "\n";
-    }
+  if (flags.validate_only) {
+    PrintValidatedConfig(config.value());
     out.exit = true;
     out.exit_code = 0;
     return out;
   }
-  out.config = std::move(config);
+  out.config = std::move(config).value();
   return out;
 }
 
