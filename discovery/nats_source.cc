@@ -32,16 +32,23 @@ struct NatsCallbacks {
     natsMsg_Destroy(msg);
   }
 
-  static void OnConnected(natsConnection*, void* closure) {
-    NatsPeerSource* s = Self(closure);
+  // Connected, at first or again: the loop says hello at once. After a reconnection the silence
+  // was the server's: every member gets a full expiry time to be heard again (the hello asks
+  // them all to answer at once).
+  static void MarkConnected(NatsPeerSource* s, bool reconnected) {
     {
       std::lock_guard<std::mutex> lock(s->mu_);
       s->connected_ = true;
       s->need_hello_ = true;
+      if (reconnected) s->table_.RefreshAll();
     }
     s->connected_gauge_ = true;
-    LogInfo("nats discovery: connected", {{"url", s->options_.url}});
     s->cv_.notify_all();
+  }
+
+  static void OnConnected(natsConnection*, void* closure) {
+    LogInfo("nats discovery: connected", {{"url", Self(closure)->options_.url}});
+    MarkConnected(Self(closure), /*reconnected=*/false);
   }
 
   static void OnDisconnected(natsConnection*, void* closure) {
@@ -53,25 +60,17 @@ struct NatsCallbacks {
     }
     s->connected_gauge_ = false;
     s->errors_.at("disconnected")++;
-    LogWarn("nats discovery: disconnected from the server, keeping the last members and "
-            "reconnecting",
-            {{"url", s->options_.url}});
+    LogWarn(
+        "nats discovery: disconnected from the server, keeping the last members and "
+        "reconnecting",
+        {{"url", s->options_.url}});
   }
 
   static void OnReconnected(natsConnection*, void* closure) {
     NatsPeerSource* s = Self(closure);
-    {
-      std::lock_guard<std::mutex> lock(s->mu_);
-      s->connected_ = true;
-      s->need_hello_ = true;
-      // The silence was the server's: every member gets a full expiry time to be heard again
-      // (the hello asks them all to answer at once).
-      s->table_.RefreshAll();
-    }
-    s->connected_gauge_ = true;
     s->reconnects_++;
     LogInfo("nats discovery: reconnected, announcing again", {{"url", s->options_.url}});
-    s->cv_.notify_all();
+    MarkConnected(s, /*reconnected=*/true);
   }
 
   static void OnClosed(natsConnection*, void* closure) {
@@ -116,6 +115,25 @@ NatsPeerSource::~NatsPeerSource() { Stop(); }
 
 Status NatsPeerSource::Start(MembersFn on_members) {
   on_members_ = std::move(on_members);
+  if (Status s = CreateOptions(); !s.ok()) return s;
+  if (Status s = Connect(); !s.ok()) return s;
+  natsInbox* inbox = nullptr;
+  if (natsStatus s = natsInbox_Create(&inbox); s != NATS_OK) return NatsError("inbox", s);
+  inbox_ = reinterpret_cast<const char*>(inbox);
+  natsInbox_Destroy(inbox);
+  if (Status s = Subscribe(options_.subject, &subject_sub_); !s.ok()) return s;
+  if (Status s = Subscribe(inbox_, &inbox_sub_); !s.ok()) return s;
+  LogInfo("nats discovery: starting",
+          {{"url", options_.url},
+           {"subject", options_.subject},
+           {"self", options_.self},
+           {"heartbeat_ms", static_cast<long long>(options_.heartbeat_ms)},
+           {"expiry_ms", static_cast<long long>(options_.expiry_ms)}});
+  thread_ = std::thread([this] { Loop(); });
+  return OkStatus();
+}
+
+Status NatsPeerSource::CreateOptions() {
   natsOptions* o = nullptr;
   natsStatus s = natsOptions_Create(&o);
   if (s != NATS_OK) return NatsError("options", s);
@@ -123,82 +141,68 @@ Status NatsPeerSource::Start(MembersFn on_members) {
   auto check = [](natsStatus st, const std::string& what) {
     return st == NATS_OK ? OkStatus() : NatsError(what, st);
   };
-  bool tls = options_.url.rfind("tls://", 0) == 0 || !options_.tls_ca.empty() ||
-             !options_.tls_cert.empty();
   std::string name = "podcache " + options_.self;
-  for (Status st : {
-           check(natsOptions_SetURL(o, options_.url.c_str()), "url " + options_.url),
-           check(natsOptions_SetName(o, name.c_str()), "name"),
-           // Heartbeats are only worth anything when sent at once.
-           check(natsOptions_SetSendAsap(o, true), "send asap"),
-           // Our own messages are not news.
-           check(natsOptions_SetNoEcho(o, true), "no echo"),
-           check(natsOptions_SetTimeout(o, 2000), "timeout"),
-           // A silently dead link is noticed within about one expiry time, so the members are
-           // then kept (disconnected) rather than expired one by one.
-           check(natsOptions_SetPingInterval(o, std::max<Millis>(options_.expiry_ms / 2, 100)),
-                 "ping interval"),
-           check(natsOptions_SetMaxPingsOut(o, 2), "max pings out"),
-           check(natsOptions_SetMaxReconnect(o, -1), "max reconnect"),
-           check(natsOptions_SetCustomReconnectDelay(o, NatsCallbacks::ReconnectDelay, this),
-                 "reconnect delay"),
-           check(natsOptions_SetRetryOnFailedConnect(o, true, NatsCallbacks::OnConnected, this),
-                 "retry on failed connect"),
-           check(natsOptions_SetDisconnectedCB(o, NatsCallbacks::OnDisconnected, this),
-                 "disconnected callback"),
-           check(natsOptions_SetReconnectedCB(o, NatsCallbacks::OnReconnected, this),
-                 "reconnected callback"),
-           check(natsOptions_SetClosedCB(o, NatsCallbacks::OnClosed, this), "closed callback"),
-           check(natsOptions_SetErrorHandler(o, NatsCallbacks::OnError, this), "error handler"),
-       }) {
-    if (!st.ok()) return st;
-  }
+  std::vector<Status> steps = {
+      check(natsOptions_SetURL(o, options_.url.c_str()), "url " + options_.url),
+      check(natsOptions_SetName(o, name.c_str()), "name"),
+      // Heartbeats are only worth anything when sent at once.
+      check(natsOptions_SetSendAsap(o, true), "send asap"),
+      // Our own messages are not news.
+      check(natsOptions_SetNoEcho(o, true), "no echo"),
+      check(natsOptions_SetTimeout(o, 2000), "timeout"),
+      // A silently dead link is noticed within about one expiry time, so the members are then
+      // kept (disconnected) rather than expired one by one.
+      check(natsOptions_SetPingInterval(o, std::max<Millis>(options_.expiry_ms / 2, 100)),
+            "ping interval"),
+      check(natsOptions_SetMaxPingsOut(o, 2), "max pings out"),
+      check(natsOptions_SetMaxReconnect(o, -1), "max reconnect"),
+      check(natsOptions_SetCustomReconnectDelay(o, NatsCallbacks::ReconnectDelay, this),
+            "reconnect delay"),
+      check(natsOptions_SetRetryOnFailedConnect(o, true, NatsCallbacks::OnConnected, this),
+            "retry on failed connect"),
+      check(natsOptions_SetDisconnectedCB(o, NatsCallbacks::OnDisconnected, this),
+            "disconnected callback"),
+      check(natsOptions_SetReconnectedCB(o, NatsCallbacks::OnReconnected, this),
+            "reconnected callback"),
+      check(natsOptions_SetClosedCB(o, NatsCallbacks::OnClosed, this), "closed callback"),
+      check(natsOptions_SetErrorHandler(o, NatsCallbacks::OnError, this), "error handler"),
+  };
+  // Authentication and TLS, each only when configured.
   if (!options_.creds_file.empty()) {
-    if (Status st = check(natsOptions_SetUserCredentialsFromFiles(o, options_.creds_file.c_str(),
-                                                                  nullptr),
-                          "credentials file " + options_.creds_file);
-        !st.ok()) {
-      return st;
-    }
+    steps.push_back(
+        check(natsOptions_SetUserCredentialsFromFiles(o, options_.creds_file.c_str(), nullptr),
+              "credentials file " + options_.creds_file));
   }
   if (!options_.user.empty() || !options_.password.empty()) {
-    if (Status st = check(natsOptions_SetUserInfo(o, options_.user.c_str(),
-                                                  options_.password.c_str()),
-                          "user");
-        !st.ok()) {
-      return st;
-    }
+    steps.push_back(check(
+        natsOptions_SetUserInfo(o, options_.user.c_str(), options_.password.c_str()), "user"));
   }
   if (!options_.token.empty()) {
-    if (Status st = check(natsOptions_SetToken(o, options_.token.c_str()), "token"); !st.ok()) {
-      return st;
-    }
+    steps.push_back(check(natsOptions_SetToken(o, options_.token.c_str()), "token"));
   }
-  if (tls) {
-    if (Status st = check(natsOptions_SetSecure(o, true), "tls"); !st.ok()) return st;
-    if (!options_.tls_ca.empty()) {
-      if (Status st = check(natsOptions_LoadCATrustedCertificates(o, options_.tls_ca.c_str()),
-                            "tls ca " + options_.tls_ca);
-          !st.ok()) {
-        return st;
-      }
-    }
-    if (!options_.tls_cert.empty()) {
-      if (Status st = check(natsOptions_LoadCertificatesChain(o, options_.tls_cert.c_str(),
-                                                              options_.tls_key.c_str()),
-                            "tls cert " + options_.tls_cert);
-          !st.ok()) {
-        return st;
-      }
-    }
+  if (options_.url.rfind("tls://", 0) == 0 || !options_.tls_ca.empty() ||
+      !options_.tls_cert.empty()) {
+    steps.push_back(check(natsOptions_SetSecure(o, true), "tls"));
   }
+  if (!options_.tls_ca.empty()) {
+    steps.push_back(check(natsOptions_LoadCATrustedCertificates(o, options_.tls_ca.c_str()),
+                          "tls ca " + options_.tls_ca));
+  }
+  if (!options_.tls_cert.empty()) {
+    steps.push_back(check(
+        natsOptions_LoadCertificatesChain(o, options_.tls_cert.c_str(), options_.tls_key.c_str()),
+        "tls cert " + options_.tls_cert));
+  }
+  for (const Status& st : steps) {
+    if (!st.ok()) return st;
+  }
+  return OkStatus();
+}
 
-  s = natsConnection_Connect(&conn_, o);
+Status NatsPeerSource::Connect() {
+  natsStatus s = natsConnection_Connect(&conn_, nats_options_);
   if (s == NATS_OK) {
-    std::lock_guard<std::mutex> lock(mu_);
-    connected_ = true;  // connected at once: no connected callback follows
-    need_hello_ = true;
-    connected_gauge_ = true;
+    NatsCallbacks::MarkConnected(this, /*reconnected=*/false);  // no connected callback follows
   } else if (s != NATS_NOT_YET_CONNECTED) {
     conn_ = nullptr;
     return NatsError("connect " + options_.url, s);
@@ -206,28 +210,16 @@ Status NatsPeerSource::Start(MembersFn on_members) {
     LogWarn("nats discovery: server not reachable yet, retrying (not ready until connected)",
             {{"url", options_.url}});
   }
-  natsInbox* inbox = nullptr;
-  if ((s = natsInbox_Create(&inbox)) != NATS_OK) return NatsError("inbox", s);
-  inbox_ = reinterpret_cast<const char*>(inbox);
-  natsInbox_Destroy(inbox);
-  if ((s = natsConnection_Subscribe(&subject_sub_, conn_, options_.subject.c_str(),
-                                    NatsCallbacks::OnMsg, this)) != NATS_OK) {
-    subject_sub_ = nullptr;
-    return NatsError("subscribe " + options_.subject, s);
+  return OkStatus();
+}
+
+Status NatsPeerSource::Subscribe(const std::string& subject, natsSubscription** sub) {
+  natsStatus s = natsConnection_Subscribe(sub, conn_, subject.c_str(), NatsCallbacks::OnMsg, this);
+  if (s != NATS_OK) {
+    *sub = nullptr;
+    return NatsError("subscribe " + subject, s);
   }
-  natsSubscription_SetOnCompleteCB(subject_sub_, NatsCallbacks::OnSubscriptionDone, this);
-  if ((s = natsConnection_Subscribe(&inbox_sub_, conn_, inbox_.c_str(), NatsCallbacks::OnMsg,
-                                    this)) != NATS_OK) {
-    inbox_sub_ = nullptr;
-    return NatsError("subscribe " + inbox_, s);
-  }
-  natsSubscription_SetOnCompleteCB(inbox_sub_, NatsCallbacks::OnSubscriptionDone, this);
-  LogInfo("nats discovery: starting", {{"url", options_.url},
-                                       {"subject", options_.subject},
-                                       {"self", options_.self},
-                                       {"heartbeat_ms", static_cast<long long>(options_.heartbeat_ms)},
-                                       {"expiry_ms", static_cast<long long>(options_.expiry_ms)}});
-  thread_ = std::thread([this] { Loop(); });
+  natsSubscription_SetOnCompleteCB(*sub, NatsCallbacks::OnSubscriptionDone, this);
   return OkStatus();
 }
 
@@ -284,8 +276,8 @@ void NatsPeerSource::HandleMessage(const char* data, int len, const char* reply)
         }
         refused_logged_ = true;
       }
-      answer = m.type == NatsMessage::Type::kHello && reply != nullptr && *reply != '\0' &&
-               connected_;
+      answer =
+          m.type == NatsMessage::Type::kHello && reply != nullptr && *reply != '\0' && connected_;
     }
   }
   if (answer) Publish(reply, NatsMessage::Type::kBeat);  // "I am here too", to the asker only
@@ -303,7 +295,8 @@ void NatsPeerSource::Report(std::unique_lock<std::mutex>* lock) {
     ever_reported_ = true;
     members_ = members.size();
     updates_++;
-    LogInfo("nats discovery: members changed", {{"members", static_cast<long long>(members.size())}});
+    LogInfo("nats discovery: members changed",
+            {{"members", static_cast<long long>(members.size())}});
     on_members_(std::move(members));
   }
   lock->lock();
@@ -386,9 +379,8 @@ void NatsPeerSource::Stop() {
     // nats.c runs callbacks on its own threads: wait until the last one has returned, so none
     // can touch this object after Stop().
     std::unique_lock<std::mutex> lock(mu_);
-    bool done = cv_.wait_for(lock, std::chrono::milliseconds(kCloseWaitMs), [&] {
-      return closed_ && subscriptions_done_ >= subscriptions;
-    });
+    bool done = cv_.wait_for(lock, std::chrono::milliseconds(kCloseWaitMs),
+                             [&] { return closed_ && subscriptions_done_ >= subscriptions; });
     lock.unlock();
     if (!done) LogError("nats discovery: nats.c did not confirm the close in time");
     for (natsSubscription** sub : {&subject_sub_, &inbox_sub_}) {

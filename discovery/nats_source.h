@@ -64,6 +64,11 @@ class NatsPeerSource final : public PeerSource {
  private:
   friend struct NatsCallbacks;  // the C callbacks nats.c calls, with `this` as closure
 
+  // The steps of Start: nats.c's options (connection, callbacks, authentication, TLS), the
+  // connection (or its first retry), and one subscription with its completion callback.
+  Status CreateOptions();
+  Status Connect();
+  Status Subscribe(const std::string& subject, __natsSubscription** sub);
   void HandleMessage(const char* data, int len, const char* reply);
   void Loop();
   bool Publish(const char* subject, NatsMessage::Type type, const char* reply = nullptr);
@@ -79,15 +84,15 @@ class NatsPeerSource final : public PeerSource {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  NatsMemberTable table_;         // guarded by mu_
-  bool dirty_ = false;            // guarded by mu_: the table changed since the last report
-  bool connected_ = false;        // guarded by mu_
-  bool need_hello_ = false;       // guarded by mu_
-  Millis sync_at_ = kNoDeadline;  // guarded by mu_
-  bool stopping_ = false;         // guarded by mu_
-  bool closed_ = false;           // guarded by mu_
-  int subscriptions_done_ = 0;    // guarded by mu_
-  bool refused_logged_ = false;   // guarded by mu_
+  NatsMemberTable table_;              // guarded by mu_
+  bool dirty_ = false;                 // guarded by mu_: the table changed since the last report
+  bool connected_ = false;             // guarded by mu_
+  bool need_hello_ = false;            // guarded by mu_
+  Millis sync_at_ = kNoDeadline;       // guarded by mu_
+  bool stopping_ = false;              // guarded by mu_
+  bool closed_ = false;                // guarded by mu_
+  int subscriptions_done_ = 0;         // guarded by mu_
+  bool refused_logged_ = false;        // guarded by mu_
   std::vector<std::string> reported_;  // the loop thread's
   bool ever_reported_ = false;         // the loop thread's
   std::thread thread_;
