@@ -206,12 +206,7 @@ bool KubernetesPeerSource::List() {
       continue;
     }
     if (status != 200) {
-      if (status == 401) ReloadTokenIfDue(/*force=*/true);
-      std::string message = StatusMessage(reply.value().body);
-      CountError(status == 401   ? "unauthorized"
-                 : status == 403 ? "forbidden"
-                                 : "http",
-                 "list: HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message));
+      CountHttpError("list", reply.value());
       return false;
     }
     auto page = ParseSliceList(reply.value().body, options_.port_name);
@@ -287,12 +282,7 @@ KubernetesPeerSource::WatchEnd KubernetesPeerSource::Watch() {
     return WatchEnd::kGone;
   }
   if (status != 200) {
-    if (status == 401) ReloadTokenIfDue(/*force=*/true);
-    std::string message = StatusMessage(reply.value().body);
-    CountError(status == 401   ? "unauthorized"
-               : status == 403 ? "forbidden"
-                               : "http",
-               "watch: HTTP " + std::to_string(status) + (message.empty() ? "" : ": " + message));
+    CountHttpError("watch", reply.value());
     return WatchEnd::kError;
   }
   Recovered();
@@ -346,6 +336,16 @@ void KubernetesPeerSource::Publish() {
   counters_->members = static_cast<int64_t>(members.size());
   counters_->updates++;
   on_members_(std::move(members));
+}
+
+void KubernetesPeerSource::CountHttpError(const char* request, const K8sReply& reply) {
+  if (reply.status == 401) ReloadTokenIfDue(/*force=*/true);  // the token may have been rotated
+  std::string message = StatusMessage(reply.body);
+  CountError(reply.status == 401   ? "unauthorized"
+             : reply.status == 403 ? "forbidden"
+                                   : "http",
+             std::string(request) + ": HTTP " + std::to_string(reply.status) +
+                 (message.empty() ? "" : ": " + message));
 }
 
 void KubernetesPeerSource::CountError(const std::string& kind, const std::string& message) {

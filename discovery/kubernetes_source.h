@@ -20,12 +20,12 @@ struct KubernetesSourceOptions {
   std::string service;         // the headless Service (label kubernetes.io/service-name)
   std::string namespace_name;  // "": read from serviceaccount_dir/namespace
   std::string port_name = "peer";
-  std::string api_url;         // "": https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+  std::string api_url;  // "": https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
   std::string serviceaccount_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
-  Millis watch_timeout_ms = 300000;  // a watch asks for timeoutSeconds in [1x, 2x) of this
-  Millis token_reload_ms = 60000;    // the token file is re-read this often, and after a 401
+  Millis watch_timeout_ms = 300000;   // a watch asks for timeoutSeconds in [1x, 2x) of this
+  Millis token_reload_ms = 60000;     // the token file is re-read this often, and after a 401
   Millis request_timeout_ms = 10000;  // a list request, and connecting for a watch
-  Millis backoff_initial_ms = 250;   // after an error; doubles (with jitter) up to backoff_max_ms
+  Millis backoff_initial_ms = 250;    // after an error; doubles (with jitter) up to backoff_max_ms
   Millis backoff_max_ms = 10000;
   size_t list_page_size = 500;       // limit= of list requests (continue tokens page the rest)
   size_t max_event_bytes = 8 << 20;  // a longer watch line drops the stream
@@ -77,6 +77,8 @@ class KubernetesPeerSource final : public PeerSource {
   void Publish();
   void ReloadTokenIfDue(bool force);
   void CountError(const std::string& kind, const std::string& message);
+  // Counts an answer of `request` ("list", "watch") other than 200, by kind.
+  void CountHttpError(const char* request, const K8sReply& reply);
   void Recovered();
   // Sleeps for the back-off (or until Stop); false when stopping.
   bool Backoff();
