@@ -29,9 +29,13 @@
 #include "fuzz/fuzz_check.h"
 #include "fuzz/grpc_call.h"
 #include "podcache/v1/cache.pb.h"
+#include "transport/grpc_util.h"
 
 namespace podcache {
 namespace {
+
+using fuzz::IsGrpcCode;
+using fuzz::Parse;
 
 constexpr char kToken[] = "fuzz-token";
 
@@ -48,11 +52,7 @@ struct CacheServer {
     limits.max_keys_per_call = 1000;
     limits.max_message_bytes = 4 << 20;
     service = std::make_unique<CacheService>(&keyspaces, &metrics, limits);
-    grpc::ServerBuilder builder;
-    builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_message_bytes));
-    builder.SetMaxSendMessageSize(static_cast<int>(limits.max_message_bytes));
-    builder.RegisterService(service.get());
-    server = builder.BuildAndStart();
+    server = StartGrpcServer(service.get(), limits.max_message_bytes);
     FUZZ_CHECK(server != nullptr);
     stub = std::make_unique<grpc::GenericStub>(server->InProcessChannel(grpc::ChannelArguments()));
   }
@@ -63,19 +63,6 @@ struct CacheServer {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<grpc::GenericStub> stub;
 };
-
-template <typename Message>
-bool Parse(std::string_view bytes, Message* message) {
-  return message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-}
-
-template <typename Request>
-bool Parses(std::string_view bytes) {
-  Request request;
-  return Parse(bytes, &request);
-}
-
-bool IsGrpcCode(int code) { return code >= 0 && code <= 16; }
 
 // The authorization metadata for `auth`, and whether it carries the right token (-1: unknown).
 int Authorization(fuzz::InputReader* in, uint8_t auth,
@@ -156,33 +143,22 @@ void CheckAnswer(int method, std::string_view bytes, const fuzz::CallResult& r) 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podcache;
   static CacheServer* server = &fuzz::FuzzServer<CacheServer>();
-  static const char* const kMethods[] = {"Get",  "GetMany", "Set", "Delete", "InvalidateKeyspace",
-                                         "Stats"};
   fuzz::InputReader in(data, size);
-  int method = in.Byte() % 6;
-  bool long_deadline = true;
-  auto deadline = fuzz::PickDeadline(in.Byte(), &long_deadline);
-  std::vector<std::pair<std::string, std::string>> metadata;
-  int authorized = Authorization(&in, in.Byte(), &metadata);
-  std::string_view bytes = in.Rest();
-  bool parses = method == 0   ? Parses<v1::GetRequest>(bytes)
-                : method == 1 ? Parses<v1::GetManyRequest>(bytes)
-                : method == 2 ? Parses<v1::SetRequest>(bytes)
-                : method == 3 ? Parses<v1::DeleteRequest>(bytes)
-                : method == 4 ? Parses<v1::InvalidateKeyspaceRequest>(bytes)
-                              : Parses<v1::StatsRequest>(bytes);
-  fuzz::CallResult r =
-      fuzz::UnaryCall(server->stub.get(), std::string("/podcache.v1.Cache/") + kMethods[method],
-                      bytes, metadata, deadline);
-  grpc::StatusCode code = r.status.error_code();
-  if (!long_deadline) return 0;
-  FUZZ_CHECK(code != grpc::StatusCode::DEADLINE_EXCEEDED);
+  int authorized = -1;
+  fuzz::TargetCall c =
+      fuzz::MakeCall<v1::GetRequest, v1::GetManyRequest, v1::SetRequest, v1::DeleteRequest,
+                     v1::InvalidateKeyspaceRequest, v1::StatsRequest>(
+          server->stub.get(), "/podcache.v1.Cache/",
+          {"Get", "GetMany", "Set", "Delete", "InvalidateKeyspace", "Stats"}, &in,
+          [&authorized](fuzz::InputReader* in, auto* metadata) {
+            authorized = Authorization(in, in->Byte(), metadata);
+          });
+  if (!c.long_deadline) return 0;
+  grpc::StatusCode code = c.result.status.error_code();
   if (authorized == 0) FUZZ_CHECK(code == grpc::StatusCode::UNAUTHENTICATED);
   if (authorized == 1) FUZZ_CHECK(code != grpc::StatusCode::UNAUTHENTICATED);
   if (code == grpc::StatusCode::UNAUTHENTICATED) return 0;
-  bool malformed = code == grpc::StatusCode::INVALID_ARGUMENT &&
-                   r.status.error_message().starts_with("malformed ");
-  FUZZ_CHECK(malformed == !parses);
-  if (r.status.ok()) CheckAnswer(method, bytes, r);
+  fuzz::CheckStatus(c);
+  if (c.result.status.ok()) CheckAnswer(c.method, c.request, c.result);
   return 0;
 }

@@ -23,9 +23,13 @@
 #include "fuzz/fuzz_check.h"
 #include "fuzz/grpc_call.h"
 #include "podcache/peer/v1/peer.pb.h"
+#include "transport/grpc_util.h"
 
 namespace podcache {
 namespace {
+
+using fuzz::IsGrpcCode;
+using fuzz::Parse;
 
 namespace pb = peer::v1;
 
@@ -36,11 +40,7 @@ struct PeerServer {
   PeerServer()
       : service([this](std::string_view name) { return cluster.Find(name); }, kMaxKeysPerCall,
                 kMaxMessageBytes) {
-    grpc::ServerBuilder builder;
-    builder.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
-    builder.SetMaxSendMessageSize(static_cast<int>(kMaxMessageBytes));
-    builder.RegisterService(&service);
-    server = builder.BuildAndStart();
+    server = StartGrpcServer(&service, kMaxMessageBytes);
     FUZZ_CHECK(server != nullptr);
     stub = std::make_unique<grpc::GenericStub>(server->InProcessChannel(grpc::ChannelArguments()));
   }
@@ -50,28 +50,8 @@ struct PeerServer {
   std::unique_ptr<grpc::GenericStub> stub;
 };
 
-template <typename Message>
-bool Parse(std::string_view bytes, Message* message) {
-  return message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-}
-
-template <typename Request>
-bool Parses(std::string_view bytes) {
-  Request request;
-  return Parse(bytes, &request);
-}
-
-bool IsGrpcCode(int code) { return code >= 0 && code <= 16; }
-
-void Check(int method, std::string_view bytes, bool parses, const fuzz::CallResult& r,
-           bool long_deadline) {
-  if (!long_deadline) return;
-  grpc::StatusCode code = r.status.error_code();
-  FUZZ_CHECK(code != grpc::StatusCode::DEADLINE_EXCEEDED);
-  bool malformed = code == grpc::StatusCode::INVALID_ARGUMENT &&
-                   r.status.error_message().starts_with("malformed ");
-  FUZZ_CHECK(malformed == !parses);
-  if (!parses) return;
+// The answer to a request that parses, under a long deadline.
+void CheckAnswer(int method, std::string_view bytes, const fuzz::CallResult& r) {
   switch (method) {
     case 0: {
       if (!r.status.ok()) return;
@@ -110,22 +90,15 @@ void Check(int method, std::string_view bytes, bool parses, const fuzz::CallResu
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace podcache;
   static PeerServer* server = &fuzz::FuzzServer<PeerServer>();
-  static const char* const kMethods[] = {"Get",    "GetBatch", "Set",
-                                         "Delete", "DropHot",  "AdvanceGeneration"};
   fuzz::InputReader in(data, size);
-  int method = in.Byte() % 6;
-  bool long_deadline = true;
-  auto deadline = fuzz::PickDeadline(in.Byte(), &long_deadline);
-  std::string_view bytes = in.Rest();
-  bool parses = method == 0   ? Parses<pb::GetRequest>(bytes)
-                : method == 1 ? Parses<pb::GetBatchRequest>(bytes)
-                : method == 2 ? Parses<pb::SetRequest>(bytes)
-                : method == 3 ? Parses<pb::DeleteRequest>(bytes)
-                : method == 4 ? Parses<pb::DropHotRequest>(bytes)
-                              : Parses<pb::AdvanceGenerationRequest>(bytes);
-  fuzz::CallResult r =
-      fuzz::UnaryCall(server->stub.get(), std::string("/podcache.peer.v1.Peer/") + kMethods[method],
-                      bytes, {}, deadline);
-  Check(method, bytes, parses, r, long_deadline);
+  fuzz::TargetCall c =
+      fuzz::MakeCall<pb::GetRequest, pb::GetBatchRequest, pb::SetRequest, pb::DeleteRequest,
+                     pb::DropHotRequest, pb::AdvanceGenerationRequest>(
+          server->stub.get(), "/podcache.peer.v1.Peer/",
+          {"Get", "GetBatch", "Set", "Delete", "DropHot", "AdvanceGeneration"}, &in,
+          [](fuzz::InputReader*, auto*) {});  // peers send no metadata
+  if (!c.long_deadline) return 0;
+  fuzz::CheckStatus(c);
+  if (c.parses) CheckAnswer(c.method, c.request, c.result);
   return 0;
 }
