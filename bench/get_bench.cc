@@ -309,24 +309,22 @@ void RunGetBench(const BenchOptions& options, Summary* summary) {
   };
   double m = 0;
   std::printf("ratios (median rates):\n");
-  std::printf(
-      "  %s\n",
-      ratio_line("1t podcache-slru/naive-lru:        ", kPodSlru, 1, kNaive, 1, &m).c_str());
-  std::printf(
-      "  %s\n",
-      ratio_line("1t podcache-lru/naive-lru:           ", kPodLru, 1, kNaive, 1, &m).c_str());
-  std::printf(
-      "  %s\n",
-      ratio_line("1t podcache-slru/naive-lru-64shard:", kPodSlru, 1, kSharded, 1, &m).c_str());
-  std::printf(
-      "  %s\n",
-      ratio_line("2t podcache-slru/naive-lru-64shard:", kPodSlru, 2, kSharded, 2, &m).c_str());
-  std::printf(
-      "  %s\n",
-      ratio_line("2t/1t podcache-lru:                  ", kPodLru, 2, kPodLru, 1, &m).c_str());
-  std::printf(
-      "  %s\n",
-      ratio_line("2t/1t naive-lru-64shard:             ", kSharded, 2, kSharded, 1, &m).c_str());
+  struct Ratio {
+    const char* label;
+    size_t a;
+    int ta;
+    size_t b;
+    int tb;
+  };
+  for (const Ratio& r :
+       {Ratio{"1t podcache-slru/naive-lru:        ", kPodSlru, 1, kNaive, 1},
+        Ratio{"1t podcache-lru/naive-lru:           ", kPodLru, 1, kNaive, 1},
+        Ratio{"1t podcache-slru/naive-lru-64shard:", kPodSlru, 1, kSharded, 1},
+        Ratio{"2t podcache-slru/naive-lru-64shard:", kPodSlru, 2, kSharded, 2},
+        Ratio{"2t/1t podcache-lru:                  ", kPodLru, 2, kPodLru, 1},
+        Ratio{"2t/1t naive-lru-64shard:             ", kSharded, 2, kSharded, 1}}) {
+    std::printf("  %s\n", ratio_line(r.label, r.a, r.ta, r.b, r.tb, &m).c_str());
+  }
 
   std::string text = ratio_line("get-hit 1t podcache/naive >= 2.0:", kPodSlru, 1, kNaive, 1, &m);
   summary->Add("FLOOR", text, m >= 2.0);

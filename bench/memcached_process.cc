@@ -1,16 +1,21 @@
 #include "bench/memcached_process.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 namespace podcache::bench {
 
@@ -103,41 +108,47 @@ long long StatValue(const std::string& stats, const std::string& name) {
   return std::atoll(stats.c_str() + pos + needle.size());
 }
 
-bool ChildProcess::Start(const std::vector<std::string>& argv) {
+bool ChildProcess::Start(const std::vector<std::string>& argv, int cpu) {
+  // Prepared before fork: between fork and exec only async-signal-safe calls (gRPC has threads).
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) CPU_SET(cpu, &set);
+  pid_t parent = getpid();
   pid_ = fork();
-  if (pid_ < 0) return false;
   if (pid_ == 0) {
-    // Child: keep its chatter out of the report.
-    FILE* devnull = std::fopen("/dev/null", "w");
-    if (devnull) {
-      dup2(fileno(devnull), STDOUT_FILENO);
-      dup2(fileno(devnull), STDERR_FILENO);
-    }
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127);
+    if (cpu >= 0) sched_setaffinity(0, sizeof(set), &set);
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, STDOUT_FILENO);
+    dup2(devnull, STDERR_FILENO);
     execv(args[0], args.data());
     _exit(127);
   }
-  return true;
+  return pid_ > 0;
 }
 
 bool ChildProcess::Running() {
-  if (pid_ <= 0) return false;
-  int status;
-  if (waitpid(pid_, &status, WNOHANG) == pid_) {
-    pid_ = -1;
-    return false;
-  }
-  return true;
+  if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
+  return pid_ > 0;
 }
 
 void ChildProcess::Stop() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+  if (pid_ <= 0) return;
+  kill(pid_, SIGTERM);
+  bool reaped = false;
+  for (int i = 0; i < 300 && !reaped; ++i) {
+    reaped = waitpid(pid_, nullptr, WNOHANG) == pid_;
+    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
+  if (!reaped) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  pid_ = -1;
 }
 
 }  // namespace podcache::bench

@@ -32,8 +32,10 @@ bool Roundtrip(int fd, std::string_view request, std::string_view terminator, st
 // The value of "STAT <name> <value>" in a stats reply, or -1.
 long long StatValue(const std::string& stats, const std::string& name);
 
-// A child process with its stdout and stderr sent to /dev/null. Terminated (SIGTERM) and reaped by
-// Stop() or the destructor, so no path out of a measurement leaves it running.
+// A server or tool run next to the benchmark, its stdout and stderr sent to /dev/null, pinned to a
+// CPU between fork and exec when asked. Stop() or the destructor ends and reaps it; if the
+// benchmark dies any other way (a signal, a crash) the child gets SIGKILL (PR_SET_PDEATHSIG), so no
+// child outlives a run.
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -41,11 +43,12 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
   ~ChildProcess() { Stop(); }
 
-  // Forks and execs argv[0] with argv. False when fork failed (exec failure shows as !Running()).
-  bool Start(const std::vector<std::string>& argv);
+  // Forks and execs argv[0] (a path) with argv on `cpu` (-1: anywhere). False when fork failed
+  // (exec failure shows as !Running()).
+  bool Start(const std::vector<std::string>& argv, int cpu = -1);
   // Whether the child is still alive (reaps it when it has exited).
   bool Running();
-  void Stop();
+  void Stop();  // SIGTERM, SIGKILL after 3 s, reap
   pid_t pid() const { return pid_; }
 
  private:

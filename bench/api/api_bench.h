@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/memcached_process.h"
 #include "podcache/v1/cache.grpc.pb.h"
 
 namespace podcache::bench {
@@ -21,30 +22,10 @@ namespace podcache::bench {
 std::vector<int> PinClient();
 double CpuSecondsOf(pid_t pid);  // user + system so far, or -1
 
-// A server or tool run next to the benchmark, pinned to a CPU between fork and exec. Stop() or the
-// destructor ends and reaps it; if the benchmark dies any other way (a signal, a crash) the child
-// gets SIGKILL (PR_SET_PDEATHSIG), so no child outlives a run.
-class Child {
- public:
-  Child() = default;
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-  ~Child() { Stop(); }
-
-  // Execs argv[0] (a path) on `cpu` (-1: anywhere), output to /dev/null.
-  bool Start(const std::vector<std::string>& argv, int cpu);
-  bool Running();  // reaps it when it has exited
-  void Stop();     // SIGTERM, SIGKILL after 3 s, reap
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-};
-
 // Whether GET http://127.0.0.1:<port><path> (podcache's /readyz) answers 200.
 bool HttpOk(int port, const std::string& path);
 // Polls `ready` every 20 ms: true once it holds, false when the child exited or the time is up.
-bool WaitUntil(Child* child, double timeout_seconds, const std::function<bool()>& ready);
+bool WaitUntil(ChildProcess* child, double timeout_seconds, const std::function<bool()>& ready);
 
 struct RedisResult {
   std::string skipped;  // why it did not run, or ""

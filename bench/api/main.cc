@@ -76,7 +76,8 @@ int RunEchoServer(const std::vector<std::string>& listen, size_t value_size) {
 }
 
 // Starts podcache on `listen` and stores the keys of every value size.
-bool StartPodcache(const std::string& binary, const std::string& listen, int cpu, Child* child) {
+bool StartPodcache(const std::string& binary, const std::string& listen, int cpu,
+                   ChildProcess* child) {
   int http_port = FreePort();
   std::vector<std::string> argv = {binary,
                                    std::string("--keyspace=") + kKeyspace + ":max_bytes=256MiB",
@@ -116,8 +117,8 @@ int Run(const std::string& podcache, bool quick, LoadOptions load) {
     std::printf("no podcache binary at %s: build it or pass --podcache=PATH\n", podcache.c_str());
     return 1;
   }
-  auto run = [&load](const char* name, const std::string& target, const Child& server, size_t size,
-                     int keys_per_call) {
+  auto run = [&load](const char* name, const std::string& target, const ChildProcess& server,
+                     size_t size, int keys_per_call) {
     LoadOptions options = load;
     options.server_pids = {server.pid()};
     LoadResult r = RunClosedLoop(target, options, size, keys_per_call);
@@ -129,7 +130,7 @@ int Run(const std::string& podcache, bool quick, LoadOptions load) {
   };
   BackgroundLoad background;
   Summary summary;
-  Child tcp, uds;
+  ChildProcess tcp, uds;
   std::string tcp_target = Format("127.0.0.1:%d", FreePort());
   SocketFile socket(0, "podcache");
   std::string uds_target = "unix:" + socket.path;
@@ -149,7 +150,7 @@ int Run(const std::string& podcache, bool quick, LoadOptions load) {
     Cell c;
     {  // one echo process serves both transports
       SocketFile echo_socket(1, size == 100 ? "echo100" : "echo1024");
-      Child echo;
+      ChildProcess echo;
       int port = FreePort();
       std::string listen = Format("127.0.0.1:%d", port);
       if (!echo.Start({"/proc/self/exe", "--serve-echo", std::to_string(size), listen,

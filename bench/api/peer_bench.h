@@ -80,7 +80,7 @@ class PeerCluster {
   pid_t pid(int node) const { return nodes_[node].pid(); }
 
  private:
-  Child nodes_[2];
+  ChildProcess nodes_[2];
   std::string api_[2];
   int http_port_[2] = {0, 0};
 };

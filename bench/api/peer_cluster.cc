@@ -233,7 +233,7 @@ NodeCounters PeerCluster::CountersOfA() {
 }
 
 void PeerCluster::Stop() {
-  for (Child& node : nodes_) node.Stop();
+  for (ChildProcess& node : nodes_) node.Stop();
 }
 
 }  // namespace podcache::bench

@@ -79,7 +79,7 @@ LoadResult MedianByQps(std::vector<LoadResult> runs) {
   return median;
 }
 
-bool StartServer(Child* child, const std::vector<std::string>& argv, int port, int cpu) {
+bool StartServer(ChildProcess* child, const std::vector<std::string>& argv, int port, int cpu) {
   if (child->Start(argv, cpu) && WaitUntil(child, 10, [port] {
         int fd = Connect(port);
         return fd >= 0 && close(fd) == 0;
@@ -153,7 +153,7 @@ int Run(const Options& o) {
   TlsFiles a = certs.Files("a"), b = certs.Files("b");
   int echo_port = FreePort(), proxy_port = FreePort();
   std::string echo = Format("127.0.0.1:%d", echo_port), proxy = Format("127.0.0.1:%d", proxy_port);
-  Child echo_child, proxy_child;
+  ChildProcess echo_child, proxy_child;
   if (!StartServer(
           &echo_child,
           {"/proc/self/exe", "--serve-tls-echo", std::to_string(kValue), echo, b.cert, b.key, b.ca},
@@ -328,8 +328,7 @@ int Main(int argc, char** argv) {
     if (!rounds_given) o.rounds = 1;
     o.load.warmup_seconds = 0.3;
   }
-  if (bad || o.load.duration_seconds <= 0 || o.load.channels <= 0 || o.keys <= 0 ||
-      o.rounds <= 0) {
+  if (bad || o.load.duration_seconds <= 0 || o.load.channels <= 0 || o.keys <= 0 || o.rounds <= 0) {
     std::fprintf(
         stderr,
         "usage: podcache_peer_bench [--quick] [--duration=S] [--rounds=N] [--inflight=N,N...] "

@@ -1,7 +1,5 @@
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,49 +41,6 @@ double CpuSecondsOf(pid_t pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-bool Child::Start(const std::vector<std::string>& argv, int cpu) {
-  // Prepared before fork: between fork and exec only async-signal-safe calls (gRPC has threads).
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (cpu >= 0) CPU_SET(cpu, &set);
-  pid_t parent = getpid();
-  pid_ = fork();
-  if (pid_ == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    if (cpu >= 0) sched_setaffinity(0, sizeof(set), &set);
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, STDOUT_FILENO);
-    dup2(devnull, STDERR_FILENO);
-    execv(args[0], args.data());
-    _exit(127);
-  }
-  return pid_ > 0;
-}
-
-bool Child::Running() {
-  if (pid_ > 0 && waitpid(pid_, nullptr, WNOHANG) == pid_) pid_ = -1;
-  return pid_ > 0;
-}
-
-void Child::Stop() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGTERM);
-  bool reaped = false;
-  for (int i = 0; i < 300 && !reaped; ++i) {
-    reaped = waitpid(pid_, nullptr, WNOHANG) == pid_;
-    if (!reaped) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (!reaped) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-  }
-  pid_ = -1;
-}
-
 bool HttpOk(int port, const std::string& path) {
   int fd = Connect(port);
   std::string reply;  // podcache's /readyz answers "ready\n" or "not ready\n"
@@ -94,7 +49,7 @@ bool HttpOk(int port, const std::string& path) {
   return reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200");
 }
 
-bool WaitUntil(Child* child, double timeout_seconds, const std::function<bool()>& ready) {
+bool WaitUntil(ChildProcess* child, double timeout_seconds, const std::function<bool()>& ready) {
   for (double end = NowSeconds() + timeout_seconds; NowSeconds() < end && child->Running();) {
     if (ready()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -109,7 +64,7 @@ RedisResult RunRedisBaseline(long requests, int server_cpu) {
     return result;
   }
   int port = FreePort();
-  Child server;
+  ChildProcess server;
   server.Start({"/usr/bin/redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no"},
                server_cpu);
