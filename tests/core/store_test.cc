@@ -37,6 +37,15 @@ std::string Get(Store& s, const std::string& key) {
 
 bool Has(Store& s, const std::string& key) { return bool(s.Lookup(key, HashBytes(key))); }
 
+// The eviction tests count in entries of kValue: a one-shard store with room for about twenty of
+// them (each charged as an entry with the key `sizing_key`).
+const std::string kValue(1000, 'v');
+std::unique_ptr<Store> TwentyEntryStore(EvictionPolicy policy, const Clock* clock,
+                                        const std::string& sizing_key = "k") {
+  size_t charge = ValueRef::Make(sizing_key, 0, kValue).entry()->Charge();
+  return MakeStore(20 * charge + 4096, policy, clock, 0);
+}
+
 }  // namespace
 
 TEST_CASE("store: put - get - replace - erase") {
@@ -251,10 +260,9 @@ TEST_CASE("store: lru evicts the least recently used") {
 
 TEST_CASE("store: s3fifo keeps re-used keys through a scan of one-hit wonders") {
   FakeClock clock;
-  std::string v(1000, 'v');
-  size_t charge = ValueRef::Make("hot0", 0, v).entry()->Charge();
+  const std::string& v = kValue;
   auto run = [&](EvictionPolicy policy) {
-    auto s = MakeStore(20 * charge + 4096, policy, &clock, 0);
+    auto s = TwentyEntryStore(policy, &clock, "hot0");
     for (int i = 0; i < 5; ++i) Put(*s, "hot" + std::to_string(i), v);
     for (int i = 0; i < 5; ++i) Has(*s, "hot" + std::to_string(i));        // each hit once
     for (int i = 0; i < 200; ++i) Put(*s, "scan" + std::to_string(i), v);  // never read again
@@ -268,9 +276,8 @@ TEST_CASE("store: s3fifo keeps re-used keys through a scan of one-hit wonders") 
 
 TEST_CASE("store: s3fifo sends a key evicted from the small queue to main when it returns") {
   FakeClock clock;
-  std::string v(1000, 'v');
-  size_t charge = ValueRef::Make("k", 0, v).entry()->Charge();
-  auto s = MakeStore(20 * charge + 4096, EvictionPolicy::kS3Fifo, &clock, 0);
+  const std::string& v = kValue;
+  auto s = TwentyEntryStore(EvictionPolicy::kS3Fifo, &clock);
   Put(*s, "ghost", v);
   for (int i = 0; i < 40; ++i) Put(*s, "fill" + std::to_string(i), v);
   CHECK_FALSE(Has(*s, "ghost"));  // pushed out of the small queue, never hit
@@ -281,10 +288,9 @@ TEST_CASE("store: s3fifo sends a key evicted from the small queue to main when i
 
 TEST_CASE("store: slru keeps re-used keys through a scan and demotes before it evicts") {
   FakeClock clock;
-  std::string v(1000, 'v');
-  size_t charge = ValueRef::Make("hot0", 0, v).entry()->Charge();
+  const std::string& v = kValue;
   // 20 entries: protected holds 60% (12), probation the rest.
-  auto s = MakeStore(20 * charge + 4096, EvictionPolicy::kSlru, &clock, 0);
+  auto s = TwentyEntryStore(EvictionPolicy::kSlru, &clock, "hot0");
   for (int i = 0; i < 5; ++i) Put(*s, "hot" + std::to_string(i), v);
   for (int i = 0; i < 5; ++i) CHECK(Has(*s, "hot" + std::to_string(i)));  // promoted to protected
   for (int i = 0; i < 200; ++i) Put(*s, "scan" + std::to_string(i), v);   // only churns probation
@@ -315,9 +321,8 @@ TEST_CASE("store: slru keeps re-used keys through a scan and demotes before it e
 
 TEST_CASE("store: slru promotes a probation key that was hit when it reaches probation's tail") {
   FakeClock clock;
-  std::string v(1000, 'v');
-  size_t charge = ValueRef::Make("k", 0, v).entry()->Charge();
-  auto s = MakeStore(20 * charge + 4096, EvictionPolicy::kSlru, &clock, 0);
+  const std::string& v = kValue;
+  auto s = TwentyEntryStore(EvictionPolicy::kSlru, &clock);
   Put(*s, "read", v);
   Put(*s, "unread", v);
   CHECK(Has(*s, "read"));  // a hit in probation only marks it
@@ -330,9 +335,8 @@ TEST_CASE("store: slru promotes a probation key that was hit when it reaches pro
 
 TEST_CASE("store: slru sends a key that returns from its ghost straight to protected") {
   FakeClock clock;
-  std::string v(1000, 'v');
-  size_t charge = ValueRef::Make("k", 0, v).entry()->Charge();
-  auto s = MakeStore(20 * charge + 4096, EvictionPolicy::kSlru, &clock, 0);
+  const std::string& v = kValue;
+  auto s = TwentyEntryStore(EvictionPolicy::kSlru, &clock);
   Put(*s, "returning", v);
   int fills = 0;
   // Fill until the first eviction: the oldest probation entry, "returning" (a lookup would count

@@ -21,7 +21,9 @@ import ssl
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from quiet_http import QuietHandler
 
 PREFIX = "/apis/discovery.k8s.io/v1/namespaces/"
 
@@ -69,12 +71,7 @@ class FakeKubeApi:
     def start(self, port=None):
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 api.handle(self)
 
@@ -209,12 +206,7 @@ class FakeKubeApi:
         self.reply(h, 200, body)
 
     def reply(self, h, code, body):
-        data = json.dumps(body).encode()
-        h.send_response(code)
-        h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        h.reply(code, json.dumps(body).encode(), [("Content-Type", "application/json")])
 
     def watch(self, h, query, service):
         try:

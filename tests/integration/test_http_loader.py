@@ -4,12 +4,13 @@ CA given by SSL_CERT_FILE, a certificate for another name or from another CA, an
 import ssl
 import threading
 import unittest
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import grpc
 
 from certs import CertFactory
 from harness import Sidecar, cache_pb2, metric
+from quiet_http import QuietHandler
 
 KS = "users"
 
@@ -22,21 +23,10 @@ class App:
         self.paths, self.sni = [], []
         app = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 app.paths.append(self.path)
-                body = ("value-of-" + self.path.lstrip("/")).encode()
-                self.send_response(status)
-                for k, v in headers:
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(status, ("value-of-" + self.path.lstrip("/")).encode(), headers)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

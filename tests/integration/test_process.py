@@ -131,12 +131,18 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(lines[0]["msg"], "podcache ready")
         self.assertNotIn("secret-key-123", s.output())
 
-    def test_sigterm_drains_calls_in_flight_and_exits_0(self):
-        s = self.sidecar("--keyspace", self.users(), "--shutdown-grace", "5s")
-        in_flight = s.stub.Get.future(cache_pb2.GetRequest(keyspace="users", key=b"slow-1"), timeout=10)
-        wait_until(lambda: self.app.calls("users", "slow-1") == 1, what="the load to start")
+    def terminate_during_a_load(self, grace, key):
+        """A sidecar with shutdown_grace `grace`, sent SIGTERM while a Get of `key` is loading:
+        the sidecar, the Get's future and when SIGTERM was sent."""
+        s = self.sidecar("--keyspace", self.users(), "--shutdown-grace", grace)
+        in_flight = s.stub.Get.future(cache_pb2.GetRequest(keyspace="users", key=key), timeout=10)
+        wait_until(lambda: self.app.calls("users", key.decode()) == 1, what="the load to start")
         start = time.monotonic()
         s.terminate()
+        return s, in_flight, start
+
+    def test_sigterm_drains_calls_in_flight_and_exits_0(self):
+        s, in_flight, start = self.terminate_during_a_load("5s", b"slow-1")
         wait_until(lambda: s.http("/readyz")[0] == 503, timeout=2, what="not ready")
         with self.assertRaises(grpc.RpcError) as e:
             grpc_channel = grpc.insecure_channel(s.api)
@@ -149,11 +155,7 @@ class ProcessTest(unittest.TestCase):
         self.assertIn('"msg":"stopped"', s.output())
 
     def test_sigterm_cancels_calls_that_outlive_the_grace(self):
-        s = self.sidecar("--keyspace", self.users(), "--shutdown-grace", "300ms")
-        in_flight = s.stub.Get.future(cache_pb2.GetRequest(keyspace="users", key=b"slow-2"), timeout=10)
-        wait_until(lambda: self.app.calls("users", "slow-2") == 1, what="the load to start")
-        start = time.monotonic()
-        s.terminate()
+        s, in_flight, start = self.terminate_during_a_load("300ms", b"slow-2")
         self.assertEqual(s.proc.wait(10), 0)
         with self.assertRaises(grpc.RpcError):
             in_flight.result()

@@ -244,6 +244,15 @@ TEST_CASE(
     "HttpLoader: a body above max_value_bytes is RESOURCE_EXHAUSTED as soon as it is "
     "announced or received, and the connection is closed") {
   const std::string too_large = "loader value exceeds max_value_bytes=1000";
+  // The load fails at once, and the server sees its connection end (`server_done`).
+  auto check_refused_at_once = [&](TestHttpServer& server, std::atomic<bool>& server_done) {
+    HttpLoader loader(server.Url(), 3000, 1000);
+    Outcome o = LoadAndWait(loader, "k");
+    CHECK(o.code() == StatusCode::kResourceExhausted);
+    CHECK(o.message() == too_large);
+    CHECK(o.seconds < 1.0);
+    CHECK(WaitUntil([&] { return server_done.load(); }, 2s));
+  };
   SUBCASE("Content-Length above the limit, body never sent") {
     std::atomic<bool> closed{false};
     TestHttpServer server([&](TestConnection& c) {
@@ -251,12 +260,7 @@ TEST_CASE(
       c.Write("HTTP/1.1 200 OK\r\nContent-Length: 1001\r\n\r\n");
       closed = c.WaitClosed(5s);
     });
-    HttpLoader loader(server.Url(), 3000, 1000);
-    Outcome o = LoadAndWait(loader, "k");
-    CHECK(o.code() == StatusCode::kResourceExhausted);
-    CHECK(o.message() == too_large);
-    CHECK(o.seconds < 1.0);
-    CHECK(WaitUntil([&] { return closed.load(); }, 2s));
+    check_refused_at_once(server, closed);
   }
   SUBCASE("an endless chunked body") {
     std::atomic<bool> writer_stopped{false};
@@ -267,12 +271,7 @@ TEST_CASE(
       while (c.Write(chunk)) std::this_thread::sleep_for(1ms);
       writer_stopped = true;
     });
-    HttpLoader loader(server.Url(), 3000, 1000);
-    Outcome o = LoadAndWait(loader, "k");
-    CHECK(o.code() == StatusCode::kResourceExhausted);
-    CHECK(o.message() == too_large);
-    CHECK(o.seconds < 1.0);
-    CHECK(WaitUntil([&] { return writer_stopped.load(); }, 2s));
+    check_refused_at_once(server, writer_stopped);
   }
   SUBCASE("a close-delimited body (HTTP/1.0): the limit is allowed, one byte more is not") {
     for (size_t size : {size_t{1000}, size_t{1001}}) {

@@ -6,27 +6,28 @@ namespace podcache {
 namespace {
 
 TEST_CASE("ParseHttpLoaderUrl splits scheme, host, port and path") {
-  HttpLoaderUrl u = ParseHttpLoaderUrl("http://127.0.0.1:8080/cache/{keyspace}/{key}").value();
-  CHECK_FALSE(u.tls);
-  CHECK(u.host == "127.0.0.1");
-  CHECK(u.port == "8080");
-  CHECK(u.host_header == "127.0.0.1:8080");
-  CHECK(u.path_template == "/cache/{keyspace}/{key}");
-
-  u = ParseHttpLoaderUrl("https://app.example.com/{key}?ks={keyspace}#fragment").value();
-  CHECK(u.tls);
-  CHECK(u.host == "app.example.com");
-  CHECK(u.port == "443");
-  CHECK(u.host_header == "app.example.com");
-  CHECK(u.path_template == "/{key}?ks={keyspace}");
-
-  u = ParseHttpLoaderUrl("http://[::1]:9000/{key}").value();
-  CHECK(u.host == "::1");
-  CHECK(u.port == "9000");
-  CHECK(u.host_header == "[::1]:9000");
-  CHECK(ParseHttpLoaderUrl("http://h").value().path_template == "/");
-  CHECK(ParseHttpLoaderUrl("http://h?k={key}").value().path_template == "/?k={key}");
-  CHECK(ParseHttpLoaderUrl("http://h").value().port == "80");
+  struct Case {
+    const char* url;
+    bool tls;
+    const char *host, *port, *host_header, *path_template;
+  };
+  for (const Case& c : {
+           Case{"http://127.0.0.1:8080/cache/{keyspace}/{key}", false, "127.0.0.1", "8080",
+                "127.0.0.1:8080", "/cache/{keyspace}/{key}"},
+           Case{"https://app.example.com/{key}?ks={keyspace}#fragment", true, "app.example.com",
+                "443", "app.example.com", "/{key}?ks={keyspace}"},
+           Case{"http://[::1]:9000/{key}", false, "::1", "9000", "[::1]:9000", "/{key}"},
+           Case{"http://h", false, "h", "80", "h", "/"},
+           Case{"http://h?k={key}", false, "h", "80", "h", "/?k={key}"},
+       }) {
+    CAPTURE(c.url);
+    HttpLoaderUrl u = ParseHttpLoaderUrl(c.url).value();
+    CHECK(u.tls == c.tls);
+    CHECK(u.host == c.host);
+    CHECK(u.port == c.port);
+    CHECK(u.host_header == c.host_header);
+    CHECK(u.path_template == c.path_template);
+  }
 }
 
 TEST_CASE("ParseHttpLoaderUrl refuses what would make a wrong request, naming why") {
