@@ -35,19 +35,13 @@ class HttpConnection {
   executor_type get_executor() { return socket().get_executor(); }
   template <typename Buffers, typename Handler>
   void async_write_some(const Buffers& buffers, Handler&& handler) {
-    if (tls_) {
-      tls_->async_write_some(buffers, std::forward<Handler>(handler));
-    } else {
-      plain_->async_write_some(buffers, std::forward<Handler>(handler));
-    }
+    OnStream(
+        [&](auto& stream) { stream.async_write_some(buffers, std::forward<Handler>(handler)); });
   }
   template <typename Buffers, typename Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler) {
-    if (tls_) {
-      tls_->async_read_some(buffers, std::forward<Handler>(handler));
-    } else {
-      plain_->async_read_some(buffers, std::forward<Handler>(handler));
-    }
+    OnStream(
+        [&](auto& stream) { stream.async_read_some(buffers, std::forward<Handler>(handler)); });
   }
 
   // Closes the socket: pending operations end with operation_aborted.
@@ -60,6 +54,16 @@ class HttpConnection {
   std::chrono::steady_clock::time_point idle_since;
 
  private:
+  // Calls f(stream) with the stream in use: TLS over the socket, or the plain socket.
+  template <typename F>
+  void OnStream(F&& f) {
+    if (tls_) {
+      f(*tls_);
+    } else {
+      f(*plain_);
+    }
+  }
+
   std::optional<boost::asio::ip::tcp::socket> plain_;
   std::optional<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>> tls_;
 };
