@@ -23,15 +23,6 @@
 #include "transport/tls.h"
 
 namespace podcache {
-namespace {
-
-// The peer TLS files of the configuration, for the peer pool (client) and the peer port (server).
-TlsFiles PeerTlsFiles(const Config& c) {
-  return TlsFiles{c.tls_cert, c.tls_key, c.tls_ca, c.tls_peer_name,
-                  static_cast<unsigned>(c.tls_reload_interval_ms / 1000)};
-}
-
-}  // namespace
 
 Sidecar::Sidecar(Config config) : config_(std::move(config)) {}
 
@@ -114,7 +105,9 @@ Status Sidecar::StartCluster(GroupEnv* env) {
   }
   PeerPoolOptions pool;
   pool.insecure = config_.insecure_peers;
-  pool.tls = PeerTlsFiles(config_);
+  // The peer TLS files, for the pool (client) and, through pool_->options(), the peer port.
+  pool.tls = TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
+                      static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)};
   if (!pool.insecure) {
     if (Status s = CheckTlsFiles(pool.tls); !s.ok()) return s;
   }
@@ -149,7 +142,7 @@ Status Sidecar::StartPeerApi() {
   peer_server_ = StartGrpcServer(
       peer_service_.get(), config_.max_message_bytes, config_.peer_listen,
       config_.insecure_peers ? grpc::InsecureServerCredentials()
-                             : PeerServerCredentials(PeerTlsFiles(config_), tls_rejections_),
+                             : PeerServerCredentials(pool_->options().tls, tls_rejections_),
       &selected_port);
   if (peer_server_ == nullptr || selected_port == 0) {
     return UnavailableError("cannot listen on " + config_.peer_listen + " (peer port)");

@@ -13,9 +13,10 @@ namespace podcache {
 
 struct PeerPoolOptions {
   PeerClientOptions client;
-  bool insecure = false;      // plaintext peers (local experiments only)
-  TlsFiles tls;               // used unless insecure
-  std::shared_ptr<TlsRejectionCounters> tls_rejections;  // peers' certificates refused; required with tls
+  bool insecure = false;  // plaintext peers (local experiments only)
+  TlsFiles tls;           // used unless insecure
+  // Counts the peers' certificates refused; required with tls.
+  std::shared_ptr<TlsRejectionCounters> tls_rejections;
   uint64_t max_message_bytes = 16 << 20;
 };
 
@@ -32,6 +33,7 @@ class PeerPool {
   void Update(const std::vector<std::string>& members, const std::string& self);
   std::shared_ptr<GrpcPeerClient> Client(std::string_view member) const;
   std::shared_ptr<const ClientMap> Clients() const { return clients_.load(); }
+  const PeerPoolOptions& options() const { return options_; }
 
  private:
   std::shared_ptr<GrpcPeerClient> Connect(const std::string& member) const;
