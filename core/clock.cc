@@ -5,8 +5,10 @@
 namespace podcache {
 
 SystemClock* SystemClock::Get() {
-  static SystemClock clock;
-  return &clock;
+  // Never destroyed: threads that outlive main (gRPC's, a server kept to the end of a process)
+  // may still read the time while static objects are destroyed at exit.
+  static SystemClock* const clock = new SystemClock();
+  return clock;
 }
 
 Millis SystemClock::NowMs() const {
