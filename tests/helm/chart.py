@@ -9,6 +9,7 @@ Environment (set by tests/CMakeLists.txt; defaults for running by hand from the 
 import atexit
 import glob
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -121,3 +122,29 @@ def validate_objects(text):
 
 def which(tool):
     return shutil.which(tool)
+
+
+# Shared by test_chart.py and test_chart_render.py.
+FULL = os.path.join(CHART, "ci", "full-values.yaml")
+MODES = {"kubernetes": "kubernetes-values.yaml", "dns": "dns-values.yaml", "nats": "nats-values.yaml",
+         "static": "static-values.yaml"}
+
+
+def ci(name):
+    return os.path.join(CHART, "ci", name)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def sidecar_defaults():
+    """Option defaults as `podcache --help` prints them (--api-listen TEXT=127.0.0.1:7070)."""
+    out = subprocess.run([PODCACHE, "--help"], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"--([a-z0-9-]+) TEXT=(\S+)", out))
+
+
+def every_values():
+    """(label, values files) of the default values and every ci/ file."""
+    return [("default", [])] + [(os.path.basename(f), [f]) for f in CI_VALUES]
