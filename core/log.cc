@@ -26,27 +26,71 @@ std::string Timestamp() {
   return buf;
 }
 
-// Appends `s` as a JSON string. Bytes that are not printable ASCII are escaped as \u00XX, so any
-// input (an error message with binary in it) gives valid JSON.
+// The length of the valid UTF-8 sequence at the start of `s`, or 0 if it does not start with
+// one; then `*bad` is the length of its maximal invalid prefix (at least 1), which becomes one
+// U+FFFD as Unicode's "best practice" for replacement says (and as Python and browsers decode).
+size_t Utf8Sequence(std::string_view s, size_t* bad) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = byte(0);
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xbf;  // the bounds of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;  // no overlong forms
+    if (c == 0xed) hi = 0x9f;  // no surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;  // no overlong forms
+    if (c == 0xf4) hi = 0x8f;  // nothing above U+10FFFF
+  } else {
+    *bad = 1;  // a continuation byte, C0, C1 or F5-FF: never valid here
+    return 0;
+  }
+  for (size_t i = 1; i < len; ++i) {
+    if (i >= s.size() || byte(i) < (i == 1 ? lo : 0x80) || byte(i) > (i == 1 ? hi : 0xbf)) {
+      *bad = i;
+      return 0;
+    }
+  }
+  return len;
+}
+
+}  // namespace
+
 void AppendJsonString(std::string_view s, std::string* out) {
   static constexpr char kHex[] = "0123456789abcdef";
   *out += '"';
-  for (unsigned char c : s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
     if (c == '"' || c == '\\') {
       *out += '\\';
       *out += static_cast<char>(c);
+      ++i;
     } else if (c >= 0x20 && c < 0x7f) {
       *out += static_cast<char>(c);
-    } else {
+      ++i;
+    } else if (c < 0x80) {  // control characters and DEL
       *out += "\\u00";
       *out += kHex[c >> 4];
       *out += kHex[c & 15];
+      ++i;
+    } else {
+      size_t bad = 0;
+      size_t len = Utf8Sequence(s.substr(i), &bad);
+      if (len > 0) {
+        out->append(s.substr(i, len));
+        i += len;
+      } else {
+        *out += "\xEF\xBF\xBD";  // U+FFFD REPLACEMENT CHARACTER
+        i += bad;
+      }
     }
   }
   *out += '"';
 }
-
-}  // namespace
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 

@@ -38,6 +38,11 @@ bool ParseLogLevel(std::string_view name, LogLevel* out);
 bool LogEnabled(LogLevel level);
 void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
 
+// Appends `s` to `out` as a JSON string: '"', '\\' and control characters are escaped, valid
+// UTF-8 passes through as it is, and each maximal invalid UTF-8 subsequence becomes U+FFFD, so any
+// bytes (an error message with binary in it) give valid JSON. What Log uses; public for tests.
+void AppendJsonString(std::string_view s, std::string* out);
+
 inline void LogDebug(std::string_view m, std::initializer_list<LogField> f = {}) {
   if (LogEnabled(LogLevel::kDebug)) Log(LogLevel::kDebug, m, f);
 }
