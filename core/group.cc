@@ -426,29 +426,4 @@ KeyspaceStats Group::Stats() const {
   return s;
 }
 
-const char* KeyspaceCounterName(KeyspaceStats::Counter c) {
-  static const char* const kNames[KeyspaceStats::kNumCounters] = {
-      "gets",
-      "gets_from_peers",
-      "misses",
-      "loads",
-      "loads_deduped",
-      "load_errors",
-      "loads_rejected",
-      "not_found",
-      "peer_gets",
-      "peer_errors",
-      "local_fallback_loads",
-      "ring_disagreements",
-      "hot_promotions",
-      "sets",
-      "deletes",
-      "broadcasts_sent",
-      "broadcast_failures",
-      "invalidations",
-      "generations_refused",
-  };
-  return c < KeyspaceStats::kNumCounters ? kNames[c] : "unknown";
-}
-
 }  // namespace podcache

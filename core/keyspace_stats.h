@@ -40,6 +40,9 @@ struct KeyspaceStats {
   uint64_t operator[](Counter c) const { return counters[c]; }
 };
 
+// The counter's name in Stats, /debug/keyspaces and (as podcache_<name>_total) /metrics.
 const char* KeyspaceCounterName(KeyspaceStats::Counter c);
+// One sentence that says what the counter counts: the HELP text of its metric family.
+const char* KeyspaceCounterHelp(KeyspaceStats::Counter c);
 
 }  // namespace podcache

@@ -1,16 +1,15 @@
 #include "sidecar/observability.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "discovery/membership.h"
 #include "discovery/peer_source.h"
 #include "sidecar/units.h"
+#include "sidecar/version.h"
 #include "transport/peer_pool.h"
 #include "transport/tls.h"
-#include "sidecar/version.h"
 
 namespace podcache {
 namespace {
@@ -77,7 +76,8 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
              "DEADLINE_EXCEEDED for timeouts, RESOURCE_EXHAUSTED for oversize values, "
              "UNAVAILABLE for errors).");
   for (const auto& [name, ks] : keyspaces) {
-    if (ks.loader_metrics) ks.loader_metrics->RenderCounts("podcache_loader_calls_total", Label(name), &out);
+    if (ks.loader_metrics)
+      ks.loader_metrics->RenderCounts("podcache_loader_calls_total", Label(name), &out);
   }
   AppendHelp(&out, "podcache_loader_duration_seconds", "histogram", "Loader call latency.");
   for (const auto& [name, ks] : keyspaces) {
@@ -92,7 +92,7 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
   for (int c = 0; c < KeyspaceStats::kNumCounters; ++c) {
     auto counter = static_cast<KeyspaceStats::Counter>(c);
     std::string family = std::string("podcache_") + KeyspaceCounterName(counter) + "_total";
-    AppendHelp(&out, family, "counter", "Request-path counter of core, per keyspace.");
+    AppendHelp(&out, family, "counter", KeyspaceCounterHelp(counter));
     size_t i = 0;
     for (const auto& [name, ks] : keyspaces) Line(&out, family, Label(name), stats[i++][counter]);
   }
@@ -231,14 +231,18 @@ std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces) {
                    {"load_concurrency", o.load_concurrency},
                    {"load_queue", o.load_queue},
                    {"load_timeout", FormatDuration(o.load_timeout_ms)},
-                   {"loader", {{"kind", LoaderKind(ks.config.loader.kind)},
-                               {"target", ks.config.loader.target},
-                               {"timeout", FormatDuration(ks.config.loader.timeout_ms)}}}};
+                   {"loader",
+                    {{"kind", LoaderKind(ks.config.loader.kind)},
+                     {"target", ks.config.loader.target},
+                     {"timeout", FormatDuration(ks.config.loader.timeout_ms)}}}};
     j["generation"] = s.generation;
     auto store = [](const StoreStats& st) {
-      return nlohmann::ordered_json{{"items", st.items},         {"bytes", st.bytes},
-                                    {"capacity_bytes", st.capacity}, {"hits", st.hits},
-                                    {"misses", st.misses},       {"evictions", st.evictions},
+      return nlohmann::ordered_json{{"items", st.items},
+                                    {"bytes", st.bytes},
+                                    {"capacity_bytes", st.capacity},
+                                    {"hits", st.hits},
+                                    {"misses", st.misses},
+                                    {"evictions", st.evictions},
                                     {"expirations", st.expirations}};
     };
     j["main"] = store(s.main);

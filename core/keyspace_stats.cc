@@ -1,0 +1,47 @@
+#include "core/keyspace_stats.h"
+
+namespace podcache {
+namespace {
+
+struct CounterText {
+  const char* name;
+  const char* help;
+};
+
+// In the order of KeyspaceStats::Counter.
+constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
+    {"gets", "Get calls on this keyspace, from the app and from peers."},
+    {"gets_from_peers",
+     "Get calls that came from a peer (the owner serving a key to another node)."},
+    {"misses", "Gets that found the key in neither the main nor the hot store."},
+    {"loads", "Loader calls started by this node."},
+    {"loads_deduped", "Gets that joined a load or peer fetch of the same key already in flight."},
+    {"load_errors", "Loader calls that failed (a not-found answer is not an error)."},
+    {"loads_rejected", "Loads refused because the keyspace's load queue was full."},
+    {"not_found", "Misses answered not found (by the loader, or by a cache-aside keyspace)."},
+    {"peer_gets", "Fetches of a key sent to its owner node."},
+    {"peer_errors", "Fetches from the owner node that failed."},
+    {"local_fallback_loads", "Loads done on this node because the key's owner could not answer."},
+    {"ring_disagreements",
+     "Peer Gets for keys that this node's ring gives to another node (rings not yet agreeing)."},
+    {"hot_promotions", "Values of other nodes' popular keys copied into the hot store."},
+    {"sets", "Valid Set calls received, from the app or forwarded by a peer."},
+    {"deletes", "Valid Delete calls received, from the app or forwarded by a peer."},
+    {"broadcasts_sent", "Hot-copy drops and generation bumps sent to peers (one per peer)."},
+    {"broadcast_failures", "Broadcasts to a peer that still failed after every retry."},
+    {"invalidations", "InvalidateKeyspace calls on this node (generation bumps started here)."},
+    {"generations_refused",
+     "Generations sent by peers that were refused for being above the allowed maximum."},
+};
+
+}  // namespace
+
+const char* KeyspaceCounterName(KeyspaceStats::Counter c) {
+  return c >= 0 && c < KeyspaceStats::kNumCounters ? kCounters[c].name : "unknown";
+}
+
+const char* KeyspaceCounterHelp(KeyspaceStats::Counter c) {
+  return c >= 0 && c < KeyspaceStats::kNumCounters ? kCounters[c].help : "Unknown counter.";
+}
+
+}  // namespace podcache
