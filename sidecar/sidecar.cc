@@ -23,6 +23,14 @@
 #include "transport/tls.h"
 
 namespace podcache {
+namespace {
+
+// "host:port" with the port the kernel chose (the listen address may say port 0).
+std::string BoundAddress(const std::string& listen, int port) {
+  return listen.substr(0, listen.rfind(':') + 1) + std::to_string(port);
+}
+
+}  // namespace
 
 Sidecar::Sidecar(Config config) : config_(std::move(config)) {}
 
@@ -63,9 +71,16 @@ Status Sidecar::Start() {
     membership_->PublishNow();  // the first ring without waiting for the debounce
   }
   if (Status s = StartApi(); !s.ok()) return s;
+  // What a supervisor (or a test) that asked for port 0 reads to learn the port.
+  if (config_.clustered()) {
+    LogInfo("listening",
+            {{"api", api_bound_}, {"peer", peer_bound_}, {"http", config_.http_listen}});
+  } else {
+    LogInfo("listening", {{"api", api_bound_}, {"http", config_.http_listen}});
+  }
   ready_ = true;
   LogInfo("podcache ready", {{"version", kPodcacheVersion},
-                             {"api", config_.api_listen},
+                             {"api", api_bound_},
                              {"http", config_.http_listen},
                              {"keyspaces", static_cast<long long>(keyspaces_.size())}});
   return OkStatus();
@@ -147,6 +162,7 @@ Status Sidecar::StartPeerApi() {
   if (peer_server_ == nullptr || selected_port == 0) {
     return UnavailableError("cannot listen on " + config_.peer_listen + " (peer port)");
   }
+  peer_bound_ = BoundAddress(config_.peer_listen, selected_port);
   return OkStatus();
 }
 
@@ -173,6 +189,7 @@ Status Sidecar::StartApi() {
   if (is_unix && ::chmod(socket_path.c_str(), config_.api_socket_mode) != 0) {
     return UnavailableError("cannot chmod " + socket_path);
   }
+  api_bound_ = is_unix ? listen : BoundAddress(listen, selected_port);
   // Serving both for the whole server ("") and by service name, so
   // `grpc_health_probe -service podcache.v1.Cache` works too.
   server_->GetHealthCheckService()->SetServingStatus(true);

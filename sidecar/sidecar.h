@@ -70,6 +70,10 @@ class Sidecar {
   std::unique_ptr<PeerService> peer_service_;
   std::unique_ptr<grpc::Server> peer_server_;
   std::unique_ptr<PeerSource> source_;
+  // The addresses bound, as the "listening" log line names them (port 0 replaced by the port
+  // the kernel chose); set by StartPeerApi and StartApi.
+  std::string peer_bound_;
+  std::string api_bound_;
   std::atomic<bool> ready_{false};
   std::once_flag shutdown_once_;
 };

@@ -13,7 +13,7 @@ from concurrent import futures
 import grpc
 from google.protobuf import descriptor_pb2
 
-from harness import (LoaderApp, Sidecar, cache_pb2, free_port, loader_pb2, loader_pb2_grpc, run_podcache,
+from harness import (LoaderApp, Sidecar, cache_pb2, reserve_port, loader_pb2, loader_pb2_grpc, run_podcache,
                      wait_until)
 import health_pb2
 import reflection_pb2
@@ -128,7 +128,8 @@ class ProcessTest(unittest.TestCase):
         s.proc.wait(10)
         lines = [json.loads(x) for x in s.output().splitlines()]
         self.assertTrue(all({"ts", "level", "msg"} <= set(x) for x in lines))
-        self.assertEqual(lines[0]["msg"], "podcache ready")
+        self.assertEqual([x["msg"] for x in lines[:2]], ["listening", "podcache ready"])
+        self.assertEqual(lines[0]["api"], s.api)
         self.assertNotIn("secret-key-123", s.output())
 
     def terminate_during_a_load(self, grace, key):
@@ -240,7 +241,7 @@ class ProcessTest(unittest.TestCase):
         self.assertIn(b"\n  loads=2\n", stats.stdout)
         self.assertEqual(s.ctl("invalidate", "users").stdout, b"generation 1\n")
         self.assertEqual(s.ctl("nosuchcommand").returncode, 2)
-        down = subprocess_run_ctl("127.0.0.1:%d" % free_port(), "get", "users", "k")
+        down = subprocess_run_ctl("127.0.0.1:%d" % reserve_port(), "get", "users", "k")
         self.assertEqual(down, 3)
 
     def test_bad_configuration_exits_2_naming_the_field(self):
@@ -276,7 +277,7 @@ class ProcessTest(unittest.TestCase):
     def test_port_in_use_fails_to_start(self):
         s = self.sidecar("--keyspace", self.users())
         code, out = run_podcache("--keyspace", "a", "--api-listen", s.api, "--http-listen",
-                                 "127.0.0.1:%d" % free_port())
+                                 "127.0.0.1:%d" % reserve_port())
         self.assertEqual(code, 1)
         self.assertIn("cannot listen", out)
 
