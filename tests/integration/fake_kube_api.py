@@ -25,6 +25,8 @@ from http.server import ThreadingHTTPServer
 
 from quiet_http import QuietHandler
 
+from ports import reserve_port
+
 PREFIX = "/apis/discovery.k8s.io/v1/namespaces/"
 
 
@@ -75,11 +77,17 @@ class FakeKubeApi:
             def do_GET(self):
                 api.handle(self)
 
-        for attempt in range(50):
+        # A reserved port (ports.py), not port 0: a restart binds the same port again, and an
+        # ephemeral port could be taken by any outgoing connection while the server is down.
+        port = port or reserve_port()
+        deadline = time.monotonic() + 10
+        while True:
             try:
-                server = ThreadingHTTPServer(("127.0.0.1", port or 0), Handler)
+                server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
                 break
-            except OSError:  # the old socket of a restart may take a moment to go
+            except OSError as e:  # the old socket of a restart may take a moment to go
+                if time.monotonic() >= deadline:
+                    raise AssertionError("fake Kubernetes API: cannot listen on 127.0.0.1:%d: %s" % (port, e))
                 time.sleep(0.1)
         server.daemon_threads = True
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

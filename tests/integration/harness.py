@@ -9,14 +9,16 @@ import ctypes
 import json
 import os
 import re
+import select
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
+
+from ports import reserve_port
 
 sys.path.insert(0, os.environ["PODCACHE_PYGEN"])
 
@@ -28,6 +30,10 @@ PODCACHE = os.environ["PODCACHE_BIN"]
 PODCACHECTL = os.environ["PODCACHECTL_BIN"]
 
 
+# How long a server process may take to start listening, and to become ready: generous, as under
+# ASan on a busy machine a start takes seconds; a deadline, not a wait.
+START_TIMEOUT = 30.0
+
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
 
 
@@ -37,19 +43,32 @@ def die_with_parent():
     _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_until(predicate, timeout=10.0, what="condition"):
+    """Polls `predicate` until it returns a true value (which is returned), failing after
+    `timeout` seconds with a message naming `what`."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
+
+
+def json_lines(path):
+    """The JSON objects of the complete lines of a log file (a line still being written, and
+    lines that are not JSON such as gRPC's own messages, are skipped)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    out = []
+    for line in data[:data.rfind(b"\n") + 1].splitlines():
+        if line.startswith(b"{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
 
 
 def http_get(url, timeout=5):
@@ -102,8 +121,14 @@ class LoaderApp:
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", os.path.join(SOURCE_DIR, "examples/slow-db/app.py"), "--port", "0", *args],
             stdout=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening "), line
+        # The app binds port 0 and prints "listening <port>" once it serves: wait for that
+        # complete line within a deadline (readline alone would block forever on a hung app).
+        ready, _, _ = select.select([self.proc.stdout], [], [], START_TIMEOUT)
+        line = self.proc.stdout.readline() if ready else ""
+        if not re.fullmatch(r"listening \d+\n", line):
+            self.stop()
+            raise AssertionError("loader app: no \"listening <port>\" line within %.0f s (got %r, status %s)" % (
+                START_TIMEOUT, line, self.proc.returncode))
         self.port = int(line.split()[1])
         self.url = "http://127.0.0.1:%d/cache/{keyspace}/{key}" % self.port
 
@@ -116,33 +141,43 @@ class LoaderApp:
 
 
 class Sidecar:
-    """One podcache process on free loopback ports; ready when /readyz says so."""
+    """One podcache process on loopback. The app API binds port 0 (unless `api_listen` says
+    otherwise) and the address it got is read from podcache's "listening" log line; the HTTP port
+    is reserved (ports.py). The constructor returns once the process listens on every port, and
+    with wait_ready once /readyz says ready; it fails with the log if the process exits first."""
 
     def __init__(self, *args, api_listen=None, env=None, wait_ready=True):
         self.log = tempfile.NamedTemporaryFile(prefix="podcache-", suffix=".log", delete=False)
-        for attempt in range(5):
-            self.http_port = free_port()
-            self.api = api_listen or "127.0.0.1:%d" % free_port()
-            self.args = ["--api-listen", self.api, "--http-listen", "127.0.0.1:%d" % self.http_port, *args]
-            self.proc = subprocess.Popen([PODCACHE, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
-                                         env={**os.environ, **(env or {})}, preexec_fn=die_with_parent)
-            if not wait_ready:
-                return
-            try:
-                wait_until(lambda: self.proc.poll() is not None or self.ready(), what="podcache ready")
-            except AssertionError:
-                output = self.output()
-                self.stop()
-                raise AssertionError("podcache not ready:\n" + output)
-            if self.proc.poll() is None:
-                break
-            # Another process took a port between free_port() and the bind: try new ports.
-            if "cannot listen" not in self.output():
-                output = self.output()
-                self.stop()
-                raise AssertionError("podcache exited %d:\n%s" % (self.proc.returncode, output))
+        self.http_port = reserve_port()
+        self.args = ["--api-listen", api_listen or "127.0.0.1:0", "--http-listen", "127.0.0.1:%d" % self.http_port,
+                     *args]
+        self.proc = subprocess.Popen([PODCACHE, *self.args], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})}, preexec_fn=die_with_parent)
+        try:
+            listening = self.wait_alive(lambda: self.log_line("listening"), "podcache listening")
+            self.api = listening["api"]
+            if wait_ready:
+                self.wait_alive(self.ready, "podcache ready (/readyz 200)")
+        except AssertionError:
+            self.stop()
+            raise
         self.channel = grpc.insecure_channel(self.api)
         self.stub = cache_pb2_grpc.CacheStub(self.channel)
+
+    def wait_alive(self, predicate, what, timeout=START_TIMEOUT):
+        """wait_until(predicate) while the process runs; its exit or the deadline fails with the log."""
+        try:
+            value = wait_until(lambda: self.proc.poll() is not None or predicate(), timeout=timeout, what=what)
+        except AssertionError as e:
+            raise AssertionError("%s; podcache log:\n%s" % (e, self.output()))
+        if self.proc.poll() is not None:
+            raise AssertionError("podcache exited with status %d before %s; log:\n%s" % (
+                self.proc.returncode, what, self.output()))
+        return value
+
+    def log_line(self, msg):
+        """The first complete JSON log line whose msg is `msg`, or None."""
+        return next((line for line in json_lines(self.log.name) if line.get("msg") == msg), None)
 
     def ready(self):
         try:
@@ -154,7 +189,7 @@ class Sidecar:
         return http_get("http://127.0.0.1:%d%s" % (self.http_port, path))
 
     def output(self):
-        with open(self.log.name) as f:
+        with open(self.log.name, errors="replace") as f:
             return f.read()
 
     def ctl(self, *args, input=None):
@@ -169,10 +204,11 @@ class Sidecar:
         self.proc.wait()
         if hasattr(self, "channel"):
             self.channel.close()
-        os.unlink(self.log.name)
+        if os.path.exists(self.log.name):
+            os.unlink(self.log.name)
 
 
-def run_podcache(*args, env=None, timeout=10):
+def run_podcache(*args, env=None, timeout=START_TIMEOUT):
     """Runs podcache to completion (for configuration errors); returns (exit code, output)."""
     r = subprocess.run([PODCACHE, *args], capture_output=True, text=True, timeout=timeout,
                        env={**os.environ, **(env or {})})
@@ -187,7 +223,7 @@ class Cluster:
         from certs import CertFactory
         self.certs = CertFactory()
         self.ca = self.certs.ca()
-        self.peer_ports = [free_port() for _ in range(n)]
+        self.peer_ports = [reserve_port() for _ in range(n)]
         self.members = ["127.0.0.1:%d" % p for p in self.peer_ports]
         self.apps, self.nodes = [], []
         try:

@@ -1,5 +1,7 @@
-"""Real discovery backends for the integration tests, on free loopback ports, killed in cleanup:
-dnsmasq (DNS-SD), a DNS proxy that can misbehave on purpose, and nats-server."""
+"""Real discovery backends for the integration tests, on reserved loopback ports (ports.py), killed
+in cleanup: dnsmasq (DNS-SD), a DNS proxy that can misbehave on purpose, and nats-server. Each
+start waits, within a deadline, for a complete and valid answer from the server itself."""
+import json
 import os
 import shutil
 import socket
@@ -10,20 +12,24 @@ import threading
 import time
 
 from harness import die_with_parent, wait_until
+from ports import reserve_port
+
+# A server process may take seconds to start under ASan on a busy machine: a deadline, not a wait.
+START_TIMEOUT = 30.0
 
 
-def free_udp_tcp_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP (a DNS server binds both)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            u.bind((host, 0))
-            port = u.getsockname()[1]
-            with socket.socket() as t:
-                try:
-                    t.bind((host, port))
-                    return port
-                except OSError:
-                    continue
+def wait_started(proc, predicate, what, log_path):
+    """Waits until `predicate` is true while `proc` runs; its exit or the deadline fails, naming
+    `what` and showing the server's log."""
+    def log():
+        with open(log_path, errors="replace") as f:
+            return f.read()
+    try:
+        wait_until(lambda: proc.poll() is not None or predicate(), timeout=START_TIMEOUT, what=what)
+    except AssertionError as e:
+        raise AssertionError("%s; log:\n%s" % (e, log()))
+    if proc.poll() is not None:
+        raise AssertionError("exited with status %d before %s; log:\n%s" % (proc.returncode, what, log()))
 
 
 def encode_name(name):
@@ -40,6 +46,8 @@ def dns_query(port, name, qtype=1, timeout=0.5):
             data = s.recv(65535)
         except OSError:
             return None
+    if len(data) < 12 or data[:2] != b"\x42\x42" or not data[2] & 0x80:
+        return None  # not an answer to this query
     return data[3] & 0xF, struct.unpack(">H", data[6:8])[0]
 
 
@@ -55,7 +63,7 @@ class Dnsmasq:
         # dnsmasq started as root drops to user nobody, who must still read the hosts files.
         os.chmod(self.dir, 0o755)
         os.chmod(self.hostsdir, 0o755)
-        self.port = port or free_udp_tcp_port()
+        self.port = port or reserve_port()
         self.proc = None
         self.start(srv, records)
 
@@ -68,9 +76,10 @@ class Dnsmasq:
         args += ["--host-record=%s,%s" % (name, ",".join(addrs)) for name, addrs in records]
         self.log = open(os.path.join(self.dir, "dnsmasq.log"), "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        wait_until(lambda: self.proc.poll() is not None or dns_query(self.port, "probe.cluster.local") is not None,
-                   what="dnsmasq answering")
-        assert self.proc.poll() is None, open(os.path.join(self.dir, "dnsmasq.log")).read()
+        # dnsmasq is authoritative for cluster.local: a started dnsmasq answers NXDOMAIN (3).
+        wait_started(self.proc, lambda: (dns_query(self.port, "probe.cluster.local") or (None,))[0] == 3,
+                     "dnsmasq on port %d answering NXDOMAIN for probe.cluster.local" % self.port,
+                     os.path.join(self.dir, "dnsmasq.log"))
 
     def stop(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -151,32 +160,50 @@ class FaultyDns:
         self.sock.close()
 
 
+def nats_info(port):
+    """The INFO object nats-server sends first on a new connection (in plaintext, also when it
+    requires TLS), or None until a complete INFO line arrives."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            buf = b""
+            while b"\r\n" not in buf and len(buf) < 65536:
+                data = s.recv(4096)
+                if not data:
+                    return None
+                buf += data
+    except OSError:
+        return None
+    line = buf.split(b"\r\n", 1)[0]
+    if not line.startswith(b"INFO "):
+        return None
+    try:
+        return json.loads(line[5:])
+    except ValueError:
+        return None
+
+
 class NatsServer:
-    """nats-server on 127.0.0.1: a random port the first time, the same port on restart."""
+    """nats-server on 127.0.0.1 on a reserved port (the same one on restart).
+
+    Not read from its --ports_file_dir file: that file is written in place, and reading it while
+    nats-server was still writing it once failed a run with JSONDecodeError. The server's own INFO
+    line, complete and valid JSON, says it is up."""
 
     def __init__(self, *extra):
         self.dir = tempfile.mkdtemp(prefix="podcache-nats-")
         self.extra = list(extra)
-        self.port = None
+        self.port = reserve_port()
         self.proc = None
+        self.url = ("tls://127.0.0.1:%d" if "--tls" in self.extra else "nats://127.0.0.1:%d") % self.port
         self.start()
 
     def start(self):
-        port_arg = str(self.port) if self.port else "-1"
         self.log = open(os.path.join(self.dir, "nats.log"), "ab")
         self.proc = subprocess.Popen(
-            ["nats-server", "-a", "127.0.0.1", "-p", port_arg, "--ports_file_dir", self.dir, *self.extra],
+            ["nats-server", "-a", "127.0.0.1", "-p", str(self.port), *self.extra],
             stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        ports_file = os.path.join(self.dir, "nats-server_%d.ports" % self.proc.pid)
-        wait_until(lambda: self.proc.poll() is not None or os.path.exists(ports_file), what="nats-server ports file")
-        assert self.proc.poll() is None, open(os.path.join(self.dir, "nats.log")).read()
-        import json
-        with open(ports_file) as f:
-            url = json.load(f)["nats"][0]
-        self.port = int(url.rsplit(":", 1)[1])
-        self.url = "nats://127.0.0.1:%d" % self.port
-        if self.extra and "--tls" in self.extra:
-            self.url = "tls://127.0.0.1:%d" % self.port
+        wait_started(self.proc, lambda: (nats_info(self.port) or {}).get("port") == self.port,
+                     "nats-server INFO on port %d" % self.port, os.path.join(self.dir, "nats.log"))
 
     def stop(self):
         if self.proc is not None:

@@ -190,14 +190,14 @@ class ClusterTest(unittest.TestCase):
 
     def test_adding_a_member_moves_only_its_keys(self):
         import tempfile
-        from harness import free_port
+        from harness import reserve_port
         members_file = tempfile.NamedTemporaryFile("w", suffix=".peers", delete=False)
         self.addCleanup(os.unlink, members_file.name)
         c = self.cluster(3, extra_args=("--peers-file", members_file.name, "--peers-file-poll", "100ms"),
                          peers_for=lambda i, members: [members[i]])
         with open(members_file.name, "w") as f:
             f.write("# the cluster\n" + "\n".join(c.members) + "\n")
-        newcomer = "127.0.0.1:%d" % free_port()
+        newcomer = "127.0.0.1:%d" % reserve_port()
         keys = ["move-%d" % i for i in range(300)]
         http = "127.0.0.1:%d" % c.nodes[0].http_port
 

@@ -3,7 +3,7 @@ modes, record changes, outages and bad answers, IPv6, the member cap, readiness.
 import unittest
 
 import harness
-from harness import Sidecar, cache_pb2, free_port, ring, wait_rings, wait_until
+from harness import Sidecar, cache_pb2, reserve_port, ring, wait_rings, wait_until
 from servers import Dnsmasq, FaultyDns
 
 ZONE = "ns.svc.cluster.local"
@@ -43,7 +43,7 @@ class DnsTest(unittest.TestCase):
         from certs import CertFactory
         certs = CertFactory()
         ca = certs.ca()
-        ports = [free_port() for _ in range(4)]
+        ports = [reserve_port() for _ in range(4)]
         members = ["127.0.0.1:%d" % p for p in ports]
         dns = self.dnsmasq(**dict(zip(("srv", "records"), srv_records(ports[:3]))))
 
@@ -81,7 +81,7 @@ class DnsTest(unittest.TestCase):
         self.assertEqual(nodes[0].proc.wait(timeout=15), 0)
 
     def test_a_records_follow_the_hostsdir_file_and_unknown_name_keeps_members(self):
-        port = free_port()
+        port = reserve_port()
         addrs = ["127.0.0.%d" % i for i in range(2, 6)]
         members = ["%s:%d" % (a, port) for a in addrs]
         dns = self.dnsmasq()
@@ -106,7 +106,7 @@ class DnsTest(unittest.TestCase):
             self.assertEqual(ring(n), sorted(m for i, m in enumerate(members) if i != 1))
 
     def test_ipv6_answers(self):
-        ports = [free_port() for _ in range(2)]
+        ports = [reserve_port() for _ in range(2)]
         v6 = ["[::1]:%d" % p for p in ports]
         # Dual-stack targets (A and AAAA): nodes advertising IPv6 take the AAAA records only.
         srv = [(SRV_NAME, "node%d.peers.%s" % (i, ZONE), p) for i, p in enumerate(ports)]
@@ -118,7 +118,7 @@ class DnsTest(unittest.TestCase):
         self.assertEqual(nodes[1].stub.Get(cache_pb2.GetRequest(keyspace="users", key=b"k6"), timeout=5).value, b"v6")
 
         # A/AAAA mode with IPv6 addresses from a hosts file: bracketed members.
-        port = free_port()
+        port = reserve_port()
         dns.write_hosts("v6", ["::1 six.%s" % ZONE, "fd00::7 six.%s" % ZONE, "127.0.0.9 six.%s" % ZONE])
         six = self.node("[::1]:%d" % port, dns.port, "--dns-name", "six." + ZONE, "--dns-port", str(port))
         wait_until(lambda: ring(six) == sorted(["[::1]:%d" % port, "[fd00::7]:%d" % port]), what="IPv6 members")
@@ -128,7 +128,7 @@ class DnsTest(unittest.TestCase):
         self.assertEqual(metric(four, "podcache_discovery_members"), 1)
 
     def test_bad_answers_keep_the_last_members(self):
-        ports = [free_port() for _ in range(2)]
+        ports = [reserve_port() for _ in range(2)]
         members = ["127.0.0.1:%d" % p for p in ports]
         dns = self.dnsmasq(**dict(zip(("srv", "records"), srv_records(ports))))
         proxy = FaultyDns(dns.port)
@@ -154,7 +154,7 @@ class DnsTest(unittest.TestCase):
         # 30 SRV records do not fit in 512 bytes of UDP: c-ares retries over TCP.
         fake_ports = list(range(20001, 20031))
         srv, records = srv_records(fake_ports)
-        self_port = free_port()
+        self_port = reserve_port()
         member = "127.0.0.1:%d" % self_port
         srv.append((SRV_NAME, "self.peers." + ZONE, self_port))
         records.append(("self.peers." + ZONE, ["127.0.0.1"]))
@@ -165,26 +165,25 @@ class DnsTest(unittest.TestCase):
         r = ring(node)
         self.assertIn(member, r)
         self.assertLessEqual(len(r), 6)  # 5 from DNS, and this node itself
-        uncapped = self.node("127.0.0.1:%d" % free_port(), dns.port, "--dns-name", SRV_NAME)
+        uncapped = self.node("127.0.0.1:%d" % reserve_port(), dns.port, "--dns-name", SRV_NAME)
         wait_until(lambda: metric(uncapped, "podcache_discovery_members") == 31, what="31 members over TCP")
 
     def test_readiness_waits_for_a_first_answer(self):
-        from servers import free_udp_tcp_port
-        dns_port = free_udp_tcp_port()
-        member = "127.0.0.1:%d" % free_port()
+        dns_port = reserve_port()  # held for dnsmasq, started later on it
+        member = "127.0.0.1:%d" % reserve_port()
         # No DNS server at all: the node is not ready (and says so), but keeps trying.
         node = self.node(member, dns_port, "--dns-name", SRV_NAME, wait_ready=False)
         wait_until(lambda: metric(node, "podcache_discovery_errors_total", kind="unreachable") >= 2,
                    what="unreachable DNS counted")
         self.assertFalse(node.ready())
         self.assertEqual(metric(node, "podcache_discovery_synced"), 0)
-        other = "127.0.0.1:%d" % free_port()
+        other = "127.0.0.1:%d" % reserve_port()
         self.dnsmasq(srv=[(SRV_NAME, "a.peers." + ZONE, int(other.split(":")[1]))],
                      records=[("a.peers." + ZONE, ["127.0.0.1"])], port=dns_port)
         wait_until(node.ready, what="ready after the first answer")
         self.assertEqual(ring(node), sorted([member, other]))
         # A name that does not exist (yet) is an answer: the node starts alone.
-        alone = self.node("127.0.0.1:%d" % free_port(), dns_port, "--dns-name", "_peer._tcp.nobody." + ZONE)
+        alone = self.node("127.0.0.1:%d" % reserve_port(), dns_port, "--dns-name", "_peer._tcp.nobody." + ZONE)
         self.assertEqual(len(ring(alone)), 1)
 
 

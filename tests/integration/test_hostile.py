@@ -12,7 +12,7 @@ import unittest
 import grpc
 
 from certs import PEER_NAME, CertFactory
-from harness import (LoaderApp, Sidecar, cache_pb2, free_port, http_get, metric, run_podcache,
+from harness import (LoaderApp, Sidecar, cache_pb2, reserve_port, http_get, metric, run_podcache,
                      wait_until)
 from podcache.peer.v1 import peer_pb2, peer_pb2_grpc
 import health_pb2
@@ -278,7 +278,7 @@ class PeerTest(unittest.TestCase):
 
     def test_a_peer_cannot_disable_invalidation(self):
         # Old: AdvanceGeneration(2^32-1) made the next InvalidateKeyspace wrap to 0: a no-op for good.
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         node = self.node("n0", listen)
         peer = self.peer(listen)
         peer.AdvanceGeneration(peer_pb2.AdvanceGenerationRequest(keyspace="users", generation=2**32 - 1), timeout=5)
@@ -299,7 +299,7 @@ class PeerTest(unittest.TestCase):
 
     def test_undecodable_peer_requests_get_invalid_argument(self):
         # Old: UNIMPLEMENTED with an empty message, as on the app API.
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         self.node("n0", listen)
         cert, key = self.certs.cert("raw")
         creds = grpc.ssl_channel_credentials(root_certificates=read(self.ca[0]), private_key=read(key),
@@ -316,7 +316,7 @@ class PeerTest(unittest.TestCase):
 
     def test_peer_set_with_int64_max_ttl_and_an_oversized_batch(self):
         # Old: the value was gone at once (overflow); a batch of any size ran every lookup.
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         node = self.node("n0", listen)
         peer = self.peer(listen)
         peer.Set(peer_pb2.SetRequest(keyspace="users", key=b"forever", value=b"v", ttl_ms=INT64_MAX), timeout=5)
@@ -330,7 +330,7 @@ class PeerTest(unittest.TestCase):
     def test_handshake_without_a_certificate_is_counted_and_logged_as_json(self):
         # Old: gRPC refused it before podcache's verifier: the counter stayed 0 and gRPC wrote plain
         # text lines to stderr.
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         node = self.node("n0", listen)
         context = ssl.create_default_context(cafile=self.ca[0])
         context.check_hostname = False
@@ -359,7 +359,7 @@ class PeerTest(unittest.TestCase):
 
     def test_certificate_usage_is_checked_on_both_sides(self):
         # Old: a certificate with only serverAuth was accepted as a client.
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         node = self.node("n0", listen)
         server_only = self.peer(listen, self.certs.cert("server-only", eku="serverAuth"))
         with self.assertRaises(grpc.RpcError) as e:
@@ -368,7 +368,7 @@ class PeerTest(unittest.TestCase):
         self.assertEqual(metric(node, "podcache_peer_tls_rejections_total", reason="wrong_usage"), 1)
         self.assertEqual(metric(node, "podcache_gets_total", keyspace="users"), 0)
         # As a client, a node refuses a peer whose server certificate has only clientAuth.
-        listens = ["127.0.0.1:%d" % free_port() for _ in range(2)]
+        listens = ["127.0.0.1:%d" % reserve_port() for _ in range(2)]
         a = self.node("a", listens[0], listens)
         self.node("b", listens[1], listens, cert=self.certs.cert("client-only", eku="clientAuth"))
         for i in range(40):  # some of these keys are b's: a must not get them from b
@@ -380,11 +380,11 @@ class PeerTest(unittest.TestCase):
         # Old: the startup check promised it but never compared them; every handshake then failed.
         cert, _ = self.certs.cert("one")
         _, other_key = self.certs.cert("two")
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         code, out = run_podcache("--keyspace", "a", "--peer-listen", listen, "--advertise", listen,
                                  "--peers", listen, "--tls-cert", cert, "--tls-key", other_key,
-                                 "--tls-ca", self.ca[0], "--http-listen", "127.0.0.1:%d" % free_port(),
-                                 "--api-listen", "127.0.0.1:%d" % free_port())
+                                 "--tls-ca", self.ca[0], "--http-listen", "127.0.0.1:%d" % reserve_port(),
+                                 "--api-listen", "127.0.0.1:%d" % reserve_port())
         self.assertEqual(code, 1, out)
         self.assertIn("does not match the certificate", out)
 

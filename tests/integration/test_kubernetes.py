@@ -12,7 +12,7 @@ import unittest
 from certs import CertFactory
 from fake_kube_api import FakeKubeApi, endpoint
 import harness
-from harness import LoaderApp, Sidecar, cache_pb2, free_port, metric, ring, wait_until
+from harness import LoaderApp, Sidecar, cache_pb2, reserve_port, metric, ring, wait_until
 
 KS = "users"
 
@@ -34,7 +34,7 @@ class KubeEnv:
         self.write("token", "token-1\n")
         self.write("namespace", "shop")
         self.peer_ca, _ = self.certs.ca("peer-ca")
-        self.peer_port = free_port()
+        self.peer_port = reserve_port()
         self.api.default_port = self.peer_port
         self.app = LoaderApp()
         test.addCleanup(self.app.stop)

@@ -8,7 +8,7 @@ import unittest
 import grpc
 
 from certs import PEER_NAME, CertFactory
-from harness import LoaderApp, Sidecar, cache_pb2, free_port, wait_until
+from harness import LoaderApp, Sidecar, cache_pb2, reserve_port, wait_until
 from podcache.peer.v1 import peer_pb2, peer_pb2_grpc
 
 
@@ -57,7 +57,7 @@ class MtlsTest(unittest.TestCase):
         return n
 
     def test_refused_handshakes_are_counted_before_any_cache_operation(self):
-        listen = "127.0.0.1:%d" % free_port()
+        listen = "127.0.0.1:%d" % reserve_port()
         node = self.node("server", [listen, "127.0.0.1:1"], listen)
         request = peer_pb2.GetRequest(keyspace="users", key=b"k")
 
@@ -90,7 +90,7 @@ class MtlsTest(unittest.TestCase):
         channel.close()
 
     def test_certificate_rotation_under_load(self):
-        listens = ["127.0.0.1:%d" % free_port() for _ in range(2)]
+        listens = ["127.0.0.1:%d" % reserve_port() for _ in range(2)]
         dirs = []
         for i in range(2):
             d = os.path.join(self.certs.dir, "node%d-secret" % i)

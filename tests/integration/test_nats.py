@@ -5,7 +5,7 @@ import time
 import unittest
 
 import harness
-from harness import Sidecar, cache_pb2, free_port, ring, wait_rings, wait_until
+from harness import Sidecar, cache_pb2, reserve_port, ring, wait_rings, wait_until
 from servers import NatsServer
 
 KEYSPACE = "users:max_bytes=16MiB,ttl=5m"
@@ -24,7 +24,7 @@ class NatsTest(unittest.TestCase):
         return n
 
     def node(self, nats_url, *extra, member=None, wait_ready=True, heartbeat="200ms", expiry="1500ms"):
-        member = member or "127.0.0.1:%d" % free_port()
+        member = member or "127.0.0.1:%d" % reserve_port()
         s = Sidecar("--keyspace", KEYSPACE, "--peer-listen", member, "--advertise", member, "--insecure-peers",
                     "--discovery", "nats", "--nats-url", nats_url, "--nats-heartbeat", heartbeat,
                     "--nats-expiry", expiry, *extra, wait_ready=wait_ready)
