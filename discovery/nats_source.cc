@@ -73,9 +73,16 @@ struct NatsCallbacks {
     MarkConnected(s, /*reconnected=*/true);
   }
 
-  static void OnClosed(natsConnection*, void* closure) {
+  static void OnClosed(natsConnection* nc, void* closure) {
     NatsPeerSource* s = Self(closure);
     std::lock_guard<std::mutex> lock(s->mu_);
+    if (!s->stopping_) {
+      const char* text = nullptr;
+      natsStatus err = natsConnection_GetLastError(nc, &text);
+      LogError("nats discovery: connection closed for good, not reconnecting (not ready)",
+               {{"url", s->options_.url},
+                {"error", text != nullptr && *text != '\0' ? text : natsStatus_GetText(err)}});
+    }
     s->closed_ = true;
     s->connected_ = false;
     s->cv_.notify_all();  // under the lock: Stop() may destroy the source as soon as it sees it
@@ -215,6 +222,14 @@ Status NatsPeerSource::Connect() {
 
 Status NatsPeerSource::Subscribe(const std::string& subject, natsSubscription** sub) {
   natsStatus s = natsConnection_Subscribe(sub, conn_, subject.c_str(), NatsCallbacks::OnMsg, this);
+  if (s == NATS_CONNECTION_CLOSED) {
+    // nats.c closes the connection for good when the server refuses it twice in a row (wrong
+    // credentials), and its retry thread may do so before the subscriptions are made. That is
+    // the same outcome as a close a moment later (OnClosed logs it; never synced, never ready),
+    // not a failed start: which of the two happened used to depend on thread timing.
+    *sub = nullptr;
+    return OkStatus();
+  }
   if (s != NATS_OK) {
     *sub = nullptr;
     return NatsError("subscribe " + subject, s);
