@@ -126,7 +126,13 @@ class ProcessTest(unittest.TestCase):
         s.stub.Get(cache_pb2.GetRequest(keyspace="users", key=b"secret-key-123"), timeout=5)
         s.terminate()
         s.proc.wait(10)
-        lines = [json.loads(x) for x in s.output().splitlines()]
+        output = s.output()
+        lines = []
+        for x in output.splitlines():
+            try:
+                lines.append(json.loads(x))
+            except ValueError:
+                self.fail("not a JSON line: %r; whole log:\n%s" % (x, output))
         self.assertTrue(all({"ts", "level", "msg"} <= set(x) for x in lines))
         self.assertEqual([x["msg"] for x in lines[:2]], ["listening", "podcache ready"])
         self.assertEqual(lines[0]["api"], s.api)
