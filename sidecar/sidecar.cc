@@ -62,9 +62,18 @@ Status Sidecar::Start() {
     source_ = std::move(source).value();
     Membership* membership = membership_.get();
     std::string source_name = source_->name();
-    if (Status s = source_->Start([membership, source_name](std::vector<std::string> members) {
-          membership->Update(source_name, std::move(members));
-        });
+    // The source's first member set is published at once, not after the debounce, and only then
+    // may the node be ready: a node that said ready while its ring still held only itself would
+    // load keys that other nodes own.
+    std::atomic<bool>* first_ring = &first_ring_;
+    if (Status s =
+            source_->Start([membership, source_name, first_ring](std::vector<std::string> members) {
+              membership->Update(source_name, std::move(members));
+              if (!first_ring->load()) {
+                membership->PublishNow();
+                first_ring->store(true);
+              }
+            });
         !s.ok()) {
       return s;
     }

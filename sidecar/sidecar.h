@@ -45,8 +45,11 @@ class Sidecar {
   // the peer port closes last, so peers' calls in flight finish too. Idempotent.
   void Shutdown();
 
-  // Serving, and the discovery source has synced once (a later outage does not matter).
-  bool ready() const { return ready_.load() && (source_ == nullptr || source_->Synced()); }
+  // Serving, and the discovery source has synced once and its first member set is in the ring
+  // (a later outage does not matter).
+  bool ready() const {
+    return ready_.load() && (source_ == nullptr || (source_->Synced() && first_ring_.load()));
+  }
   const KeyspaceMap& keyspaces() const { return keyspaces_; }
 
  private:
@@ -75,6 +78,7 @@ class Sidecar {
   std::string peer_bound_;
   std::string api_bound_;
   std::atomic<bool> ready_{false};
+  std::atomic<bool> first_ring_{false};  // the source's first member set is published
   std::once_flag shutdown_once_;
 };
 
