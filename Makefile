@@ -3,6 +3,7 @@
 #   make test   - the whole test suite
 #   make asan   - the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan   - the test suite under ThreadSanitizer
+#   make thread-safety - everything built by clang-16 with its lock analysis as errors
 #   make fuzz   - every libFuzzer target for FUZZ_SECONDS (default 60) each
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -11,7 +12,7 @@ export CCACHE_BASEDIR := $(ROOT)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 
-.PHONY: deps build test asan tsan fuzz demo bench clean
+.PHONY: deps build test asan tsan thread-safety fuzz demo bench clean
 
 deps:
 	@$(ROOT)/scripts/install-deps.sh
@@ -40,6 +41,18 @@ tsan: deps
 	cmake --build $(ROOT)/build/tsan -j $(JOBS)
 	cd $(ROOT)/build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 600 -LE integration
+
+# Clang's thread-safety analysis (PODCACHE_THREAD_SAFETY, core/thread_annotations.h): clang-16
+# builds the libraries, both binaries, the tests and the fuzz replayers (not the benchmarks) in
+# build/thread-safety, and fails on a GUARDED_BY member touched without its lock, a REQUIRES
+# function called without it, a lock left held, or an ignored Status. Then `ctest -L thread-safety`
+# proves the analysis still rejects each of those (tests/thread_safety); the test suite itself runs
+# in the other builds.
+thread-safety: deps
+	CC=clang-16 CXX=clang++-16 cmake -S $(ROOT) -B $(ROOT)/build/thread-safety $(CMAKE_FLAGS) \
+	  -DCMAKE_BUILD_TYPE=Debug -DPODCACHE_THREAD_SAFETY=ON -DPODCACHE_BENCH=OFF
+	cmake --build $(ROOT)/build/thread-safety -j $(JOBS)
+	cd $(ROOT)/build/thread-safety && ctest --output-on-failure -L thread-safety
 
 # The fuzz suite (fuzz/, README "Fuzzing"): clang-16 with libFuzzer, ASan and UBSan, in build/fuzz.
 # Each target runs FUZZ_SECONDS, FUZZ_JOBS of them at once (default 1), starting from the

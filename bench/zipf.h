@@ -35,7 +35,7 @@ class SplitMix64 {
 // O(n) once for zeta(n), then O(1) (one pow) per sample instead of a search over a CDF table.
 class ZipfGenerator {
  public:
-  ZipfGenerator(uint64_t n, double theta) : n_(n), theta_(theta) {
+  ZipfGenerator(uint64_t n, double theta) : n_(n) {
     double zeta_n = Zeta(n, theta);
     zeta_n_ = zeta_n;
     alpha_ = 1.0 / (1.0 - theta);
@@ -64,7 +64,6 @@ class ZipfGenerator {
   }
 
   uint64_t n_;
-  double theta_;
   double zeta_n_;
   double alpha_;
   double eta_;

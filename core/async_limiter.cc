@@ -26,7 +26,7 @@ void AsyncLimiter::RunTrampolined(std::function<void()> op) {
 
 bool AsyncLimiter::Submit(std::function<void()> op) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (active_ >= limit_) {
       if (queue_.size() >= max_queue_) return false;
       queue_.push_back(std::move(op));
@@ -41,7 +41,7 @@ bool AsyncLimiter::Submit(std::function<void()> op) {
 void AsyncLimiter::Release() {
   std::function<void()> next;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (queue_.empty()) {
       --active_;
       return;
@@ -53,12 +53,12 @@ void AsyncLimiter::Release() {
 }
 
 int AsyncLimiter::active() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return active_;
 }
 
 size_t AsyncLimiter::queued() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return queue_.size();
 }
 

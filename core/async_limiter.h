@@ -3,7 +3,8 @@
 #include <cstddef>
 #include <deque>
 #include <functional>
-#include <mutex>
+
+#include "core/mutex.h"
 
 namespace podcache {
 
@@ -30,9 +31,9 @@ class AsyncLimiter {
 
   const int limit_;
   const size_t max_queue_;
-  mutable std::mutex mu_;
-  int active_ = 0;
-  std::deque<std::function<void()>> queue_;
+  mutable Mutex mu_;
+  int active_ GUARDED_BY(mu_) = 0;
+  std::deque<std::function<void()>> queue_ GUARDED_BY(mu_);
 };
 
 }  // namespace podcache

@@ -134,7 +134,7 @@ void Log(LogLevel level, std::string_view msg, std::initializer_list<LogField> f
 
 bool LogRateLimiter::Allow(const std::string& key, uint64_t* suppressed) {
   long long now = SystemClock::Get()->NowMs();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   Slot& slot = slots_[key];
   if (slot.used && now - slot.last_ms < interval_ms_) {
     ++slot.suppressed;

@@ -3,10 +3,11 @@
 #include <cstdint>
 #include <initializer_list>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
+
+#include "core/mutex.h"
 
 namespace podcache {
 
@@ -73,8 +74,8 @@ class LogRateLimiter {
     bool used = false;
   };
   const long long interval_ms_;
-  std::mutex mu_;
-  std::map<std::string, Slot> slots_;  // bounded by the callers' key sets
+  Mutex mu_;
+  std::map<std::string, Slot> slots_ GUARDED_BY(mu_);  // bounded by the callers' key sets
 };
 
 }  // namespace podcache

@@ -12,31 +12,31 @@ Reaper::Reaper(Scheduler* scheduler, Millis interval_ms, size_t buckets_per_shar
       shards_per_tick_(shards_per_tick) {}
 
 Reaper::~Reaper() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   stopped_ = true;
   if (task_ != 0) scheduler_->Cancel(task_);
 }
 
 void Reaper::Add(std::weak_ptr<Group> group) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   groups_.push_back(std::move(group));
 }
 
 void Reaper::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (task_ == 0 && !stopped_) Schedule();
 }
 
 void Reaper::Schedule() {
   task_ = scheduler_->RunAfter(interval_ms_, [this] {
     Tick();
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (!stopped_) Schedule();
   });
 }
 
 size_t Reaper::Tick() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   size_t dropped = 0;
   size_t shards = 0;
   for (size_t visited = 0; visited < groups_.size() && shards < shards_per_tick_;) {

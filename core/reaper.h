@@ -2,10 +2,10 @@
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/scheduler.h"
 
 namespace podcache {
@@ -36,17 +36,17 @@ class Reaper {
   size_t Tick();
 
  private:
-  void Schedule();
+  void Schedule() REQUIRES(mu_);
 
   Scheduler* const scheduler_;
   const Millis interval_ms_;
   const size_t buckets_per_shard_;
   const size_t shards_per_tick_;
-  std::mutex mu_;
-  std::vector<std::weak_ptr<Group>> groups_;  // mu_
-  size_t cursor_ = 0;                         // mu_: the next group to visit
-  Scheduler::TaskId task_ = 0;                // mu_
-  bool stopped_ = false;                      // mu_
+  Mutex mu_;
+  std::vector<std::weak_ptr<Group>> groups_ GUARDED_BY(mu_);
+  size_t cursor_ GUARDED_BY(mu_) = 0;  // the next group to visit
+  Scheduler::TaskId task_ GUARDED_BY(mu_) = 0;
+  bool stopped_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace podcache

@@ -3,7 +3,7 @@
 namespace podcache {
 
 Scheduler::TaskId TaskQueue::Add(Millis when, std::function<void()> fn) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   uint64_t id = next_id_++;
   tasks_.emplace(std::make_pair(when, id), std::move(fn));
   when_by_id_.emplace(id, when);
@@ -11,7 +11,7 @@ Scheduler::TaskId TaskQueue::Add(Millis when, std::function<void()> fn) {
 }
 
 bool TaskQueue::Remove(Scheduler::TaskId id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = when_by_id_.find(id);
   if (it == when_by_id_.end()) return false;
   tasks_.erase({it->second, id});
@@ -20,7 +20,7 @@ bool TaskQueue::Remove(Scheduler::TaskId id) {
 }
 
 bool TaskQueue::PopDue(Millis now, std::function<void()>* fn) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (tasks_.empty() || tasks_.begin()->first.first > now) return false;
   auto it = tasks_.begin();
   when_by_id_.erase(it->first.second);
@@ -30,19 +30,19 @@ bool TaskQueue::PopDue(Millis now, std::function<void()>* fn) {
 }
 
 Millis TaskQueue::NextDue() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return tasks_.empty() ? kNoDeadline : tasks_.begin()->first.first;
 }
 
 size_t TaskQueue::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return tasks_.size();
 }
 
 void TaskQueue::Clear() {
   std::map<std::pair<Millis, uint64_t>, std::function<void()>> dropped;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     dropped.swap(tasks_);
     when_by_id_.clear();
   }
@@ -52,7 +52,7 @@ void TaskQueue::Clear() {
 ThreadScheduler::~ThreadScheduler() { Stop(); }
 
 void ThreadScheduler::Start() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   if (thread_.joinable()) return;
   stopping_ = false;
   thread_ = std::thread([this] { Loop(); });
@@ -60,11 +60,11 @@ void ThreadScheduler::Start() {
 
 void ThreadScheduler::Stop() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (!thread_.joinable()) return;
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   thread_.join();
   queue_.Clear();
 }
@@ -77,8 +77,8 @@ Scheduler::TaskId ThreadScheduler::RunAt(Millis when, std::function<void()> fn) 
   // compared with the time the loop sleeps until (or with kNoDeadline while it is awake).
   if (when < sleep_until_.load()) {
     // Taking mu_ orders this notify after the loop's check of NextDue(), so no wake-up is lost.
-    { std::lock_guard lock(mu_); }
-    cv_.notify_one();
+    { MutexLock lock(&mu_); }
+    cv_.NotifyOne();
   }
   return id;
 }
@@ -86,23 +86,23 @@ Scheduler::TaskId ThreadScheduler::RunAt(Millis when, std::function<void()> fn) 
 bool ThreadScheduler::Cancel(TaskId id) { return queue_.Remove(id); }
 
 void ThreadScheduler::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(&mu_);
   while (!stopping_) {
     sleep_until_.store(kNoDeadline);  // awake: every RunAt notifies (cheap, nobody waits)
     std::function<void()> fn;
     if (queue_.PopDue(clock().NowMs(), &fn)) {
-      lock.unlock();
+      mu_.Unlock();
       fn();
       fn = nullptr;
-      lock.lock();
+      mu_.Lock();
       continue;
     }
     Millis next = queue_.NextDue();
     sleep_until_.store(next);
     if (next == kNoDeadline) {
-      cv_.wait(lock);
+      cv_.Wait(&mu_);
     } else {
-      cv_.wait_for(lock, std::chrono::milliseconds(next - clock().NowMs()));
+      cv_.WaitFor(&mu_, std::chrono::milliseconds(next - clock().NowMs()));
     }
   }
 }

@@ -1,16 +1,15 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 
 namespace podcache {
 
@@ -47,10 +46,10 @@ class TaskQueue {
   void Clear();
 
  private:
-  mutable std::mutex mu_;
-  uint64_t next_id_ = 1;
-  std::map<std::pair<Millis, uint64_t>, std::function<void()>> tasks_;
-  std::unordered_map<uint64_t, Millis> when_by_id_;
+  mutable Mutex mu_;
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  std::map<std::pair<Millis, uint64_t>, std::function<void()>> tasks_ GUARDED_BY(mu_);
+  std::unordered_map<uint64_t, Millis> when_by_id_ GUARDED_BY(mu_);
 };
 
 // A scheduler with one thread on the system clock. Owner calls Start() and Stop(); Stop() joins the
@@ -70,11 +69,11 @@ class ThreadScheduler final : public Scheduler {
   void Loop();
 
   TaskQueue queue_;
-  std::mutex mu_;
-  std::condition_variable cv_;
+  Mutex mu_;
+  CondVar cv_;
   std::atomic<Millis> sleep_until_{kNoDeadline};  // when the loop wakes next; kNoDeadline: awake
-  bool stopping_ = false;
-  std::thread thread_;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::thread thread_;  // set under mu_ by Start(); joined by Stop() (the owner's thread)
 };
 
 }  // namespace podcache

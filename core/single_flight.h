@@ -3,13 +3,13 @@
 #include <exception>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/scheduler.h"
 #include "core/status.h"
 
@@ -49,7 +49,7 @@ class SingleFlight {
     std::shared_ptr<Flight> flight;
     bool started = false;
     {
-      std::lock_guard lock(state_->mu);
+      MutexLock lock(&state_->mu);
       auto it = state_->flights.find(std::string(key));
       if (it != state_->flights.end()) {
         flight = it->second;
@@ -94,12 +94,12 @@ class SingleFlight {
 
   // Waiters currently attached to the flight for `key` (0 if none).
   size_t Waiters(std::string_view key) const {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(&state_->mu);
     auto it = state_->flights.find(std::string(key));
     return it == state_->flights.end() ? 0 : it->second->waiters.size();
   }
   size_t InFlight() const {
-    std::lock_guard lock(state_->mu);
+    MutexLock lock(&state_->mu);
     return state_->flights.size();
   }
 
@@ -109,6 +109,7 @@ class SingleFlight {
     Callback callback;
     Scheduler::TaskId timer;
   };
+  // A flight's mutable fields are guarded by its State's mu (which the analysis cannot name here).
   struct Flight {
     std::string key;
     std::vector<Waiter> waiters;
@@ -122,7 +123,7 @@ class SingleFlight {
     void Complete(const std::shared_ptr<Flight>& flight, Result result) {
       std::vector<Waiter> waiters;
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(&mu);
         if (flight->done) return;  // a late Done after the deadline, or a second Done
         flight->done = true;
         auto it = flights.find(flight->key);
@@ -139,7 +140,7 @@ class SingleFlight {
     void ExpireWaiter(const std::shared_ptr<Flight>& flight, uint64_t id) {
       Callback cb;
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(&mu);
         if (flight->done) return;
         auto& ws = flight->waiters;
         for (auto it = ws.begin(); it != ws.end(); ++it) {
@@ -155,8 +156,8 @@ class SingleFlight {
 
     Scheduler* scheduler;
     ErrorFn make_error;
-    mutable std::mutex mu;
-    std::unordered_map<std::string, std::shared_ptr<Flight>> flights;
+    mutable Mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<Flight>> flights GUARDED_BY(mu);
   };
 
   std::shared_ptr<State> state_;

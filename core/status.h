@@ -31,7 +31,11 @@ enum class StatusCode : int {
 std::string_view StatusCodeName(StatusCode code);
 
 // The result of an operation on the data path: a code and, when not OK, a message for humans.
-class Status {
+//
+// [[nodiscard]], like StatusOr: a call that returns one and whose result is dropped does not
+// compile cleanly (-Wunused-result). Handle it; where dropping it is right, say so at the call with
+// IgnoreError() and a comment why.
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -40,6 +44,8 @@ class Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   std::string ToString() const;
+  // Drops this status on purpose (the caller's comment says why). Does nothing.
+  void IgnoreError() const {}
 
   friend bool operator==(const Status& a, const Status& b) {
     return a.code_ == b.code_ && a.message_ == b.message_;
@@ -65,15 +71,17 @@ inline Status UnavailableError(std::string m) { return {StatusCode::kUnavailable
 inline Status InternalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status CancelledError(std::string m) { return {StatusCode::kCancelled, std::move(m)}; }
 
-// Either a value or a non-OK Status.
+// Either a value or a non-OK Status. [[nodiscard]], like Status.
 template <typename T>
-class StatusOr {
+class [[nodiscard]] StatusOr {
  public:
   StatusOr(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   StatusOr(Status status) : v_(std::move(status)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   Status status() const { return ok() ? OkStatus() : std::get<Status>(v_); }
+  // Drops this result on purpose (the caller's comment says why). Does nothing.
+  void IgnoreError() const {}
   // REQUIRES: ok()
   const T& value() const& { return std::get<T>(v_); }
   T& value() & { return std::get<T>(v_); }

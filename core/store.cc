@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <mutex>
 #include <vector>
 
 #include "core/entry_table.h"
 #include "core/hash.h"
 #include "core/lru_policy.h"
+#include "core/mutex.h"
 #include "core/s3fifo_policy.h"
 #include "core/slru_policy.h"
 #include "core/spin_lock.h"
@@ -57,7 +57,7 @@ class alignas(64) Shard {
   ~Shard() { Clear(); }
 
   ValueRef Lookup(std::string_view key, uint32_t hash32, uint32_t generation, const Clock& clock) {
-    std::lock_guard lock(mu_);
+    SpinLockHolder lock(&mu_);
     Entry* e = table_.Find(key, hash32);
     if (e == nullptr) {
       ++stats_.misses;
@@ -81,7 +81,7 @@ class alignas(64) Shard {
   bool Insert(Entry* e, uint64_t generation, const std::atomic<uint64_t>& current, bool replace,
               const Clock& clock) {
     size_t charge = e->Charge();
-    std::lock_guard lock(mu_);
+    SpinLockHolder lock(&mu_);
     if (generation < current.load(std::memory_order_acquire)) {
       ++stats_.rejected;
       return false;
@@ -112,7 +112,7 @@ class alignas(64) Shard {
   }
 
   bool Erase(std::string_view key, uint32_t hash32) {
-    std::lock_guard lock(mu_);
+    SpinLockHolder lock(&mu_);
     Entry* e = table_.Find(key, hash32);
     if (e == nullptr) return false;
     DropLocked(e);
@@ -120,7 +120,7 @@ class alignas(64) Shard {
   }
 
   size_t Reclaim(size_t max_buckets, uint32_t generation, const Clock& clock) {
-    std::lock_guard lock(mu_);
+    SpinLockHolder lock(&mu_);
     size_t dropped = 0;
     size_t n = std::min(max_buckets, table_.num_buckets());
     for (size_t i = 0; i < n; ++i) {
@@ -139,7 +139,7 @@ class alignas(64) Shard {
   }
 
   void Clear() {
-    std::lock_guard lock(mu_);
+    SpinLockHolder lock(&mu_);
     for (size_t i = 0; i < table_.num_buckets(); ++i) {
       for (Entry* e = table_.bucket(i); e;) {
         Entry* next = e->next_in_bucket;
@@ -156,7 +156,7 @@ class alignas(64) Shard {
   }
 
   void AddStats(StoreStats* out) const {
-    std::lock_guard lock(mu_);
+    SpinLockHolder lock(&mu_);
     out->hits += stats_.hits;
     out->misses += stats_.misses;
     out->inserts += stats_.inserts;
@@ -169,27 +169,29 @@ class alignas(64) Shard {
   }
 
  private:
-  size_t Usage() const { return entry_bytes_ + table_.bytes() + policy_.MemoryBytes(); }
+  size_t Usage() const REQUIRES(mu_) {
+    return entry_bytes_ + table_.bytes() + policy_.MemoryBytes();
+  }
 
   static bool IsDead(const Entry* e, uint32_t generation, const Clock& clock) {
     return e->generation != generation || (e->expires_at != 0 && clock.NowMs() >= e->expires_at);
   }
 
   // Unindexes an entry that is in the table and the policy.
-  void DropLocked(Entry* e) {
+  void DropLocked(Entry* e) REQUIRES(mu_) {
     table_.Remove(e->key(), e->hash32);
     ForgetLocked(e);
   }
 
   // Takes an entry already out of the table out of the policy and the accounting.
-  void ForgetLocked(Entry* e) {
+  void ForgetLocked(Entry* e) REQUIRES(mu_) {
     size_t charge = e->Charge();
     policy_.Remove(e, charge);
     Release(e);
   }
 
   // Drops the store's reference to an entry that is out of the table and the policy.
-  void Release(Entry* e) {
+  void Release(Entry* e) REQUIRES(mu_) {
     entry_bytes_ -= e->Charge();
     e->flags &= ~Entry::kFlagIndexed;
     e->Unref();
@@ -197,11 +199,11 @@ class alignas(64) Shard {
 
   mutable SpinLock mu_;
   const size_t capacity_;
-  size_t entry_bytes_ = 0;
-  size_t cursor_ = 0;
-  EntryTable table_;
-  Policy policy_;
-  StoreStats stats_;
+  size_t entry_bytes_ GUARDED_BY(mu_) = 0;
+  size_t cursor_ GUARDED_BY(mu_) = 0;
+  EntryTable table_ GUARDED_BY(mu_);
+  Policy policy_ GUARDED_BY(mu_);
+  StoreStats stats_ GUARDED_BY(mu_);
 };
 
 template <typename Policy>
@@ -250,7 +252,7 @@ class StoreImpl final : public Store {
   }
 
   void AdvanceGeneration(uint64_t generation) override {
-    std::lock_guard lock(advance_mu_);
+    MutexLock lock(&advance_mu_);
     if (generation <= generation_.load(std::memory_order_relaxed)) return;
     generation_.store(generation, std::memory_order_release);
     // Entries keep 32 bits of their generation: empty the store before any entry could be 2^32
@@ -282,8 +284,8 @@ class StoreImpl final : public Store {
   const int shard_bits_;
   const size_t capacity_;
   std::atomic<uint64_t> generation_{0};
-  std::mutex advance_mu_;   // serializes AdvanceGeneration (rare)
-  uint64_t last_clear_ = 0;  // the generation of the last Clear (advance_mu_)
+  Mutex advance_mu_;                                 // serializes AdvanceGeneration (rare)
+  uint64_t last_clear_ GUARDED_BY(advance_mu_) = 0;  // the generation of the last Clear
   std::vector<std::unique_ptr<Shard<Policy>>> shards_;
 };
 

@@ -10,12 +10,12 @@ namespace podcache {
 using web::http::http_response;
 
 void K8sHttp::SetToken(std::string token) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   token_ = std::move(token);
 }
 
 void K8sHttp::Cancel() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   cancelled_ = true;
   if (cancel_current_) cancel_current_();
 }
@@ -38,7 +38,7 @@ StatusOr<K8sReply> K8sHttp::Request(const std::string& path_and_query, Millis ti
   pplx::cancellation_token_source cancel;
   std::string token;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (cancelled_) return CancelledError("stopping");
     cancel_current_ = [cancel] { cancel.cancel(); };
     token = token_;
@@ -46,7 +46,7 @@ StatusOr<K8sReply> K8sHttp::Request(const std::string& path_and_query, Millis ti
   struct Clear {
     K8sHttp* self;
     ~Clear() {
-      std::lock_guard<std::mutex> lock(self->mu_);
+      MutexLock lock(&self->mu_);
       self->cancel_current_ = nullptr;
     }
   } clear{this};

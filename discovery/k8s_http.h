@@ -1,11 +1,11 @@
 #pragma once
 
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "core/status.h"
 
 namespace podcache {
@@ -49,10 +49,10 @@ class K8sHttp {
 
   const std::string api_url_;
   const std::string ca_file_;
-  std::mutex mu_;
-  std::string token_;
-  bool cancelled_ = false;
-  std::function<void()> cancel_current_;
+  Mutex mu_;
+  std::string token_ GUARDED_BY(mu_);
+  bool cancelled_ GUARDED_BY(mu_) = false;
+  std::function<void()> cancel_current_ GUARDED_BY(mu_);
 };
 
 }  // namespace podcache

@@ -19,8 +19,8 @@ struct KubernetesPeerSource::Counters {
   std::atomic<uint64_t> token_reloads{0};
   std::atomic<int64_t> members{0};
   std::atomic<Millis> last_sync_ms{-1};
-  mutable std::mutex mu;
-  std::map<std::string, uint64_t> errors;  // by kind
+  mutable Mutex mu;
+  std::map<std::string, uint64_t> errors GUARDED_BY(mu);  // by kind
 };
 
 namespace {
@@ -110,10 +110,10 @@ Status KubernetesPeerSource::Start(MembersFn on_members) {
 void KubernetesPeerSource::Stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   http_->Cancel();
   thread_.join();
 }
@@ -350,7 +350,7 @@ void KubernetesPeerSource::CountHttpError(const char* request, const K8sReply& r
 
 void KubernetesPeerSource::CountError(const std::string& kind, const std::string& message) {
   {
-    std::lock_guard<std::mutex> lock(counters_->mu);
+    MutexLock lock(&counters_->mu);
     counters_->errors[kind]++;
   }
   if (Stopping()) return;
@@ -372,8 +372,11 @@ bool KubernetesPeerSource::Backoff() {
                                  : std::min(backoff_ms_ * 2, options_.backoff_max_ms);
   // Half fixed, half random: peers that failed together do not retry together.
   Millis wait = backoff_ms_ / 2 + static_cast<Millis>(rng_() % (backoff_ms_ / 2 + 1));
-  std::unique_lock<std::mutex> lock(mu_);
-  return !cv_.wait_for(lock, std::chrono::milliseconds(wait), [this] { return stopping_.load(); });
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait);
+  MutexLock lock(&mu_);
+  while (!stopping_.load() && cv_.WaitUntil(&mu_, until)) {
+  }
+  return !stopping_.load();
 }
 
 std::vector<SourceMetric> KubernetesPeerSource::Metrics() const {
@@ -406,7 +409,7 @@ std::vector<SourceMetric> KubernetesPeerSource::Metrics() const {
                             last < 0 ? -1.0 : (clock_->NowMs() - last) / 1000.0));
   std::vector<std::pair<std::string, uint64_t>> errors;
   {
-    std::lock_guard<std::mutex> lock(c.mu);
+    MutexLock lock(&c.mu);
     errors.assign(c.errors.begin(), c.errors.end());
   }
   AppendSourceMetrics(c.updates.load(), c.members.load(), errors, &out);

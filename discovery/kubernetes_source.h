@@ -1,15 +1,14 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "discovery/k8s_http.h"
 #include "discovery/k8s_objects.h"
 #include "discovery/peer_source.h"
@@ -103,8 +102,10 @@ class KubernetesPeerSource final : public PeerSource {
   std::atomic<bool> synced_{false};
   std::atomic<bool> stopping_{false};
   std::unique_ptr<Counters> counters_;
-  std::mutex mu_;  // guards the wake-up below
-  std::condition_variable cv_;
+  // Orders Stop's setting of stopping_ (an atomic, read without it too) before Backoff's wait, so
+  // the wake-up is not lost.
+  Mutex mu_;
+  CondVar cv_;
   std::thread thread_;
 };
 

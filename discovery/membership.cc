@@ -16,7 +16,7 @@ Membership::Membership(MembershipOptions options, Scheduler* scheduler, ClientLo
       ring_(Ring::Build({options_.self}, options_.vnodes)) {}
 
 void Membership::Update(const std::string& source, std::vector<std::string> members) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   by_source_[source] = std::move(members);
   if (publish_pending_) return;  // the pending publish will take this set too
   publish_pending_ = true;
@@ -26,10 +26,10 @@ void Membership::Update(const std::string& source, std::vector<std::string> memb
 void Membership::PublishNow() { Publish(); }
 
 void Membership::Publish() {
-  std::lock_guard<std::mutex> publishing(publish_mu_);
+  MutexLock publishing(&publish_mu_);
   std::vector<std::string> members;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     publish_pending_ = false;
     for (const auto& [source, set] : by_source_) {
       members.insert(members.end(), set.begin(), set.end());

@@ -37,13 +37,13 @@ struct NatsCallbacks {
   // them all to answer at once).
   static void MarkConnected(NatsPeerSource* s, bool reconnected) {
     {
-      std::lock_guard<std::mutex> lock(s->mu_);
+      MutexLock lock(&s->mu_);
       s->connected_ = true;
       s->need_hello_ = true;
       if (reconnected) s->table_.RefreshAll();
     }
     s->connected_gauge_ = true;
-    s->cv_.notify_all();
+    s->cv_.NotifyAll();
   }
 
   static void OnConnected(natsConnection*, void* closure) {
@@ -54,7 +54,7 @@ struct NatsCallbacks {
   static void OnDisconnected(natsConnection*, void* closure) {
     NatsPeerSource* s = Self(closure);
     {
-      std::lock_guard<std::mutex> lock(s->mu_);
+      MutexLock lock(&s->mu_);
       s->connected_ = false;
       if (s->stopping_) return;
     }
@@ -75,7 +75,7 @@ struct NatsCallbacks {
 
   static void OnClosed(natsConnection* nc, void* closure) {
     NatsPeerSource* s = Self(closure);
-    std::lock_guard<std::mutex> lock(s->mu_);
+    MutexLock lock(&s->mu_);
     if (!s->stopping_) {
       const char* text = nullptr;
       natsStatus err = natsConnection_GetLastError(nc, &text);
@@ -85,14 +85,14 @@ struct NatsCallbacks {
     }
     s->closed_ = true;
     s->connected_ = false;
-    s->cv_.notify_all();  // under the lock: Stop() may destroy the source as soon as it sees it
+    s->cv_.NotifyAll();  // under the lock: Stop() may destroy the source as soon as it sees it
   }
 
   static void OnSubscriptionDone(void* closure) {
     NatsPeerSource* s = Self(closure);
-    std::lock_guard<std::mutex> lock(s->mu_);
+    MutexLock lock(&s->mu_);
     s->subscriptions_done_++;
-    s->cv_.notify_all();
+    s->cv_.NotifyAll();
   }
 
   static void OnError(natsConnection*, natsSubscription*, natsStatus err, void* closure) {
@@ -271,7 +271,7 @@ void NatsPeerSource::HandleMessage(const char* data, int len, const char* reply)
   received_.at(NatsTypeName(m.type))++;
   bool answer = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stopping_) return;
     if (m.type == NatsMessage::Type::kBye) {
       if (table_.Left(m.member)) {
@@ -296,15 +296,15 @@ void NatsPeerSource::HandleMessage(const char* data, int len, const char* reply)
     }
   }
   if (answer) Publish(reply, NatsMessage::Type::kBeat);  // "I am here too", to the asker only
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
-void NatsPeerSource::Report(std::unique_lock<std::mutex>* lock) {
+void NatsPeerSource::Report() {
   if (!synced_.load() || !dirty_) return;
   dirty_ = false;
   std::vector<std::string> members = table_.Members();
   if (table_.size() < options_.max_members) refused_logged_ = false;
-  lock->unlock();
+  mu_.Unlock();
   if (!ever_reported_ || members != reported_) {
     reported_ = members;
     ever_reported_ = true;
@@ -314,22 +314,22 @@ void NatsPeerSource::Report(std::unique_lock<std::mutex>* lock) {
             {{"members", static_cast<long long>(members.size())}});
     on_members_(std::move(members));
   }
-  lock->lock();
+  mu_.Lock();
 }
 
 void NatsPeerSource::Loop() {
   const Clock* clock = SystemClock::Get();
   Millis next_beat = clock->NowMs() + options_.heartbeat_ms;
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   while (!stopping_) {
     Millis now = clock->NowMs();
     if (need_hello_ && connected_) {
       need_hello_ = false;
-      lock.unlock();
+      mu_.Unlock();
       bool sent = Publish(options_.subject.c_str(), NatsMessage::Type::kHello, inbox_.c_str());
       // Once the server has the hello, the answers are on their way.
       if (sent) sent = natsConnection_FlushTimeout(conn_, kFlushTimeoutMs) == NATS_OK;
-      lock.lock();
+      mu_.Lock();
       if (!sent) {
         need_hello_ = connected_;  // try again (the reconnected callback asks again anyway)
       } else if (!synced_.load()) {
@@ -340,9 +340,9 @@ void NatsPeerSource::Loop() {
     }
     if (now >= next_beat) {
       if (connected_) {
-        lock.unlock();
+        mu_.Unlock();
         Publish(options_.subject.c_str(), NatsMessage::Type::kBeat);
-        lock.lock();
+        mu_.Lock();
       }
       next_beat = now + options_.heartbeat_ms;
     }
@@ -357,13 +357,13 @@ void NatsPeerSource::Loop() {
       synced_ = true;
       dirty_ = true;  // the first set, even when empty: this node is the first
     }
-    Report(&lock);
+    Report();
     if (stopping_) break;
     Millis wake = std::min(next_beat, connected_ ? table_.NextExpiry() : kNoDeadline);
     if (!synced_.load()) wake = std::min(wake, sync_at_);
     now = clock->NowMs();
     if ((dirty_ && synced_.load()) || (need_hello_ && connected_)) continue;
-    cv_.wait_for(lock, std::chrono::milliseconds(std::max<Millis>(wake - now, 1)));
+    cv_.WaitFor(&mu_, std::chrono::milliseconds(std::max<Millis>(wake - now, 1)));
   }
 }
 
@@ -371,15 +371,15 @@ void NatsPeerSource::Stop() {
   if (stopped_) return;
   stopped_ = true;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
   if (conn_ != nullptr) {
     bool connected;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       connected = connected_;
     }
     if (connected && Publish(options_.subject.c_str(), NatsMessage::Type::kBye)) {
@@ -393,10 +393,14 @@ void NatsPeerSource::Stop() {
     natsConnection_Close(conn_);
     // nats.c runs callbacks on its own threads: wait until the last one has returned, so none
     // can touch this object after Stop().
-    std::unique_lock<std::mutex> lock(mu_);
-    bool done = cv_.wait_for(lock, std::chrono::milliseconds(kCloseWaitMs),
-                             [&] { return closed_ && subscriptions_done_ >= subscriptions; });
-    lock.unlock();
+    bool done;
+    {
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(kCloseWaitMs);
+      MutexLock lock(&mu_);
+      while (!(closed_ && subscriptions_done_ >= subscriptions) && cv_.WaitUntil(&mu_, until)) {
+      }
+      done = closed_ && subscriptions_done_ >= subscriptions;
+    }
     if (!done) LogError("nats discovery: nats.c did not confirm the close in time");
     for (natsSubscription** sub : {&subject_sub_, &inbox_sub_}) {
       if (*sub != nullptr) natsSubscription_Destroy(*sub);

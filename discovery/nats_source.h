@@ -1,14 +1,13 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "discovery/nats_member_table.h"
 #include "discovery/nats_message.h"
 #include "discovery/peer_source.h"
@@ -72,7 +71,8 @@ class NatsPeerSource final : public PeerSource {
   void HandleMessage(const char* data, int len, const char* reply);
   void Loop();
   bool Publish(const char* subject, NatsMessage::Type type, const char* reply = nullptr);
-  void Report(std::unique_lock<std::mutex>* lock);
+  // Hands the member set to on_members when it changed; unlocks mu_ around that call.
+  void Report() REQUIRES(mu_);
 
   const NatsSourceOptions options_;
   MembersFn on_members_;
@@ -82,17 +82,17 @@ class NatsPeerSource final : public PeerSource {
   __natsSubscription* inbox_sub_ = nullptr;
   std::string inbox_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  NatsMemberTable table_;              // guarded by mu_
-  bool dirty_ = false;                 // guarded by mu_: the table changed since the last report
-  bool connected_ = false;             // guarded by mu_
-  bool need_hello_ = false;            // guarded by mu_
-  Millis sync_at_ = kNoDeadline;       // guarded by mu_
-  bool stopping_ = false;              // guarded by mu_
-  bool closed_ = false;                // guarded by mu_
-  int subscriptions_done_ = 0;         // guarded by mu_
-  bool refused_logged_ = false;        // guarded by mu_
+  mutable Mutex mu_;
+  CondVar cv_;
+  NatsMemberTable table_ GUARDED_BY(mu_);
+  bool dirty_ GUARDED_BY(mu_) = false;  // the table changed since the last report
+  bool connected_ GUARDED_BY(mu_) = false;
+  bool need_hello_ GUARDED_BY(mu_) = false;
+  Millis sync_at_ GUARDED_BY(mu_) = kNoDeadline;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  int subscriptions_done_ GUARDED_BY(mu_) = 0;
+  bool refused_logged_ GUARDED_BY(mu_) = false;
   std::vector<std::string> reported_;  // the loop thread's
   bool ever_reported_ = false;         // the loop thread's
   std::thread thread_;

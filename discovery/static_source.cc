@@ -59,8 +59,12 @@ Status StaticPeerSource::Start(MembersFn on_members) {
 }
 
 void StaticPeerSource::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  while (!cv_.wait_for(lock, std::chrono::milliseconds(poll_ms_), [this] { return stopping_; })) {
+  MutexLock lock(&mu_);
+  for (;;) {
+    const auto poll_at = std::chrono::steady_clock::now() + std::chrono::milliseconds(poll_ms_);
+    while (!stopping_ && cv_.WaitUntil(&mu_, poll_at)) {
+    }
+    if (stopping_) return;
     auto members = Read();
     if (!members.ok()) {
       if (!file_failing_) {
@@ -82,10 +86,10 @@ void StaticPeerSource::Loop() {
 
 void StaticPeerSource::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 

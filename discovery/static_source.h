@@ -1,12 +1,11 @@
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/mutex.h"
 #include "discovery/peer_source.h"
 
 namespace podcache {
@@ -38,11 +37,12 @@ class StaticPeerSource final : public PeerSource {
   const std::string file_;
   const Millis poll_ms_;
   MembersFn on_members_;
+  // The loop's thread (Start's, before the loop starts).
   std::vector<std::string> last_;
   bool file_failing_ = false;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

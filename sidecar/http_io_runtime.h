@@ -6,10 +6,11 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include "core/mutex.h"
 
 namespace podcache {
 
@@ -48,10 +49,10 @@ class HttpIoRuntime {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::vector<std::thread> threads_;
 
-  mutable std::mutex mu_;
-  bool running_ = false;  // guarded by mu_
-  uint64_t next_hook_id_ = 1;
-  std::map<uint64_t, std::function<void()>> stop_hooks_;  // guarded by mu_
+  mutable Mutex mu_;
+  bool running_ GUARDED_BY(mu_) = false;
+  uint64_t next_hook_id_ GUARDED_BY(mu_) = 1;
+  std::map<uint64_t, std::function<void()>> stop_hooks_ GUARDED_BY(mu_);
 };
 
 }  // namespace podcache

@@ -18,7 +18,7 @@ Status GrpcPeerClient::CheckBackoff(size_t calls) {
   Millis now = options_.clock->NowMs();
   int failures = 0;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (now >= backoff_until_) return OkStatus();
     failures = failures_;
   }
@@ -30,7 +30,7 @@ Status GrpcPeerClient::CheckBackoff(size_t calls) {
 void GrpcPeerClient::Finished(const grpc::Status& s) {
   stats_.calls.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) stats_.errors.fetch_add(1, std::memory_order_relaxed);
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
     failures_ = std::min(failures_ + 1, 20);
     Millis backoff =
@@ -45,7 +45,7 @@ void GrpcPeerClient::Release() {
   std::string keyspace;
   std::vector<QueuedGet> batch;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = queued_.begin();
     while (it != queued_.end() && it->second.empty()) it = queued_.erase(it);
     if (it == queued_.end()) {
@@ -73,7 +73,7 @@ void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key, uint64
   QueuedGet get{std::string(key), ring_fingerprint, deadline, std::move(done)};
   Status refused;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (stats_.inflight.load(std::memory_order_relaxed) >= options_.max_inflight) {
       if (queued_count_ < static_cast<size_t>(options_.max_queued)) {
         auto it = queued_.find(keyspace);

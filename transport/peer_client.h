@@ -6,11 +6,11 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "core/mutex.h"
 #include "core/peer.h"
 #include "podcache/peer/v1/peer.grpc.pb.h"
 
@@ -90,7 +90,7 @@ class GrpcPeerClient final : public PeerClient,
   };
 
   // UNAVAILABLE while the peer is backed off (counting `calls` refusals), else OK. Takes mu_.
-  Status CheckBackoff(size_t calls = 1);
+  Status CheckBackoff(size_t calls = 1) EXCLUDES(mu_);
   // Releases a slot and sends queued Gets, if any, as a batch.
   void Release();
   void Finished(const grpc::Status& s);
@@ -108,11 +108,11 @@ class GrpcPeerClient final : public PeerClient,
   const PeerClientOptions options_;
   PeerClientStats stats_;
 
-  std::mutex mu_;
-  std::map<std::string, std::deque<QueuedGet>, std::less<>> queued_;  // by keyspace
-  size_t queued_count_ = 0;
-  int failures_ = 0;  // consecutive UNAVAILABLE failures
-  Millis backoff_until_ = 0;
+  Mutex mu_;
+  std::map<std::string, std::deque<QueuedGet>, std::less<>> queued_ GUARDED_BY(mu_);  // by keyspace
+  size_t queued_count_ GUARDED_BY(mu_) = 0;
+  int failures_ GUARDED_BY(mu_) = 0;  // consecutive UNAVAILABLE failures
+  Millis backoff_until_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace podcache

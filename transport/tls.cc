@@ -10,9 +10,8 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 
-#include <mutex>
-
 #include "core/log.h"
+#include "core/mutex.h"
 
 namespace podcache {
 namespace {
@@ -33,7 +32,7 @@ class CaStore {
   std::shared_ptr<X509_STORE> Get() {
     struct stat st;
     if (::stat(path_.c_str(), &st) != 0) return nullptr;
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (store_ == nullptr || st.st_ino != ino_ || st.st_mtim.tv_sec != mtime_.tv_sec ||
         st.st_mtim.tv_nsec != mtime_.tv_nsec) {
       X509_STORE* s = X509_STORE_new();
@@ -50,10 +49,10 @@ class CaStore {
 
  private:
   const std::string path_;
-  std::mutex mu_;
-  std::shared_ptr<X509_STORE> store_;
-  ino_t ino_ = 0;
-  timespec mtime_{};
+  Mutex mu_;
+  std::shared_ptr<X509_STORE> store_ GUARDED_BY(mu_);
+  ino_t ino_ GUARDED_BY(mu_) = 0;
+  timespec mtime_ GUARDED_BY(mu_){};
 };
 
 // Counts a refused handshake and logs it: one line per reason at most every 10 s (a peer retrying
