@@ -4,6 +4,7 @@
 #   make asan   - the test suite under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make tsan   - the test suite under ThreadSanitizer
 #   make thread-safety - everything built by clang-16 with its lock analysis as errors
+#   make format-check - clang-format-16 over every C++ file (make format applies it)
 #   make fuzz   - every libFuzzer target for FUZZ_SECONDS (default 60) each
 SHELL := /bin/bash
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -12,7 +13,7 @@ export CCACHE_BASEDIR := $(ROOT)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS := -G Ninja -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache
 
-.PHONY: deps build test asan tsan thread-safety fuzz demo bench clean
+.PHONY: deps build test asan tsan thread-safety format-check format fuzz demo bench clean
 
 deps:
 	@$(ROOT)/scripts/install-deps.sh
@@ -48,6 +49,13 @@ tsan: deps
 # function called without it, a lock left held, or an ignored Status. Then `ctest -L thread-safety`
 # proves the analysis still rejects each of those (tests/thread_safety); the test suite itself runs
 # in the other builds.
+# clang-format-16 with the checked-in .clang-format over every tracked C++ file (`make format` fixes).
+format-check: deps
+	$(ROOT)/scripts/check-format.sh
+
+format: deps
+	$(ROOT)/scripts/check-format.sh --fix
+
 thread-safety: deps
 	CC=clang-16 CXX=clang++-16 cmake -S $(ROOT) -B $(ROOT)/build/thread-safety $(CMAKE_FLAGS) \
 	  -DCMAKE_BUILD_TYPE=Debug -DPODCACHE_THREAD_SAFETY=ON -DPODCACHE_BENCH=OFF

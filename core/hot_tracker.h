@@ -46,7 +46,7 @@ class HotTracker {
   const Clock* clock_;
   const uint32_t promote_hits_;
   const Millis window_ms_;
-  const size_t width_;  // power of two
+  const size_t width_;           // power of two
   std::atomic<int64_t> window_;  // number of the current window (time / window_ms)
   std::unique_ptr<std::atomic<uint8_t>[]> sketches_[kSketches];
 };

@@ -57,9 +57,12 @@ void OnAddresses(void* arg, int status, int /*timeouts*/, ares_addrinfo* result)
 
 int AresFamily(AddressFamily family) {
   switch (family) {
-    case AddressFamily::kIpv4: return AF_INET;
-    case AddressFamily::kIpv6: return AF_INET6;
-    case AddressFamily::kAny: break;
+    case AddressFamily::kIpv4:
+      return AF_INET;
+    case AddressFamily::kIpv6:
+      return AF_INET6;
+    case AddressFamily::kAny:
+      break;
   }
   return AF_UNSPEC;
 }
@@ -207,19 +210,28 @@ StatusOr<std::unique_ptr<DnsResolver>> DnsResolver::Create(const DnsResolverOpti
 const char* DnsResolver::ErrorKind(int status) {
   switch (status) {
     case ARES_ENOTFOUND:
-    case ARES_ENONAME: return "nxdomain";
-    case ARES_ENODATA: return "empty";
-    case ARES_ESERVFAIL: return "servfail";
+    case ARES_ENONAME:
+      return "nxdomain";
+    case ARES_ENODATA:
+      return "empty";
+    case ARES_ESERVFAIL:
+      return "servfail";
     case ARES_EREFUSED:
-    case ARES_ENOTIMP: return "refused";
-    case ARES_ETIMEOUT: return "timeout";
-    case ARES_ECONNREFUSED: return "unreachable";
+    case ARES_ENOTIMP:
+      return "refused";
+    case ARES_ETIMEOUT:
+      return "timeout";
+    case ARES_ECONNREFUSED:
+      return "unreachable";
     case ARES_EBADRESP:
     case ARES_EFORMERR:
-    case ARES_EBADNAME: return "bad_answer";
+    case ARES_EBADNAME:
+      return "bad_answer";
     case ARES_ECANCELLED:
-    case ARES_EDESTRUCTION: return "cancelled";
-    default: return "other";
+    case ARES_EDESTRUCTION:
+      return "cancelled";
+    default:
+      return "other";
   }
 }
 

@@ -24,7 +24,7 @@ struct DnsResolverOptions {
 struct DnsOutcome {
   std::vector<std::string> members;  // "host:port", IPv6 bracketed; unsorted, may repeat
   std::string error_kind;
-  std::string detail;  // for logs: the c-ares message, the name that failed
+  std::string detail;   // for logs: the c-ares message, the name that failed
   bool capped = false;  // the SRV answer had more than max_members targets (the rest were cut)
   bool ok() const { return error_kind.empty(); }
 };
@@ -40,9 +40,9 @@ struct DnsOutcome {
 //   bad_answer  malformed or unparsable answer
 //   other       anything else c-ares reports
 //   too_many_members  the answer had more than max_members members (the set was cut)
-inline const char* const kDnsErrorKinds[] = {"nxdomain", "empty", "servfail", "refused",
-                                             "timeout",  "unreachable", "bad_answer", "other",
-                                             "too_many_members"};
+inline const char* const kDnsErrorKinds[] = {"nxdomain",   "empty",   "servfail",
+                                             "refused",    "timeout", "unreachable",
+                                             "bad_answer", "other",   "too_many_members"};
 
 // One c-ares channel (c-ares 1.18: no event thread of its own) driven by the thread that calls
 // Resolve(), through ares_getsock + poll + ares_process_fd. Truncated UDP answers are retried

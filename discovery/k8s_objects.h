@@ -26,8 +26,8 @@ struct SliceMembers {
 // A watch event. `type` is ADDED, MODIFIED, DELETED, BOOKMARK or ERROR.
 struct WatchEvent {
   std::string type;
-  SliceMembers slice;        // ADDED, MODIFIED, DELETED; BOOKMARK: only resource_version
-  int error_code = 0;        // ERROR: the Status object's code (410: resourceVersion too old)
+  SliceMembers slice;         // ADDED, MODIFIED, DELETED; BOOKMARK: only resource_version
+  int error_code = 0;         // ERROR: the Status object's code (410: resourceVersion too old)
   std::string error_message;  // ERROR: the Status object's message
 };
 

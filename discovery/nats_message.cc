@@ -6,9 +6,12 @@ namespace podcache {
 
 const char* NatsTypeName(NatsMessage::Type type) {
   switch (type) {
-    case NatsMessage::Type::kHello: return "hello";
-    case NatsMessage::Type::kBeat: return "beat";
-    case NatsMessage::Type::kBye: return "bye";
+    case NatsMessage::Type::kHello:
+      return "hello";
+    case NatsMessage::Type::kBeat:
+      return "beat";
+    case NatsMessage::Type::kBye:
+      return "bye";
   }
   return "?";
 }

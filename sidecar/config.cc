@@ -38,8 +38,8 @@ Status SetDuration(const std::string& field, const std::string& value, Millis* o
 
 Status SetLoader(LoaderConfig* loader, const std::string& value) {
   if (value == "none" || value.empty()) {
-    *loader = LoaderConfig{LoaderConfig::Kind::kNone, "", loader->timeout_ms,
-                           loader->max_value_bytes};
+    *loader =
+        LoaderConfig{LoaderConfig::Kind::kNone, "", loader->timeout_ms, loader->max_value_bytes};
   } else if (value.rfind("http://", 0) == 0 || value.rfind("https://", 0) == 0) {
     loader->kind = LoaderConfig::Kind::kHttp;
     loader->target = value;
@@ -131,8 +131,9 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
   if (field == "max_bytes" || field == "max_key_bytes" || field == "max_value_bytes") {
     if (Status s = SetBytes(field, value, &bytes); !s.ok()) return s;
     if (field == "max_value_bytes") ks->max_value_bytes_set = true;
-    (field == "max_bytes" ? o.max_bytes : field == "max_key_bytes" ? o.max_key_bytes
-                                                                   : o.max_value_bytes) = bytes;
+    (field == "max_bytes"       ? o.max_bytes
+     : field == "max_key_bytes" ? o.max_key_bytes
+                                : o.max_value_bytes) = bytes;
     return OkStatus();
   }
   if (field == "default_ttl" || field == "ttl") return SetDuration(field, value, &o.default_ttl_ms);
@@ -159,7 +160,8 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
   }
   if (field == "eviction") {
     if (!ParseEvictionPolicy(value, &o.eviction)) {
-      return InvalidArgumentError("eviction: \"" + value + "\" is not lru, slru, s3fifo or wtinylfu");
+      return InvalidArgumentError("eviction: \"" + value +
+                                  "\" is not lru, slru, s3fifo or wtinylfu");
     }
     return OkStatus();
   }
@@ -228,7 +230,8 @@ Status Config::Validate() const {
   if (reap_interval_ms <= 0) return InvalidArgumentError("reap_interval must be > 0");
   static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
   if (!kLevels.count(log_level)) {
-    return InvalidArgumentError("log_level \"" + log_level + "\" is not debug, info, warn or error");
+    return InvalidArgumentError("log_level \"" + log_level +
+                                "\" is not debug, info, warn or error");
   }
   if (Status s = ValidateDiscovery(*this); !s.ok()) return s;
   if (clustered()) {
@@ -265,22 +268,25 @@ Status Config::Validate() const {
       return InvalidArgumentError(where + "declared twice");
     }
     const KeyspaceOptions& o = ks.options;
-    if (!ks.max_value_bytes_set && o.max_bytes >= (64 << 10) && o.max_value_bytes > o.max_bytes / 4) {
-      return InvalidArgumentError(
-          where + "max_bytes " + FormatBytes(o.max_bytes) + " is too small for the default "
-          "max_value_bytes of " + FormatBytes(o.max_value_bytes) + " (a value may use at most a "
-          "quarter of max_bytes): set max_value_bytes to " + FormatBytes(o.max_bytes / 4) +
-          " or less, or max_bytes to " + FormatBytes(o.max_value_bytes * 4) + " or more");
+    if (!ks.max_value_bytes_set && o.max_bytes >= (64 << 10) &&
+        o.max_value_bytes > o.max_bytes / 4) {
+      return InvalidArgumentError(where + "max_bytes " + FormatBytes(o.max_bytes) +
+                                  " is too small for the default "
+                                  "max_value_bytes of " +
+                                  FormatBytes(o.max_value_bytes) +
+                                  " (a value may use at most a "
+                                  "quarter of max_bytes): set max_value_bytes to " +
+                                  FormatBytes(o.max_bytes / 4) + " or less, or max_bytes to " +
+                                  FormatBytes(o.max_value_bytes * 4) + " or more");
     }
     if (Status s = ks.options.Validate(); !s.ok()) return s;  // names the keyspace itself
     if (Status s = ValidateLoader(ks.loader); !s.ok()) {
       return InvalidArgumentError(where + s.message());
     }
     if (ks.options.max_value_bytes + ks.options.max_key_bytes + 1024 > max_message_bytes) {
-      return InvalidArgumentError(where + "max_value_bytes " +
-                                  FormatBytes(ks.options.max_value_bytes) +
-                                  " does not fit in max_message_bytes " +
-                                  FormatBytes(max_message_bytes));
+      return InvalidArgumentError(
+          where + "max_value_bytes " + FormatBytes(ks.options.max_value_bytes) +
+          " does not fit in max_message_bytes " + FormatBytes(max_message_bytes));
     }
   }
   return OkStatus();

@@ -16,7 +16,7 @@ struct LoaderConfig {
   Kind kind = Kind::kNone;
   // http: URL template with {keyspace} and {key}; grpc: the target of podcache.v1.Loader.
   std::string target;
-  Millis timeout_ms = 2000;     // one loader call, whoever waits for it
+  Millis timeout_ms = 2000;      // one loader call, whoever waits for it
   uint64_t max_value_bytes = 0;  // 0: the keyspace's max_value_bytes
 };
 
@@ -45,43 +45,43 @@ struct Config {
 
   // The cluster (off while discovery is static with no peers: a single node).
   std::string peer_listen = "0.0.0.0:7071";  // the peer API (mTLS)
-  std::string advertise;                      // this node's peer address as the others dial it
-  std::string discovery = "static";           // static, dns, kubernetes or nats
-  int max_members = 1024;                     // larger member sets are cut (and logged)
-  std::string peers;                          // static: comma-separated host:port list
-  std::string peers_file;                     // static: file of members, re-read on change
+  std::string advertise;                     // this node's peer address as the others dial it
+  std::string discovery = "static";          // static, dns, kubernetes or nats
+  int max_members = 1024;                    // larger member sets are cut (and logged)
+  std::string peers;                         // static: comma-separated host:port list
+  std::string peers_file;                    // static: file of members, re-read on change
   Millis peers_file_poll_ms = 1000;
   // kubernetes: EndpointSlices of the headless Service (discovery/kubernetes_source.h).
-  std::string k8s_service;                    // required with discovery kubernetes
-  std::string k8s_namespace;                  // default: the pod's (serviceaccount/namespace)
-  std::string k8s_port_name = "peer";         // the EndpointSlice port that is the peer port
-  std::string k8s_api_url;                    // default: https://$KUBERNETES_SERVICE_HOST:PORT
+  std::string k8s_service;             // required with discovery kubernetes
+  std::string k8s_namespace;           // default: the pod's (serviceaccount/namespace)
+  std::string k8s_port_name = "peer";  // the EndpointSlice port that is the peer port
+  std::string k8s_api_url;             // default: https://$KUBERNETES_SERVICE_HOST:PORT
   std::string k8s_serviceaccount_dir = "/var/run/secrets/kubernetes.io/serviceaccount";
-  Millis k8s_watch_timeout_ms = 300000;       // server-side timeoutSeconds of one watch
-  Millis k8s_token_reload_ms = 60000;         // the token is re-read this often (and after 401)
+  Millis k8s_watch_timeout_ms = 300000;  // server-side timeoutSeconds of one watch
+  Millis k8s_token_reload_ms = 60000;    // the token is re-read this often (and after 401)
   // dns: SRV (or A/AAAA with dns_port) records of a headless Service (discovery/dns_source.h).
-  std::string dns_name;                       // required with discovery dns
-  int dns_port = 0;                           // 0: SRV records give ports; else A/AAAA + this port
-  Millis dns_interval_ms = 5000;              // re-resolved this often
-  std::string dns_server;                     // host:port; default: /etc/resolv.conf
-  Millis dns_timeout_ms = 1000;               // one query try
+  std::string dns_name;           // required with discovery dns
+  int dns_port = 0;               // 0: SRV records give ports; else A/AAAA + this port
+  Millis dns_interval_ms = 5000;  // re-resolved this often
+  std::string dns_server;         // host:port; default: /etc/resolv.conf
+  Millis dns_timeout_ms = 1000;   // one query try
   int dns_tries = 2;
   // nats: announce/heartbeat/leave on a subject (discovery/nats_source.h).
-  std::string nats_url;                       // required with discovery nats, e.g. nats://h:4222
-  std::string cluster_name = "podcache";      // names the default subject
-  std::string nats_subject;                   // default: podcache.discovery.<cluster_name>
+  std::string nats_url;                   // required with discovery nats, e.g. nats://h:4222
+  std::string cluster_name = "podcache";  // names the default subject
+  std::string nats_subject;               // default: podcache.discovery.<cluster_name>
   Millis nats_heartbeat_ms = 1000;
-  Millis nats_expiry_ms = 5000;               // members silent this long are dropped
-  std::string nats_creds;                     // .creds file (JWT + NKey)
+  Millis nats_expiry_ms = 5000;  // members silent this long are dropped
+  std::string nats_creds;        // .creds file (JWT + NKey)
   std::string nats_user, nats_password, nats_token;
   std::string nats_tls_ca, nats_tls_cert, nats_tls_key;
-  std::string tls_cert, tls_key, tls_ca;      // PEM files, watched and reloaded
+  std::string tls_cert, tls_key, tls_ca;        // PEM files, watched and reloaded
   std::string tls_peer_name = "podcache-peer";  // the DNS SAN every peer certificate carries
   Millis tls_reload_interval_ms = 10000;
-  bool insecure_peers = false;                // plaintext peers, for local experiments only
-  Millis peer_timeout_ms = 1000;              // bound of one peer call
-  int peer_max_inflight = 16;                 // calls in flight to one peer (then Gets batch)
-  int peer_max_batch = 64;                    // keys per batched peer Get
+  bool insecure_peers = false;    // plaintext peers, for local experiments only
+  Millis peer_timeout_ms = 1000;  // bound of one peer call
+  int peer_max_inflight = 16;     // calls in flight to one peer (then Gets batch)
+  int peer_max_batch = 64;        // keys per batched peer Get
   Millis membership_debounce_ms = 200;
 
   // True when this node has (or may get) peers.

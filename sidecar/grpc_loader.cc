@@ -28,7 +28,8 @@ GrpcLoader::GrpcLoader(const std::string& target, Millis timeout_ms, uint64_t ma
     : impl_(new Impl) {
   grpc::ChannelArguments args;
   // Leave room for the value plus the message's framing.
-  args.SetMaxReceiveMessageSize(static_cast<int>(std::min<uint64_t>(max_value_bytes + 4096, INT32_MAX)));
+  args.SetMaxReceiveMessageSize(
+      static_cast<int>(std::min<uint64_t>(max_value_bytes + 4096, INT32_MAX)));
   impl_->stub = v1::Loader::NewStub(
       grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
   impl_->timeout_ms = timeout_ms;
@@ -48,16 +49,14 @@ void GrpcLoader::Load(std::string_view keyspace, std::string_view key, Millis /*
   uint64_t limit = impl_->max_value_bytes;
   Millis timeout = impl_->timeout_ms;
   impl_->stub->async()->Load(
-      &call->context, &call->request, &call->response,
-      [call, limit, timeout](grpc::Status s) {
+      &call->context, &call->request, &call->response, [call, limit, timeout](grpc::Status s) {
         std::unique_ptr<LoadCall> owned(call);
-        if (s.error_code() == grpc::StatusCode::NOT_FOUND ||
-            (s.ok() && !call->response.found())) {
+        if (s.error_code() == grpc::StatusCode::NOT_FOUND || (s.ok() && !call->response.found())) {
           return call->done(NotFoundError("the loader has no such key"));
         }
         if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-          return call->done(DeadlineExceededError("loader timed out after " +
-                                                  std::to_string(timeout) + " ms"));
+          return call->done(
+              DeadlineExceededError("loader timed out after " + std::to_string(timeout) + " ms"));
         }
         if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
             (s.ok() && call->response.value().size() > limit)) {

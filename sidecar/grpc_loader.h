@@ -16,8 +16,7 @@ class GrpcLoader final : public Loader {
  public:
   GrpcLoader(const std::string& target, Millis timeout_ms, uint64_t max_value_bytes);
   ~GrpcLoader() override;
-  void Load(std::string_view keyspace, std::string_view key, Millis deadline,
-            DoneFn done) override;
+  void Load(std::string_view keyspace, std::string_view key, Millis deadline, DoneFn done) override;
 
  private:
   struct Impl;

@@ -16,8 +16,8 @@ StatusOr<KeyspaceMap> BuildKeyspaces(const Config& config, const GroupEnv& env) 
     if (!loader.ok()) return loader.status();
     auto group = Group::Create(ks.options, std::move(loader).value(), env);
     if (!group.ok()) {
-      return InvalidArgumentError("keyspaces[" + ks.options.name + "]: " +
-                                  group.status().message());
+      return InvalidArgumentError("keyspaces[" + ks.options.name +
+                                  "]: " + group.status().message());
     }
     k.group = std::move(group).value();
     out.emplace(ks.options.name, std::move(k));
@@ -26,8 +26,8 @@ StatusOr<KeyspaceMap> BuildKeyspaces(const Config& config, const GroupEnv& env) 
 }
 
 const char* ApiMethodName(ApiMethod m) {
-  static const char* const kNames[] = {"Get",    "GetMany",            "Set",
-                                       "Delete", "InvalidateKeyspace", "Stats"};
+  static const char* const kNames[] = {"Get",  "GetMany", "Set", "Delete", "InvalidateKeyspace",
+                                       "Stats"};
   return kNames[static_cast<int>(m)];
 }
 

@@ -5,8 +5,8 @@
 
 #include <thread>
 
-#include "sidecar/config_loader.h"
 #include "core/log.h"
+#include "sidecar/config_loader.h"
 #include "sidecar/sidecar.h"
 #include "transport/grpc_util.h"
 

@@ -13,8 +13,7 @@ void Histogram::Observe(double seconds) {
                         std::memory_order_relaxed);
 }
 
-void Histogram::Render(const std::string& name, const std::string& labels,
-                       std::string* out) const {
+void Histogram::Render(const std::string& name, const std::string& labels, std::string* out) const {
   uint64_t cumulative = 0;
   char bound[32];
   std::string sep = labels.empty() ? "" : ",";
@@ -43,7 +42,7 @@ void CallMetrics::Record(StatusCode code, double seconds) {
 }
 
 void CallMetrics::RenderCounts(const std::string& name, const std::string& labels,
-                         std::string* out) const {
+                               std::string* out) const {
   for (int c = 0; c < kNumCodes; ++c) {
     uint64_t n = codes_[c].load(std::memory_order_relaxed);
     if (n == 0) continue;

@@ -14,9 +14,9 @@ namespace podcache {
 // A Prometheus histogram of durations with fixed buckets (seconds). Observe is lock-free.
 class Histogram {
  public:
-  static constexpr std::array<double, 16> kBounds = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,     2.5,   5,    10};
+  static constexpr std::array<double, 16> kBounds = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                                     0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                                     1,      2.5,     5,      10};
   void Observe(double seconds);
   // Appends the _bucket, _sum and _count lines of `name` with the label set `labels`
   // (e.g. `method="Get"`).

@@ -1,8 +1,8 @@
 #include "sidecar/peer_source_factory.h"
 
-#include "discovery/kubernetes_source.h"
 #include "discovery/dns_source.h"
 #include "discovery/host_port.h"
+#include "discovery/kubernetes_source.h"
 #include "discovery/nats_source.h"
 #include "discovery/static_source.h"
 
@@ -10,9 +10,9 @@ namespace podcache {
 
 StatusOr<std::unique_ptr<PeerSource>> MakePeerSource(const Config& config) {
   if (config.discovery == "static") {
-    return std::unique_ptr<PeerSource>(std::make_unique<StaticPeerSource>(
-        StaticPeerSource::ParseMembers(config.peers), config.peers_file,
-        config.peers_file_poll_ms));
+    return std::unique_ptr<PeerSource>(
+        std::make_unique<StaticPeerSource>(StaticPeerSource::ParseMembers(config.peers),
+                                           config.peers_file, config.peers_file_poll_ms));
   }
   if (config.discovery == "kubernetes") {
     KubernetesSourceOptions k;

@@ -6,8 +6,9 @@ namespace podcache {
 
 PeerPool::PeerPool(PeerPoolOptions options)
     : options_(std::move(options)),
-      credentials_(options_.insecure ? grpc::InsecureChannelCredentials()
-                                     : PeerChannelCredentials(options_.tls, options_.tls_rejections)),
+      credentials_(options_.insecure
+                       ? grpc::InsecureChannelCredentials()
+                       : PeerChannelCredentials(options_.tls, options_.tls_rejections)),
       clients_(std::make_shared<const ClientMap>()) {}
 
 std::shared_ptr<GrpcPeerClient> PeerPool::Connect(const std::string& member) const {

@@ -103,8 +103,9 @@ int RunTlsEchoServer(size_t value_size, const std::string& listen, const TlsFile
 
 int RunProxyServer(const std::string& listen, const std::string& upstream, const TlsFiles& tls) {
   // One channel to the upstream, as podcache keeps one channel per peer.
-  ProxyService proxy(
-      grpc::CreateCustomChannel(upstream, PeerChannelCredentials(tls, std::make_shared<TlsRejectionCounters>()), PeerChannelArguments()));
+  ProxyService proxy(grpc::CreateCustomChannel(
+      upstream, PeerChannelCredentials(tls, std::make_shared<TlsRejectionCounters>()),
+      PeerChannelArguments()));
   grpc::EnableDefaultHealthCheckService(true);  // as podcache's app API (sidecar/sidecar.cc)
   grpc::ServerBuilder builder;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials());

@@ -7,7 +7,8 @@ namespace podcache {
 TEST_CASE("FormatHostPort brackets IPv6 literals only") {
   CHECK(FormatHostPort("10.0.0.1", 7071) == "10.0.0.1:7071");
   CHECK(FormatHostPort("fd00::1", 7071) == "[fd00::1]:7071");
-  CHECK(FormatHostPort("pod-1.svc.ns.svc.cluster.local", 80) == "pod-1.svc.ns.svc.cluster.local:80");
+  CHECK(FormatHostPort("pod-1.svc.ns.svc.cluster.local", 80) ==
+        "pod-1.svc.ns.svc.cluster.local:80");
 }
 
 TEST_CASE("BracketIpv6HostPort brackets an IPv6 address followed by a port, nothing else") {
@@ -33,7 +34,7 @@ TEST_CASE("IsValidHostPort accepts names and addresses and refuses everything el
   CHECK_FALSE(IsValidHostPort("10.0.0.1:65536"));
   CHECK_FALSE(IsValidHostPort("10.0.0.1:70x"));
   CHECK_FALSE(IsValidHostPort("10.0.0.1:-1"));
-  CHECK_FALSE(IsValidHostPort("::1:7071"));      // unbracketed IPv6
+  CHECK_FALSE(IsValidHostPort("::1:7071"));  // unbracketed IPv6
   CHECK_FALSE(IsValidHostPort("[nothex]:7071"));
   CHECK_FALSE(IsValidHostPort("a b:7071"));
   CHECK_FALSE(IsValidHostPort("a\n:7071"));

@@ -45,7 +45,9 @@ TEST_CASE("EndpointSlice: ready and not terminating endpoints with the named por
   auto http = ParseSliceList(List(std::string("[") + kSlice + "]"), "http");
   CHECK(http.value().slices[0].members ==
         Members{"10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.5:8080"});
-  CHECK(ParseSliceList(List(std::string("[") + kSlice + "]"), "metrics").value().slices[0]
+  CHECK(ParseSliceList(List(std::string("[") + kSlice + "]"), "metrics")
+            .value()
+            .slices[0]
             .members.empty());
 }
 
@@ -62,7 +64,8 @@ TEST_CASE("EndpointSlice: null endpoints, null ports, null items, FQDN and IPv6 
      "endpoints": [{"addresses": ["pod.example.com"]}], "ports": [{"name": "peer", "port": 7071}]},
     {"metadata": {"name": "e", "resourceVersion": "5"}, "addressType": "IPv4",
      "endpoints": [{"addresses": ["10.1.1.2"]}], "ports": [{"name": "peer", "port": null}]}
-  ])"), "peer");
+  ])"),
+                             "peer");
   REQUIRE(list.ok());
   REQUIRE(list.value().slices.size() == 5);
   for (int i : {0, 1, 3, 4}) CHECK(list.value().slices[i].members.empty());
@@ -73,11 +76,12 @@ TEST_CASE("EndpointSlice: null endpoints, null ports, null items, FQDN and IPv6 
 }
 
 TEST_CASE("EndpointSlice: a port out of range is no port, however wide the number") {
-  for (const char* port : {"4294967297", "18446744073709551615", "-1", "0", "65536",
-                           "9223372036854775808"}) {
+  for (const char* port :
+       {"4294967297", "18446744073709551615", "-1", "0", "65536", "9223372036854775808"}) {
     auto list = ParseSliceList(List(std::string(R"([{"metadata": {"name": "a"},
       "addressType": "IPv4", "endpoints": [{"addresses": ["10.1.1.1"]}],
-      "ports": [{"name": "peer", "port": )") + port + "}]}]"),
+      "ports": [{"name": "peer", "port": )") +
+                                    port + "}]}]"),
                                "peer");
     REQUIRE(list.ok());
     CHECK(list.value().slices[0].members.empty());
@@ -92,7 +96,7 @@ TEST_CASE("EndpointSlice list: paging metadata and malformed bodies") {
   CHECK(page.value().continue_token == "eyJ2IjoibWV0YS5rOHMuaW8vdjEifQ");
   CHECK_FALSE(ParseSliceList("not json", "peer").ok());
   CHECK_FALSE(ParseSliceList("[]", "peer").ok());
-  CHECK_FALSE(ParseSliceList(R"({"items":[]})", "peer").ok());  // no resourceVersion
+  CHECK_FALSE(ParseSliceList(R"({"items":[]})", "peer").ok());             // no resourceVersion
   CHECK_FALSE(ParseSliceList(List(R"([{"metadata":{}}])"), "peer").ok());  // no name
 }
 
@@ -119,13 +123,16 @@ TEST_CASE("Watch events: every type, 410 as an ERROR event, bad events") {
   CHECK(gone.value().error_message == "too old resource version: 1 (1500)");
   CHECK_FALSE(ParseWatchEvent(R"({"type":"ADDED"})", "peer").ok());
   CHECK_FALSE(ParseWatchEvent(R"({"type":"SOMETHING","object":{}})", "peer").ok());
-  CHECK_FALSE(ParseWatchEvent(R"({"type":"MODIFIED","object":{"metadata":{"name":"a"}}})", "peer").ok());
+  CHECK_FALSE(
+      ParseWatchEvent(R"({"type":"MODIFIED","object":{"metadata":{"name":"a"}}})", "peer").ok());
   CHECK_FALSE(ParseWatchEvent(R"({"type":"ADDED","object":{"metadata":{"name":"a")", "peer").ok());
 }
 
 TEST_CASE("Status bodies give their message") {
-  CHECK(StatusMessage(R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})") ==
-        "Unauthorized");
+  CHECK(
+      StatusMessage(
+          R"({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})") ==
+      "Unauthorized");
   CHECK(StatusMessage("<html>bad gateway</html>").empty());
 }
 
@@ -165,10 +172,13 @@ TEST_CASE("Watch stream: events split at every byte boundary parse identically")
   std::erase(slice, '\n');
   std::string body =
       std::string(R"({"type":"ADDED","object":)") + slice + "}\n" +
-      R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1002"}}})" "\n" +
-      R"({"type":"DELETED","object":{"metadata":{"name":"web-abc12","resourceVersion":"1003"}}})" "\r\n" +
+      R"({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"1002"}}})"
       "\n" +
-      R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"gone"}})" "\n";
+      R"({"type":"DELETED","object":{"metadata":{"name":"web-abc12","resourceVersion":"1003"}}})"
+      "\r\n" +
+      "\n" +
+      R"({"type":"ERROR","object":{"kind":"Status","code":410,"message":"gone"}})"
+      "\n";
   Status status;
   std::vector<std::string> whole = SplitAll(body, {}, &status);
   REQUIRE(status.ok());

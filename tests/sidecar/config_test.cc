@@ -237,8 +237,8 @@ TEST_CASE("A broken api token file stops the sidecar instead of turning authenti
   std::string big = WriteFile(std::string(kMaxTokenBytes + 1, 'x'));
   std::string spaced = WriteFile("two words\n");
   std::string good = WriteFile("s3cret\n");
-  for (const std::string& file : {empty, blank, big, spaced, std::string("/tmp"),
-                                  std::string("/nonexistent/token")}) {
+  for (const std::string& file :
+       {empty, blank, big, spaced, std::string("/tmp"), std::string("/nonexistent/token")}) {
     CommandLine cl = Parse({"--keyspace", "a", "--api-token-file", file.c_str()});
     CHECK(cl.exit);
     CHECK(cl.exit_code == 2);
@@ -246,7 +246,8 @@ TEST_CASE("A broken api token file stops the sidecar instead of turning authenti
     CHECK(ReadTokenFile(file).status().message().find(file) != std::string::npos);
   }
   // Also with --api-token set: both at once is an error, never "the empty file wins".
-  CommandLine both = Parse({"--keyspace", "a", "--api-token", "t", "--api-token-file", empty.c_str()});
+  CommandLine both =
+      Parse({"--keyspace", "a", "--api-token", "t", "--api-token-file", empty.c_str()});
   CHECK(both.exit_code == 2);
   both = Parse({"--keyspace", "a", "--api-token", "t", "--api-token-file", good.c_str()});
   CHECK(both.exit_code == 2);
@@ -287,7 +288,8 @@ TEST_CASE("Every config file read error is a message, never an exception") {
 }
 
 TEST_CASE("Keyspace names are unique: twice in the file or twice in flags is exit 2") {
-  CHECK(Parse({"--keyspace", "a:max_bytes=8MiB", "--keyspace", "a:max_bytes=16MiB"}).exit_code == 2);
+  CHECK(Parse({"--keyspace", "a:max_bytes=8MiB", "--keyspace", "a:max_bytes=16MiB"}).exit_code ==
+        2);
   std::string path = WriteFile("keyspaces:\n  - name: a\n  - name: a\n");
   CHECK(Parse({"--config", path.c_str()}).exit_code == 2);
   // One --keyspace replacing the file's keyspace of that name stays allowed.

@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "sidecar/loaders.h"
+
+#include <doctest/doctest.h>
 
 namespace podcache {
 
@@ -35,7 +35,7 @@ TEST_CASE("TtlFromCacheControl: hostile max-age values never mean 'never expires
   CHECK(TtlFromCacheControl("max-age=1e9") == 1);
   // Too large to represent: 2^31 seconds, as RFC 9111 says (max_ttl applies on top).
   const Millis kCap = 2147483648LL * 1000;
-  CHECK(TtlFromCacheControl("max-age=9223372036854775807") == kCap);  // 2^63-1
+  CHECK(TtlFromCacheControl("max-age=9223372036854775807") == kCap);   // 2^63-1
   CHECK(TtlFromCacheControl("max-age=18446744073709551617") == kCap);  // 2^64+1
   CHECK(TtlFromCacheControl("max-age=99999999999999999999999999999") == kCap);
   CHECK(TtlFromCacheControl("max-age=2147483648") == kCap);

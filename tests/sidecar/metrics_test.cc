@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include "sidecar/metrics.h"
+
+#include <doctest/doctest.h>
 
 namespace podcache {
 
