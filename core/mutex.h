@@ -78,10 +78,7 @@ class CondVar {
   // As Wait, for `timeout` at most. False when the time ran out.
   template <typename Rep, typename Period>
   bool WaitFor(Mutex* mu, const std::chrono::duration<Rep, Period>& timeout) REQUIRES(mu) {
-    std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
-    bool notified = cv_.wait_for(lock, timeout) == std::cv_status::no_timeout;
-    lock.release();
-    return notified;
+    return WaitUntil(mu, std::chrono::steady_clock::now() + timeout);
   }
 
   void NotifyOne() { cv_.notify_one(); }

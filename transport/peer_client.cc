@@ -125,6 +125,15 @@ void GrpcPeerClient::GetBatch(std::string_view keyspace, std::span<const std::st
 
 namespace {
 
+// A request naming one key of a keyspace (Set, Delete, DropHot).
+template <typename Request>
+Request KeyRequest(std::string_view keyspace, std::string_view key) {
+  Request r;
+  r.set_keyspace(std::string(keyspace));
+  r.set_key(std::string(key));
+  return r;
+}
+
 // A unary call's state, alive until gRPC's callback.
 template <typename Request, typename Response>
 struct Call {
@@ -220,9 +229,7 @@ void GrpcPeerClient::SendWrite(Request request, Millis deadline, StatusFn done,
 
 void GrpcPeerClient::Set(std::string_view keyspace, std::string_view key, std::string_view value,
                          Millis ttl_ms, Millis deadline, StatusFn done) {
-  peer::v1::SetRequest r;
-  r.set_keyspace(std::string(keyspace));
-  r.set_key(std::string(key));
+  auto r = KeyRequest<peer::v1::SetRequest>(keyspace, key);
   r.set_value(std::string(value));
   r.set_ttl_ms(ttl_ms);
   SendWrite(std::move(r), deadline, std::move(done), &peer::v1::Peer::Stub::async_interface::Set);
@@ -230,19 +237,13 @@ void GrpcPeerClient::Set(std::string_view keyspace, std::string_view key, std::s
 
 void GrpcPeerClient::Delete(std::string_view keyspace, std::string_view key, Millis deadline,
                             StatusFn done) {
-  peer::v1::DeleteRequest r;
-  r.set_keyspace(std::string(keyspace));
-  r.set_key(std::string(key));
-  SendWrite(std::move(r), deadline, std::move(done),
+  SendWrite(KeyRequest<peer::v1::DeleteRequest>(keyspace, key), deadline, std::move(done),
             &peer::v1::Peer::Stub::async_interface::Delete);
 }
 
 void GrpcPeerClient::DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
                              StatusFn done) {
-  peer::v1::DropHotRequest r;
-  r.set_keyspace(std::string(keyspace));
-  r.set_key(std::string(key));
-  SendWrite(std::move(r), deadline, std::move(done),
+  SendWrite(KeyRequest<peer::v1::DropHotRequest>(keyspace, key), deadline, std::move(done),
             &peer::v1::Peer::Stub::async_interface::DropHot);
 }
 
