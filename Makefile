@@ -62,7 +62,7 @@ thread-safety: deps
 	cmake --build $(ROOT)/build/thread-safety -j $(JOBS)
 	cd $(ROOT)/build/thread-safety && ctest --output-on-failure -L thread-safety
 
-# The fuzz suite (fuzz/, README "Fuzzing"): clang-16 with libFuzzer, ASan and UBSan, in build/fuzz.
+# The fuzz suite (fuzz/, docs/development.md "Fuzzing"): clang-16 with libFuzzer, ASan and UBSan, in build/fuzz.
 # Each target runs FUZZ_SECONDS, FUZZ_JOBS of them at once (default 1), starting from the
 # checked-in corpus; new inputs go to build/fuzz/corpus/<name>, crashes to
 # build/fuzz/artifacts/<name>/. FUZZ_TARGETS="config dns_answer" runs only those.
