@@ -104,21 +104,20 @@ GetResult Group::FromEntry(ValueRef v, ValueSource source) const {
   return r;
 }
 
-bool Group::Lookup(std::string_view key, const GetOptions& opts, const GetCallback& done,
-                   Route* route) {
+bool Group::Lookup(std::string_view key, const GetOptions& opts, GetResult* answer, Route* route) {
   if (Status s = CheckKey(key); !s.ok()) {
-    done(ErrorResult(std::move(s)));
+    *answer = ErrorResult(std::move(s));
     return true;
   }
   counters_.Add(KeyspaceStats::kGets);
   if (opts.from_peer) counters_.Add(KeyspaceStats::kGetsFromPeers);
   uint64_t hash = HashBytes(key);
   if (ValueRef v = main_->Lookup(key, hash)) {
-    done(FromEntry(std::move(v), ValueSource::kMain));
+    *answer = FromEntry(std::move(v), ValueSource::kMain);
     return true;
   }
   if (ValueRef v = hot_->Lookup(key, hash)) {
-    done(FromEntry(std::move(v), ValueSource::kHot));
+    *answer = FromEntry(std::move(v), ValueSource::kHot);
     return true;
   }
   counters_.Add(KeyspaceStats::kMisses);
@@ -132,7 +131,7 @@ bool Group::Lookup(std::string_view key, const GetOptions& opts, const GetCallba
 
 void Group::Get(std::string_view key, const GetOptions& opts, GetCallback done) {
   Route route;
-  if (Lookup(key, opts, done, &route)) return;
+  if (GetResult answer; Lookup(key, opts, &answer, &route)) return done(answer);
   if (!route.remote) {
     LoadHere(std::string(key), route.hash, Fill::kOwner, opts.deadline, std::move(done));
     return;

@@ -160,8 +160,10 @@ class Group : public std::enable_shared_from_this<Group> {
   Status CheckKey(std::string_view key) const;
   bool OwnedHere(uint64_t hash, std::string* owner) const;
   // Get's first steps: validation, counters, the main and hot stores, then the route of a miss.
-  // Returns true when `done` has been called (a hit or an invalid key).
-  bool Lookup(std::string_view key, const GetOptions& opts, const GetCallback& done, Route* route);
+  // Returns true when the key is answered now (a hit or an invalid key), with the answer in
+  // `*answer`; false with the miss's route in `*route`. Builds no callback: a hit costs no
+  // allocation beyond the result.
+  bool Lookup(std::string_view key, const GetOptions& opts, GetResult* answer, Route* route);
   // Completes `done` from main or hot if the key is there now.
   bool ServeIfCached(std::string_view key, uint64_t hash,
                      const SingleFlight<GetResult>::Done& done);

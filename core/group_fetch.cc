@@ -27,12 +27,16 @@ void Group::GetMany(std::span<const std::string_view> keys, const GetOptions& op
   auto call = std::make_shared<ManyCall>(keys.size(), std::move(item_done), std::move(all_done));
   FetchesByOwner batch;
   for (size_t i = 0; i < keys.size(); ++i) {
+    Route route;
+    if (GetResult answer; Lookup(keys[i], opts, &answer, &route)) {
+      call->item_done(i, answer);  // a hit or a bad key: answered here, no callback built
+      call->Finished();
+      continue;
+    }
     GetCallback done = [call, i](const GetResult& r) {
       call->item_done(i, r);
       call->Finished();
     };
-    Route route;
-    if (Lookup(keys[i], opts, done, &route)) continue;
     if (!route.remote) {
       LoadHere(std::string(keys[i]), route.hash, Fill::kOwner, opts.deadline, std::move(done));
       continue;

@@ -2,7 +2,6 @@
 import os
 import re
 import threading
-import time
 import unittest
 
 import grpc
@@ -22,6 +21,18 @@ def peer_stub(address, ca, cert=None, key=None):
                                          certificate_chain=cert and read(cert))
     channel = grpc.secure_channel(address, creds, options=[("grpc.ssl_target_name_override", PEER_NAME)])
     return channel, peer_pb2_grpc.PeerStub(channel)
+
+
+def accepts(address, ca, cert_key):
+    """Whether the peer at `address` completes a Get for a client that trusts `ca` and presents
+    `cert_key` (a (cert, key) pair of paths)."""
+    channel, stub = peer_stub(address, ca, *cert_key)
+    try:
+        return stub.Get(peer_pb2.GetRequest(keyspace="users", key=b"probe"), timeout=2).value == b"value-of-probe"
+    except grpc.RpcError:
+        return False
+    finally:
+        channel.close()
 
 
 def rejections(node):
@@ -137,7 +148,12 @@ class MtlsTest(unittest.TestCase):
                 for src, name in ((cert, "tls.crt"), (key, "tls.key"), (bundle, "ca.crt")):
                     os.symlink(src, os.path.join(v, name))
                 swap_symlink(os.path.join(d, "..data"), step)
-            time.sleep(2.5)  # > the reload interval: the nodes now use the new files
+            # Both nodes use the new files once they accept a client of the new CA: v2 (bundle)
+            # while still presenting the old certificate, v3 presenting a certificate of the new CA.
+            ca = self.ca[0] if step == "v2" else new_ca[0]
+            client = self.certs.cert("client-%s" % step, ca="new-ca")
+            wait_until(lambda: all(accepts(listen, ca, client) for listen in listens), timeout=15,
+                       what="both nodes to reload their certificate files (%s)" % step)
         # A client that trusts only the new CA reaches the node: new handshakes use the new certificate.
         channel, stub = peer_stub(listens[0], new_ca[0], *self.certs.cert("client-v3", ca="new-ca"))
         self.assertEqual(stub.Get(peer_pb2.GetRequest(keyspace="users", key=b"after"), timeout=3).value,
