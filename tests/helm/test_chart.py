@@ -179,19 +179,18 @@ class InvalidValues(unittest.TestCase):
         ("example:\n  enabled: true\n  port: 7072\n", "example.port 7072 collides with a sidecar port"),
     ]
 
-    def test_schema_rejects_bad_values(self):
-        for values, message in self.SCHEMA:
+    def assert_all_refused(self, cases, reason):
+        for values, message in cases:
             with self.subTest(values=values):
                 err = chart.render_fails(values)
-                self.assertIn("values don't meet the specifications of the schema", err)
+                self.assertIn(reason, err)
                 self.assertIn(message, err)
 
+    def test_schema_rejects_bad_values(self):
+        self.assert_all_refused(self.SCHEMA, "values don't meet the specifications of the schema")
+
     def test_validate_values_rejects_inconsistent_values(self):
-        for values, message in self.RULES:
-            with self.subTest(values=values):
-                err = chart.render_fails(values)
-                self.assertIn("podcache: invalid values:", err)
-                self.assertIn(message, err)
+        self.assert_all_refused(self.RULES, "podcache: invalid values:")
 
 
 class ParentChart(unittest.TestCase):
