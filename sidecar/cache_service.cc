@@ -179,17 +179,12 @@ grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBu
       keys, opts,
       [response, budget](size_t i, const GetResult& r) {
         v1::KeyResult* result = response->mutable_results(static_cast<int>(i));
-        std::string message;
-        Status status =
-            budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
-        result->set_code(static_cast<int>(status.code()));
-        if (status.ok()) {
-          result->set_value(r.value.value().data(), r.value.value().size());
-          result->set_ttl_ms(r.remaining_ttl_ms);
-          result->set_source(ToProto(r.source));
-        } else {
-          result->set_message(std::move(message));
+        if (!budget->ChargeInto(r.status, r.status.ok() ? r.value.value().size() : 0, result)) {
+          return;
         }
+        result->set_value(r.value.value().data(), r.value.value().size());
+        result->set_ttl_ms(r.remaining_ttl_ms);
+        result->set_source(ToProto(r.source));
       },
       [finish] { finish(OkStatus()); });
   return finish.reactor;

@@ -86,16 +86,11 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBu
       keys, opts,
       [call, budget](size_t i, const GetResult& r) {
         GetBatchItem* item = call->response.mutable_items(static_cast<int>(i));
-        std::string message;
-        Status status =
-            budget->Charge(r.status, r.status.ok() ? r.value.value().size() : 0, &message);
-        item->set_code(static_cast<int>(status.code()));
-        if (status.ok()) {
-          item->set_value(r.value.value().data(), r.value.value().size());
-          item->set_remaining_ttl_ms(r.remaining_ttl_ms);
-        } else {
-          item->set_message(std::move(message));
+        if (!budget->ChargeInto(r.status, r.status.ok() ? r.value.value().size() : 0, item)) {
+          return;
         }
+        item->set_value(r.value.value().data(), r.value.value().size());
+        item->set_remaining_ttl_ms(r.remaining_ttl_ms);
       },
       [reactor, call] { Finish(reactor, call, OkStatus()); });
   return reactor;

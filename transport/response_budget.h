@@ -40,16 +40,21 @@ class ResponseBudget {
     return false;
   }
 
-  // Charges one finished result: `status` and a value of `value_bytes` (when OK). Returns the
-  // status the result reports: its own, or RESOURCE_EXHAUSTED (kOverBudget) when the value does
-  // not fit. For an error, `*message` is set to its text, cut to kMaxMessageBytes.
-  Status Charge(const Status& status, size_t value_bytes, std::string* message) {
+  // Charges one finished result (`status`, and a value of `value_bytes` when OK) and writes its
+  // code, plus its message when it is not OK, into `result` (any proto with set_code and
+  // set_message). The code is the result's own, or RESOURCE_EXHAUSTED (kOverBudget) when the value
+  // does not fit; a message is cut to kMaxMessageBytes. True when the caller should copy the
+  // value in.
+  template <typename Result>
+  bool ChargeInto(const Status& status, size_t value_bytes, Result* result) {
     Status out = status;
     if (out.ok() && !Take(value_bytes)) out = ResourceExhaustedError(kOverBudget);
-    if (out.ok()) return out;
-    *message = Cut(out.message());
-    if (!Take(message->size())) *message = kOverBudget;
-    return out;
+    result->set_code(static_cast<int>(out.code()));
+    if (out.ok()) return true;
+    std::string message = Cut(out.message());
+    if (!Take(message.size())) message = kOverBudget;
+    result->set_message(std::move(message));
+    return false;
   }
 
   // `message` cut to kMaxMessageBytes (on a UTF-8 boundary), for a result's error text.
