@@ -18,7 +18,14 @@ namespace podcache {
 struct PeerValue {
   std::string value;
   Millis remaining_ttl_ms = 0;  // 0 = no expiry
+  bool stale = false;           // served by the owner past its TTL (stale-while-revalidate/-if-error)
 };
+
+// How a client sees its peer (transport's outlier detection, after Envoy's): kUp answers;
+// kSuspect failed its last call(s) but is still tried; kEjected failed too many calls in a row and
+// is not called until its back-off ends: every call is refused at once with UNAVAILABLE.
+enum class PeerHealth { kUp, kSuspect, kEjected };
+std::string_view PeerHealthName(PeerHealth h);
 
 // The client side of the peer protocol, one per remote member (transport implements it).
 // Thread-safe; every call returns at once and calls its callback exactly once (GetBatch: once per
@@ -55,6 +62,11 @@ class PeerClient {
   // Moves the peer's generation of a keyspace forward to at least `generation`.
   virtual void AdvanceGeneration(std::string_view keyspace, uint64_t generation, Millis deadline,
                                  StatusFn done) = 0;
+
+  // The peer's state as this client sees it now.
+  virtual PeerHealth health() const { return PeerHealth::kUp; }
+  // The 99th percentile latency of this peer's recent answered calls, 0 when not known yet.
+  virtual Millis LatencyP99Ms() const { return 0; }
 };
 
 // This node's view of the cluster: the current ring and a client for each member. Membership
