@@ -18,7 +18,7 @@ namespace podcache {
 struct PeerValue {
   std::string value;
   Millis remaining_ttl_ms = 0;  // 0 = no expiry
-  bool stale = false;           // served by the owner past its TTL (stale-while-revalidate/-if-error)
+  bool stale = false;  // served by the owner past its TTL (stale-while-revalidate/-if-error)
 };
 
 // How a client sees its peer (transport's outlier detection, after Envoy's): kUp answers;
