@@ -86,8 +86,8 @@ CertificateInfo Info(X509* cert) {
 }
 
 bool HasDnsSan(X509* cert, const std::string& name) {
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
   bool found = false;
   for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names) && !found; ++i) {
     const GENERAL_NAME* gn = sk_GENERAL_NAME_value(names, i);
@@ -120,9 +120,8 @@ Status ParsePair(const TlsMaterial& m, StackPtr* chain, KeyPtr* key) {
 
 StatusOr<TlsMaterial> ReadTlsMaterial(const TlsFiles& files) {
   TlsMaterial m;
-  for (auto [path, out] : {std::pair{&files.cert, &m.cert_pem},
-                           {&files.key, &m.key_pem},
-                           {&files.ca, &m.ca_pem}}) {
+  for (auto [path, out] :
+       {std::pair{&files.cert, &m.cert_pem}, {&files.key, &m.key_pem}, {&files.ca, &m.ca_pem}}) {
     StatusOr<std::string> text = ReadSmallFile("peer TLS file", *path, kMaxPemBytes);
     if (!text.ok()) return text.status();
     *out = std::move(text).value();
@@ -159,7 +158,8 @@ StatusOr<CertificateInfo> ValidateTlsMaterial(const TlsMaterial& m, const std::s
   KeyPtr key;
   if (Status s = ParsePair(m, &chain, &key); !s.ok()) return s;
   std::shared_ptr<X509_STORE> store = CaStoreFromPem(m.ca_pem);
-  if (store == nullptr) return InvalidArgumentError("the CA file is not a PEM certificate (bundle)");
+  if (store == nullptr)
+    return InvalidArgumentError("the CA file is not a PEM certificate (bundle)");
   X509* leaf = sk_X509_value(chain.get(), 0);
   StackPtr intermediates(sk_X509_new_null());
   for (int i = 1; i < sk_X509_num(chain.get()); ++i) {

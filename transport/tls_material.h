@@ -22,9 +22,9 @@ struct TlsMaterial {
 
 // What a validated certificate is, for logs and metrics (no key material).
 struct CertificateInfo {
-  std::string subject;    // one line, RFC 2253 ("CN=node-a,O=example")
-  std::string serial;     // hex
-  int64_t not_after = 0;  // seconds since the epoch
+  std::string subject;         // one line, RFC 2253 ("CN=node-a,O=example")
+  std::string serial;          // hex
+  int64_t not_after = 0;       // seconds since the epoch
   std::string not_after_text;  // "2026-12-31T23:59:59Z"
 };
 

@@ -140,8 +140,7 @@ StatusOr<std::shared_ptr<TlsReloader>> TlsReloader::Start(const TlsFiles& files,
   return r;
 }
 
-TlsReloader::TlsReloader(const TlsFiles& files, Scheduler* scheduler, std::string dir,
-                         int lock_fd)
+TlsReloader::TlsReloader(const TlsFiles& files, Scheduler* scheduler, std::string dir, int lock_fd)
     : files_(files), scheduler_(scheduler), dir_(std::move(dir)), lock_fd_(lock_fd) {}
 
 TlsReloader::~TlsReloader() {
@@ -220,9 +219,8 @@ Status TlsReloader::Publish(const TlsMaterial& m) {
   }
   // Strictly increasing, so that gRPC's before/after mtime check sees any swap (see the header).
   int64_t mtime = std::max<int64_t>(static_cast<int64_t>(std::time(nullptr)), last_mtime_ + 1);
-  for (auto [file, data] : {std::pair{"/cert.pem", &m.cert_pem},
-                            {"/key.pem", &m.key_pem},
-                            {"/ca.pem", &m.ca_pem}}) {
+  for (auto [file, data] :
+       {std::pair{"/cert.pem", &m.cert_pem}, {"/key.pem", &m.key_pem}, {"/ca.pem", &m.ca_pem}}) {
     if (Status s = WriteFile(path + file, *data, static_cast<time_t>(mtime)); !s.ok()) {
       std::error_code ignored;
       std::filesystem::remove_all(path, ignored);

@@ -88,12 +88,12 @@ TEST_CASE("tls validator: refuses each kind of bad material with its reason") {
   LeafSpec client_only;
   client_only.usage = "clientAuth";
   Case cases[] = {
-      {"mismatched pair", with([&](TlsMaterial& m) { m.cert_pem = Read(pki.Issue("n2")).cert_pem; }),
+      {"mismatched pair",
+       with([&](TlsMaterial& m) { m.cert_pem = Read(pki.Issue("n2")).cert_pem; }),
        "the private key does not match the certificate"},
       {"wrong CA", with([&](TlsMaterial& m) { m.ca_pem = ReadFile(other.ca_file()); }),
        "does not verify against the CA: unable to get local issuer certificate"},
-      {"signed by another CA",
-       with([&](TlsMaterial& m) {
+      {"signed by another CA", with([&](TlsMaterial& m) {
          TlsMaterial o = Read(other.Issue("n3"));
          m.cert_pem = o.cert_pem;
          m.key_pem = o.key_pem;
@@ -110,8 +110,7 @@ TEST_CASE("tls validator: refuses each kind of bad material with its reason") {
       {"garbage key", with([](TlsMaterial& m) { m.key_pem = "-----BEGIN PRIVATE KEY-----\nxx"; }),
        "not a PEM private key"},
       {"empty CA", with([](TlsMaterial& m) { m.ca_pem = ""; }), "CA file is not a PEM"},
-      {"CA bundle cut in the middle of its second certificate",
-       with([&](TlsMaterial& m) {
+      {"CA bundle cut in the middle of its second certificate", with([&](TlsMaterial& m) {
          std::string second = ReadFile(other.ca_file());
          m.ca_pem += second.substr(0, second.size() / 2);
        }),
@@ -158,7 +157,8 @@ TEST_CASE("tls reloader: a certificate replaced before its key keeps the old pai
   CHECK(tls->stats().ok.load() == 1);
 }
 
-TEST_CASE("tls reloader: refuses an expired, misnamed or garbage certificate, then takes a good one") {
+TEST_CASE(
+    "tls reloader: refuses an expired, misnamed or garbage certificate, then takes a good one") {
   TestPki pki("test CA");
   TlsFiles f = pki.Issue("node");
   std::shared_ptr<TlsReloader> tls = LoadTls(f);
