@@ -1,7 +1,10 @@
 // The peer TLS validator (ValidateTlsMaterial) and TlsReloader: which new material is taken, and
 // that a refused one leaves the material in use and the published files untouched.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <filesystem>
@@ -257,6 +260,34 @@ TEST_CASE("tls reloader: private directory, generations kept, files' mtimes and 
     CHECK(Generations(dir) == 2);  // the one in use and the one before
   }
   CHECK(!std::filesystem::exists(dir));
+}
+
+TEST_CASE("tls reloader: removes the directory a killed process left, not a live one's") {
+  TestPki pki("test CA");
+  TlsFiles f = pki.Issue("node");
+  char base[] = "/tmp/podcache-tls-base-XXXXXX";
+  REQUIRE(::mkdtemp(base) != nullptr);
+  const char* saved = std::getenv("TMPDIR");
+  std::string saved_value = saved != nullptr ? saved : "";
+  ::setenv("TMPDIR", base, 1);
+  // What a killed process leaves: a directory whose lock file nobody holds.
+  std::string left = std::string(base) + "/podcache-tls-dead01";
+  REQUIRE(::mkdir(left.c_str(), 0700) == 0);
+  int fd = ::open((left + "/lock").c_str(), O_CREAT | O_WRONLY, 0600);
+  REQUIRE(fd >= 0);
+  ::close(fd);
+  transport_test::ReplaceWith("key material", left + "/key.pem");
+  std::shared_ptr<TlsReloader> live = LoadTls(f);
+  CHECK(!std::filesystem::exists(left));
+  CHECK(live->dir().rfind(std::string(base) + "/podcache-tls-", 0) == 0);
+  std::shared_ptr<TlsReloader> second = LoadTls(f);  // leaves the live one's directory alone
+  CHECK(std::filesystem::exists(live->key_path()));
+  CHECK(second->dir() != live->dir());
+  live.reset();
+  second.reset();
+  saved != nullptr ? ::setenv("TMPDIR", saved_value.c_str(), 1) : ::unsetenv("TMPDIR");
+  CHECK(std::filesystem::is_empty(base));
+  std::filesystem::remove_all(base);
 }
 
 TEST_CASE("tls reloader: re-reads the files every reload interval on its scheduler") {
