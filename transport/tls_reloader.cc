@@ -179,7 +179,10 @@ CertificateInfo TlsReloader::in_use() const {
 void TlsReloader::Poll() {
   MutexLock lock(&mu_);
   StatusOr<TlsMaterial> m = ReadTlsMaterial(files_);
-  if (m.ok() && m.value() == current_) return;
+  if (m.ok() && m.value() == current_) {
+    last_rejected_ = 0;  // back to the material in use: a bad content that returns is told again
+    return;
+  }
   StatusOr<CertificateInfo> verdict =
       m.ok() ? ValidateTlsMaterial(m.value(), files_.peer_name,
                                    static_cast<int64_t>(std::time(nullptr)))
@@ -247,6 +250,14 @@ Status TlsReloader::Publish(const TlsMaterial& m) {
 }
 
 void TlsReloader::Accept(const TlsMaterial& m, const CertificateInfo& info) {
+  std::string changed;
+  if (generation_ > 1) {
+    for (auto [name, same] : {std::pair{"cert", m.cert_pem == current_.cert_pem},
+                              {"key", m.key_pem == current_.key_pem},
+                              {"ca", m.ca_pem == current_.ca_pem}}) {
+      if (!same) changed += std::string(changed.empty() ? "" : ",") + name;
+    }
+  }
   std::shared_ptr<X509_STORE> ca = CaStoreFromPem(m.ca_pem);
   {
     MutexLock lock(&in_use_mu_);
@@ -257,11 +268,17 @@ void TlsReloader::Accept(const TlsMaterial& m, const CertificateInfo& info) {
   last_rejected_ = 0;
   if (generation_ > 1) stats_.ok.fetch_add(1, std::memory_order_relaxed);
   stats_.not_after.store(info.not_after, std::memory_order_relaxed);
-  LogInfo(generation_ == 1 ? "peer TLS certificate loaded" : "peer TLS certificate reloaded",
-          {{"subject", info.subject},
-           {"serial", info.serial},
-           {"not_after", info.not_after_text},
-           {"generation", static_cast<long long>(generation_)}});
+  if (generation_ == 1) {
+    LogInfo(
+        "peer TLS certificate loaded",
+        {{"subject", info.subject}, {"serial", info.serial}, {"not_after", info.not_after_text}});
+  } else {
+    LogInfo("peer TLS certificate reloaded", {{"subject", info.subject},
+                                              {"serial", info.serial},
+                                              {"not_after", info.not_after_text},
+                                              {"changed", changed},
+                                              {"generation", static_cast<long long>(generation_)}});
+  }
 }
 
 }  // namespace podcache

@@ -286,6 +286,7 @@ class MtlsTest(unittest.TestCase):
         self.assertEqual(refused["in_use_serial"].lstrip("0"), serial_of(v1[0]).lstrip("0"))
         reloaded = nodes[0].log_line("peer TLS certificate reloaded")
         self.assertEqual(reloaded["subject"], "CN=node0-v2")
+        self.assertEqual(reloaded["changed"], "cert,key")
         # The material in use lives in a private directory, removed when podcache exits.
         nodes[0].terminate()
         nodes[0].proc.wait(timeout=30)

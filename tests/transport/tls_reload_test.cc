@@ -158,6 +158,18 @@ TEST_CASE("tls reloader: a certificate replaced before its key keeps the old pai
   CHECK(tls->stats().rejected.load() == 1);
   tls->Poll();  // nothing changed
   CHECK(tls->stats().ok.load() == 1);
+
+  // A bad certificate, the files in use again, then the same bad certificate: told again.
+  std::string bad_cert = ReadFile(pki.Issue("node-v3").cert);
+  ReplaceWith(bad_cert, f.cert);
+  tls->Poll();
+  CHECK(tls->stats().rejected.load() == 2);
+  ReplaceFile(next.cert, f.cert);
+  tls->Poll();
+  ReplaceWith(bad_cert, f.cert);
+  tls->Poll();
+  CHECK(tls->stats().rejected.load() == 3);
+  CHECK(tls->in_use().serial == SerialOf(next));
 }
 
 TEST_CASE(
