@@ -167,6 +167,19 @@ std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* memb
     family("podcache_peer_inflight", "gauge", "Calls in flight to a peer.",
            [](const PeerClientStats& s) { return static_cast<uint64_t>(s.inflight.load()); });
   }
+  if (pool != nullptr && pool->options().tls != nullptr) {
+    const TlsReloadStats& tls = pool->options().tls->stats();
+    AppendHelp(&out, "podcache_tls_reloads_total", "counter",
+               "Changed peer TLS files: ok = new material in use, rejected = a distinct content "
+               "refused (the last good pair stays).");
+    out += "podcache_tls_reloads_total{result=\"ok\"} " + std::to_string(tls.ok.load()) + "\n";
+    out += "podcache_tls_reloads_total{result=\"rejected\"} " +
+           std::to_string(tls.rejected.load()) + "\n";
+    AppendHelp(&out, "podcache_tls_certificate_expiry_timestamp_seconds", "gauge",
+               "notAfter of the peer certificate in use, in seconds since the epoch.");
+    out += "podcache_tls_certificate_expiry_timestamp_seconds " +
+           std::to_string(tls.not_after.load()) + "\n";
+  }
   if (tls_rejections != nullptr) {
     AppendHelp(&out, "podcache_peer_tls_rejections_total", "counter",
                "Peer TLS handshakes refused by this node, by reason.");

@@ -21,6 +21,7 @@
 #include "transport/peer_pool.h"
 #include "transport/peer_service.h"
 #include "transport/tls.h"
+#include "transport/tls_reloader.h"
 
 namespace podcache {
 namespace {
@@ -129,11 +130,16 @@ Status Sidecar::StartCluster(GroupEnv* env) {
   }
   PeerPoolOptions pool;
   pool.insecure = config_.insecure_peers;
-  // The peer TLS files, for the pool (client) and, through pool_->options(), the peer port.
-  pool.tls = TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
-                      static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)};
+  // The peer TLS material in use, for the pool (client) and, through pool_->options(), the peer
+  // port: the files are re-read every tls_reload_interval and a new pair is used only once it is
+  // complete and valid.
   if (!pool.insecure) {
-    if (Status s = CheckTlsFiles(pool.tls); !s.ok()) return s;
+    TlsFiles files{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
+                   config_.tls_reload_interval_ms};
+    if (Status s = CheckTlsFiles(files); !s.ok()) return s;
+    StatusOr<std::shared_ptr<TlsReloader>> tls = TlsReloader::Start(files, &scheduler_);
+    if (!tls.ok()) return tls.status();
+    pool.tls = std::move(tls).value();
   }
   tls_rejections_ = std::make_shared<TlsRejectionCounters>();
   pool.tls_rejections = tls_rejections_;
