@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 
@@ -86,7 +87,8 @@ class FaultLoader:
         line = self.proc.stdout.readline() if ready else ""
         if not re.fullmatch(r"listening \d+\n", line):
             self.stop()
-            raise AssertionError("fault loader: no \"listening <port>\" line within %.0f s (got %r)" % (START_TIMEOUT, line))
+            raise AssertionError("fault loader: no \"listening <port>\" line within %.0f s (got %r)" % (
+                START_TIMEOUT, line))
         self.port = int(line.split()[1])
         self.base = "http://%s:%d" % (host, self.port)
         self.url = self.base + "/cache/{keyspace}/{key}"
@@ -101,6 +103,12 @@ class FaultLoader:
         if cache_control is not None:
             q.append("cache_control=" + cache_control.replace(" ", "%20").replace("=", "%3D").replace(",", "%2C"))
         code, body = http_get(self.base + "/set?" + "&".join(q))
+        assert code == 200, body
+
+    def put(self, key, value, keyspace=KS):
+        """The database changes: later loads of the key answer `value` (bytes)."""
+        code, body = http_get(self.base + "/put?" + urllib.parse.urlencode({"name": keyspace + "/" + key,
+                                                                            "value": value.decode()}))
         assert code == 200, body
 
     def call_times(self, key, keyspace=KS):
@@ -151,8 +159,9 @@ class FaultNode:
         except AssertionError as e:
             raise AssertionError("node %d: %s; log:\n%s" % (self.index, e, self.output()[-4000:]))
         if self.proc.poll() is not None:
-            raise AssertionError("node %d exited with status %d before %s; log:\n%s" % (
-                self.index, self.proc.returncode, what, self.output()[-4000:]))
+            raise AssertionError("node %d exited with status %d before %s (a binary without issue 14's options? "
+                                 "PODCACHE_FAULTS_LEGACY=1 measures one); log:\n%s" % (
+                                     self.index, self.proc.returncode, what, self.output()[-4000:]))
 
     def ready(self):
         try:
@@ -249,7 +258,8 @@ class FaultCluster:
     def keys_owned_by(self, i, prefix, count):
         candidates = ["%s-%d" % (prefix, j) for j in range(count * 3 * len(self.nodes) + 30)]
         owned = [k for k, o in self.owners(candidates).items() if o == i][:count]
-        assert len(owned) == count, "only %d of %d keys with prefix %s owned by node %d" % (len(owned), count, prefix, i)
+        assert len(owned) == count, "only %d of %d keys with prefix %s owned by node %d" % (
+            len(owned), count, prefix, i)
         return owned
 
     def close(self):

@@ -8,6 +8,7 @@ GET /cache/{keyspace}/{key}   a load: counted per key (with its start time on CL
                               the Cache-Control header when set
 GET /calls                    {"<keyspace>/<key>": [start times...]} of every load so far
 GET /set?status=500&delay_ms=200&cache_control=...   changes the behaviour for the next loads
+GET /put?name=<keyspace>/<key>&value=<v>   the "database" changes: loads of that key answer <v>
 Prints "listening <port>" once it serves."""
 import argparse
 import json
@@ -26,6 +27,7 @@ def main():
     args = p.parse_args()
     state = {"status": 200, "delay_ms": args.delay_ms, "cache_control": ""}
     calls = {}
+    values = {}  # "<keyspace>/<key>" -> the value the database has now, when not "value-of-<key>"
     lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -61,6 +63,13 @@ def main():
                     if "cache_control" in q:
                         state["cache_control"] = q["cache_control"][0]
                 return self.reply(200, b"ok\n")
+            if url.path == "/put":
+                q = urllib.parse.parse_qs(url.query)
+                with lock:
+                    if len(values) >= MAX_KEYS:
+                        return self.reply(507, b"too many values\n")
+                    values[q["name"][0]] = q["value"][0].encode()
+                return self.reply(200, b"ok\n")
             parts = url.path.split("/")
             if len(parts) != 4 or parts[1] != "cache":
                 return self.reply(400, b"want /cache/{keyspace}/{key}\n")
@@ -70,11 +79,12 @@ def main():
                 if name in calls or len(calls) < MAX_KEYS:
                     calls.setdefault(name, []).append(start)
                 status, delay_ms, cache_control = state["status"], state["delay_ms"], state["cache_control"]
+                value = values.get(name, ("value-of-" + urllib.parse.unquote(parts[3])).encode())
             time.sleep(delay_ms / 1000)
             headers = [("Cache-Control", cache_control)] if cache_control else []
             if status != 200:
                 return self.reply(status, b"database error\n")
-            self.reply(200, ("value-of-" + urllib.parse.unquote(parts[3])).encode(), headers)
+            self.reply(200, value, headers)
 
     # One connection per concurrent load: a deep backlog, so that a burst is not stalled by SYN retries.
     ThreadingHTTPServer.request_queue_size = 1024

@@ -7,6 +7,7 @@ Runs as root with `ip` and `nft` (else skipped). PODCACHE_FAULTS_PARTITION_SECON
 partition for local iteration (default 15); PODCACHE_FAULTS_LEGACY=1 runs a binary that predates
 issue 14 (fault_cluster.py)."""
 import itertools
+import json
 import os
 import socket
 import ssl
@@ -17,7 +18,7 @@ import unittest
 import grpc
 
 import netns
-from fault_cluster import (KS, LEGACY, FaultCluster, Load, cache_pb2, get, percentile, report, source_name,
+from fault_cluster import (KS, FaultCluster, Load, cache_pb2, get, percentile, report, source_name,
                            summary)
 from harness import wait_until
 
@@ -37,14 +38,31 @@ def between(recs, t0, t1):
     return [r for r in recs if t0 <= r.start < t1]
 
 
+def _names_ejected(obj, peer):
+    """Whether JSON `obj` has an object naming `peer` (as a value or a key) with the state "ejected"."""
+    if isinstance(obj, dict):
+        values = list(obj.values())
+        if peer in values and "ejected" in values:
+            return True
+        state = obj.get(peer)
+        if state == "ejected" or (isinstance(state, dict) and "ejected" in state.values()):
+            return True
+        return any(_names_ejected(v, peer) for v in values)
+    if isinstance(obj, list):
+        return any(_names_ejected(v, peer) for v in obj)
+    return False
+
+
 def ejected(node, peer):
-    """Whether node's /metrics says `peer` is ejected (podcache_peer_state{...,state="ejected"} 1)."""
+    """Whether node says `peer` is ejected: podcache_peer_state{<a label>="<peer>",state="ejected"} 1 on
+    /metrics, or /debug/ring naming the peer with the state "ejected"."""
     try:
-        samples = node.metric_samples("podcache_peer_state")
-    except OSError:
+        if any(labels.get("state") == "ejected" and peer in labels.values() and value == 1
+               for labels, value in node.metric_samples("podcache_peer_state")):
+            return True
+        return _names_ejected(json.loads(node.http("/debug/ring")[1]), peer)
+    except (OSError, ValueError):
         return False
-    return any(labels.get("state") == "ejected" and peer in labels.values() and value == 1
-               for labels, value in samples)
 
 
 class FaultTest(unittest.TestCase):
@@ -133,8 +151,10 @@ class FaultTest(unittest.TestCase):
                                                      percentile([r.latency for r in misses_after], 0.99) * 1000,
                                                      len(misses_after)))
         self.assertIsNotNone(seen_ejected, "expected nodes 0 and 1 to export podcache_peer_state{peer=%s,"
-                             "state=\"ejected\"} 1 within 3 s of the fault; /metrics of node 0 has %s" % (
-                                 c.members[victim], c.nodes[0].metric_samples("podcache_peer_state") or "no sample"))
+                             "state=\"ejected\"} 1 (or /debug/ring to show it ejected) within 3 s of the fault; "
+                             "node 0 has %s and /debug/ring %s" % (
+                                 c.members[victim], c.nodes[0].metric_samples("podcache_peer_state") or
+                                 "no podcache_peer_state sample", c.nodes[0].http("/debug/ring")[1][:600]))
 
     def test_2_partition_heals_without_stale_reads(self):
         c = self.cluster()
@@ -161,6 +181,10 @@ class FaultTest(unittest.TestCase):
                 during.append("%s %s in %.0f ms" % (what, e.code().name, (time.monotonic() - start) * 1000))
 
         timed("get %s on node 0" % k2, lambda: get(c.nodes[0], k2, timeout=3))
+        # Cache-aside, as an app writes: the database first, then the cache. A load from now on
+        # returns the new value; only a copy made before can be stale.
+        for key in (k1, k2):
+            c.loader.put(key, new[key])
         timed("set %s on node 0 (owner)" % k1, lambda: c.nodes[0].stub.Set(
             cache_pb2.SetRequest(keyspace=KS, key=k1.encode(), value=new[k1]), timeout=5))
         timed("set %s on node 2 (owner)" % k2, lambda: c.nodes[2].stub.Set(
@@ -187,7 +211,8 @@ class FaultTest(unittest.TestCase):
                         errors["WRONG_VALUE"] = errors.get("WRONG_VALUE", 0) + 1
             time.sleep(0.02)
         report("2 partition %.0f s: during it: %s" % (PARTITION_SECONDS, "; ".join(during)))
-        report("2 partition %.0f s: after healing, %d reads over 3 s, errors %s, last stale read per (key, node): %s" % (
+        report("2 partition %.0f s: after healing, %d reads over 3 s, errors %s, last stale read per (key, node): "
+               "%s" % (
             PARTITION_SECONDS, reads, errors or "{}",
             {"%s@node%d" % k: "+%.2f s" % v for k, v in sorted(last_old.items())} or "none"))
         late = {k: v for k, v in last_old.items() if v > 1.0}
@@ -434,8 +459,9 @@ class FaultTest(unittest.TestCase):
                    kinds([p for p in probes if p[0] < t_cert]), kinds(mismatched),
                    kinds([p for p in probes if p[0] >= t_key]),
                    "%.2f s after the key was replaced" % (seen_new - t_key) if seen_new else "NOT within 10 s"))
-        tls_logs = [line for line in c.nodes[0].log_lines() if "tls" in str(line.get("msg", "")).lower()]
-        report("6 certificate before key: node 0 TLS log lines: %s" % [line.get("msg") for line in tls_logs][-6:])
+        tls_logs = [line for line in c.nodes[0].log_lines() if "tls" in json.dumps(line).lower()]
+        report("6 certificate before key: node 0 TLS log lines %s; podcache_tls_reloads_total %s" % (
+            [line.get("msg") for line in tls_logs][-6:], c.nodes[0].metric_samples("podcache_tls_reloads_total")))
         errors = errors_by_code(recs)
         self.assertEqual(errors, {}, "expected 0 errors under load while the certificate was replaced before its key; "
                          "measured %s of %d calls" % (errors, len(recs)))
