@@ -1,14 +1,18 @@
-"""Network namespaces for the fault suite: one namespace per node, joined by veth pairs to a bridge
-in the root namespace, and nftables partitions inside a node's namespace.
+"""Network namespaces for the fault suite: one namespace per node and a hub namespace with a bridge;
+each node's veth pair joins the bridge, and so does one veth pair whose other end stays in the root
+namespace with the address the test process (its loader and its clients) uses. Traffic between
+nodes is bridged inside the hub, never forwarded by the root namespace, so the host's own firewall
+(a FORWARD policy of DROP, br_netfilter) cannot interfere. nftables partitions live in a node's
+namespace.
 
-Names carry the test process's pid (pcf-<pid>-<i> namespaces, pcfb<pid> bridge, pcf<pid>n<i>
-veths), so concurrent runs do not collide and a leftover of a killed run can be recognised (its pid
-is gone) and removed at the start of the next run. The subnet is 10.213.<octet>.0/24 with an octet
-no interface of this machine uses yet: .1 is the bridge (the test process, its loader and its
-clients live in the root namespace and reach every node there), nodes are .10, .11, ...
+Names carry the test process's pid (pcf-<pid>-<i> and pcf-<pid>-hub namespaces, pcf<pid>h veth in
+the root namespace), so concurrent runs do not collide and a leftover of a killed run can be
+recognised (its pid is gone) and removed at the start of the next run. The subnet is
+10.213.<octet>.0/24 with an octet no interface of this machine uses yet: .1 is the root namespace's
+end, nodes are .10, .11, ...
 
-Everything made here is removed by Topology.close (called from tests' cleanups and atexit), and
-removing a namespace removes its nft tables and its end of the veth pair with it."""
+Everything made here is removed by Topology.close (called from tests' cleanups and atexit);
+removing a namespace removes its nft tables and its veth pairs with it."""
 import atexit
 import os
 import re
@@ -55,7 +59,7 @@ def clean_stale():
         if m and not _alive(int(m.group(2))):
             _run("ip", "netns", "delete", m.group(1), check=False)
     for line in _run("ip", "-o", "link", "show").stdout.splitlines():
-        m = re.match(r"\d+: (pcfb(\d+))[:@]", line)
+        m = re.match(r"\d+: (pcf(\d+)h)[:@]", line)
         if m and not _alive(int(m.group(2))):
             _run("ip", "link", "delete", m.group(1), check=False)
 
@@ -70,35 +74,46 @@ def _free_octet(pid):
 
 
 class Topology:
-    """`n` namespaces on one bridge. ns(i) is the namespace name of node i, ip(i) its address,
-    host_ip the bridge's address (reachable from every namespace)."""
+    """`n` node namespaces on the hub's bridge. ns(i) is the namespace name of node i, ip(i) its
+    address, host_ip the root namespace's address (reachable from every node)."""
 
     def __init__(self, n):
         clean_stale()
         self.pid = os.getpid()
         self.n = n
         self.octet = _free_octet(self.pid)
-        self.bridge = "pcfb%d" % self.pid
         self.host_ip = "10.213.%d.1" % self.octet
+        self.hub = "%s%d-hub" % (PREFIX, self.pid)
         self.names = ["%s%d-%d" % (PREFIX, self.pid, i) for i in range(n)]
         self.closed = False
         atexit.register(self.close)
         try:
-            _run("ip", "link", "add", self.bridge, "type", "bridge")
-            _run("ip", "addr", "add", self.host_ip + "/24", "dev", self.bridge)
-            _run("ip", "link", "set", self.bridge, "up")
+            _run("ip", "netns", "add", self.hub)
+            self.hub_exec("ip", "link", "set", "lo", "up")
+            self.hub_exec("ip", "link", "add", "br0", "type", "bridge")
+            self.hub_exec("ip", "link", "set", "br0", "up")
+            # The root namespace's end: pcf<pid>h here, host0 on the bridge.
+            host = "pcf%dh" % self.pid
+            _run("ip", "link", "add", host, "type", "veth", "peer", "name", "host0", "netns", self.hub)
+            _run("ip", "addr", "add", self.host_ip + "/24", "dev", host)
+            _run("ip", "link", "set", host, "up")
+            self.hub_exec("ip", "link", "set", "host0", "master", "br0")
+            self.hub_exec("ip", "link", "set", "host0", "up")
             for i in range(n):
-                veth = "pcf%dn%d" % (self.pid, i)
                 _run("ip", "netns", "add", self.names[i])
-                _run("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", self.names[i])
-                _run("ip", "link", "set", veth, "master", self.bridge)
-                _run("ip", "link", "set", veth, "up")
+                self.hub_exec("ip", "link", "add", "node%d" % i, "type", "veth", "peer", "name", "eth0",
+                              "netns", self.names[i])
+                self.hub_exec("ip", "link", "set", "node%d" % i, "master", "br0")
+                self.hub_exec("ip", "link", "set", "node%d" % i, "up")
                 self.exec(i, "ip", "link", "set", "lo", "up")
                 self.exec(i, "ip", "addr", "add", self.ip(i) + "/24", "dev", "eth0")
                 self.exec(i, "ip", "link", "set", "eth0", "up")
         except BaseException:
             self.close()
             raise
+
+    def hub_exec(self, *args):
+        return _run("ip", "netns", "exec", self.hub, *args)
 
     def ns(self, i):
         return self.names[i]
@@ -111,7 +126,7 @@ class Topology:
 
     def partition(self, i, others):
         """Drops every packet between node i and the nodes `others` (in node i's namespace, both
-        directions). The bridge address (test clients, the loader) stays reachable."""
+        directions). The root namespace's address (test clients, the loader) stays reachable."""
         addrs = ", ".join(self.ip(j) for j in others)
         rules = ("table inet pcf_partition {\n"
                  " chain in { type filter hook input priority 0; ip saddr { %s } drop; }\n"
@@ -129,6 +144,7 @@ class Topology:
         if self.closed:
             return
         self.closed = True
-        for name in self.names:
+        for name in self.names + [self.hub]:
             _run("ip", "netns", "delete", name, check=False)
-        _run("ip", "link", "delete", self.bridge, check=False)
+        # Normally gone with the hub's end; not if the hub was never made.
+        _run("ip", "link", "delete", "pcf%dh" % self.pid, check=False)
