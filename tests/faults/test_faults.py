@@ -333,48 +333,43 @@ class FaultTest(unittest.TestCase):
                            summary("", expired))
 
     def test_5b_stale_while_revalidate_under_500_readers(self):
-        # 500 readers of one key with a 2 s TTL, and in the same load 50 readers of a key that does not
-        # expire (the plain hits the expiries are compared with: same client, same machine, same time).
-        # The loader takes 700 ms here, so that a reader stalled by an expiry is plain to see (and still
-        # within the 1 s deadline).
-        ttl, readers, plain_readers = 2.0, 500, 50
+        # 500 readers of one key with a 2 s TTL for three TTLs. The plain hits the expiries are
+        # compared with are the same readers' calls away from the expiries (same key, client, machine
+        # and time). The loader takes 700 ms here, so that a reader stalled by an expiry stands out
+        # from the client's own queueing (and stays within the 1 s deadline).
+        ttl, readers = 2.0, 500
         c = self.cluster(keyspaces=("swr:max_bytes=16MiB,ttl=2s,stale_while_revalidate=10s",), loader_delay_ms=700)
         delay = c.loader.delay_ms / 1000
-        plain, hot = "swr-plain", "swr-hot"
-        c.nodes[0].stub.Set(cache_pb2.SetRequest(keyspace="swr", key=plain.encode(), value=b"set-" + plain.encode(),
-                                                 ttl_ms=0), timeout=5)
+        key = "swr-hot"
         for node in c.nodes:
-            for _ in range(4):
-                get(node, plain, keyspace="swr")
-            get(node, hot, keyspace="swr")
+            get(node, key, keyspace="swr")
         t_loaded = time.monotonic()
-        load = Load(c, lambda w, i: (w % 3, hot if w < readers else plain), workers=readers + plain_readers,
-                    keyspace="swr", deadline=DEADLINE, max_seconds=30).start()
+        load = Load(c, lambda w, i: (w % 3, key), workers=readers, keyspace="swr", deadline=DEADLINE,
+                    max_seconds=30).start()
         self.addCleanup(lambda: load.stop())
         wait_until(lambda: time.monotonic() - t_loaded >= 3 * ttl + 0.5, timeout=15,
                    what="three TTLs of 500 readers on one key")
         t_end = time.monotonic()
-        recs = [r for r in load.stop() if r.start >= t_loaded + 0.5]  # past the start-up of 550 readers
-        plain_recs = [r for r in recs if r.key == plain]
-        hot_recs = [r for r in recs if r.key == hot]
-        calls = c.loader.call_times(hot, "swr")
+        recs = [r for r in load.stop() if r.start >= t_loaded + 0.5]  # past the start-up of 500 readers
+        calls = c.loader.call_times(key, "swr")
         refreshes = [t for t in calls[1:] if t < t_end]
-        windows = [(t - 0.05, t + delay + 0.1) for t in refreshes]
-        at_expiry = [r for r in hot_recs if any(a <= r.start < b for a, b in windows)]
+        # A call at an expiry: started from 300 ms before a refresh (the client's own queueing delays
+        # when a call reaches the server by up to its p99, about 250 ms with 500 readers on this
+        # machine) to 100 ms after the refresh's loader delay.
+        windows = [(t - 0.3, t + delay + 0.1) for t in refreshes]
+        at_expiry = [r for r in recs if any(a <= r.start < b for a, b in windows)]
+        plain = [r for r in recs if not any(a <= r.start < b for a, b in windows)]
         gaps = [b - a for a, b in zip(calls, calls[1:])]
-        p99_plain = percentile([r.latency for r in plain_recs], 0.99)
+        p99_plain = percentile([r.latency for r in plain], 0.99)
         p99_expiry = percentile([r.latency for r in at_expiry], 0.99)
-        report(summary("5b plain hits (%d readers of a key without expiry, same load)" % plain_readers, plain_recs))
-        report(summary("5b %d readers of one key, ttl=2s + stale_while_revalidate=10s, all calls" % readers,
-                       hot_recs))
-        report(summary("5b %d readers of one key, calls away from expiries" % readers,
-                       [r for r in hot_recs if not any(a <= r.start < b for a, b in windows)]))
-        report(summary("5b %d readers, calls started at an expiry (refresh start -50 ms .. +loader delay %d ms "
+        report(summary("5b %d readers of one key, ttl=2s + stale_while_revalidate=10s, all calls" % readers, recs))
+        report(summary("5b %d readers, plain hits (calls away from the expiries)" % readers, plain))
+        report(summary("5b %d readers, calls started at an expiry (refresh start -300 ms .. +loader delay %d ms "
                        "+100 ms)" % (readers, delay * 1000), at_expiry))
         report("5b loader calls for the key: %d in %.1f s, gaps %s s; p99 at expiry / p99 plain = %.2f" % (
             len(calls), t_end - t_loaded, ["%.2f" % g for g in gaps], p99_expiry / p99_plain))
 
-        self.assertEqual(errors_by_code(recs), {}, "expected no errors under %d readers" % (readers + plain_readers))
+        self.assertEqual(errors_by_code(recs), {}, "expected no errors under %d readers" % readers)
         self.assertGreaterEqual(len(refreshes), 2, "expected at least 2 expiries (refreshes) in %.1f s with a 2 s "
                                 "TTL; measured loader call times %s" % (t_end - t_loaded, calls))
         self.assertGreaterEqual(min(gaps), ttl - 0.05, "expected one loader refresh per expiry (calls >= the 2 s TTL "
