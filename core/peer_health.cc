@@ -6,18 +6,12 @@ namespace podcache {
 
 PeerHealthTracker::PeerHealthTracker(std::string peer, PeerHealthOptions options,
                                      const Clock* clock, Scheduler* scheduler, ProbeFn probe)
-    : shared_(std::make_shared<Shared>(std::move(peer), options, clock, scheduler,
-                                       std::move(probe))) {}
+    : shared_(
+          std::make_shared<Shared>(std::move(peer), options, clock, scheduler, std::move(probe))) {}
 
-PeerHealthTracker::~PeerHealthTracker() {
-  Scheduler::TaskId task = 0;
-  {
-    MutexLock lock(&shared_->mu);
-    task = shared_->probe_task;
-  }
-  // A task that already started finds the tracker gone (weak_ptr) and does nothing.
-  if (task != 0 && shared_->scheduler != nullptr) shared_->scheduler->Cancel(task);
-}
+// A probe task still queued finds the tracker gone (weak_ptr) and does nothing. It is not
+// cancelled: the last reference to a client may go on any thread, even after the scheduler stopped.
+PeerHealthTracker::~PeerHealthTracker() = default;
 
 Millis PeerHealthTracker::Shared::EjectLocked(Millis now) {
   ++ejections_in_row;
@@ -123,18 +117,16 @@ void PeerHealthTracker::Apply(const std::shared_ptr<Shared>& shared, const Chang
     std::string err(error);
     Log(c.to == PeerHealth::kUp ? LogLevel::kInfo : LogLevel::kWarn, "peer state",
         {{"peer", s.peer},
-                       {"from", from},
-                       {"to", to},
-                       {"failures", c.failures},
-                       {"ejected_ms", static_cast<long long>(c.ejected_ms)},
-                       {"error", err},
-                       {"suppressed", static_cast<unsigned long>(suppressed)}});
+         {"from", from},
+         {"to", to},
+         {"failures", c.failures},
+         {"ejected_ms", static_cast<long long>(c.ejected_ms)},
+         {"error", err},
+         {"suppressed", static_cast<unsigned long>(suppressed)}});
   }
   if (!c.schedule_probe || s.scheduler == nullptr || s.probe == nullptr) return;
   std::weak_ptr<Shared> weak = shared;
-  Scheduler::TaskId task = s.scheduler->RunAt(c.probe_at, [weak] { RunProbe(weak); });
-  MutexLock lock(&s.mu);
-  s.probe_task = task;
+  s.scheduler->RunAt(c.probe_at, [weak] { RunProbe(weak); });
 }
 
 void PeerHealthTracker::RunProbe(const std::weak_ptr<Shared>& weak) {
@@ -145,7 +137,6 @@ void PeerHealthTracker::RunProbe(const std::weak_ptr<Shared>& weak) {
     MutexLock lock(&shared->mu);
     // Back up meanwhile, or ejected again (a newer task probes at the new end).
     if (shared->state != PeerHealth::kEjected || start < shared->ejected_until) return;
-    shared->probe_task = 0;
     ++shared->probes;
   }
   shared->probe([weak, start](CallOutcome outcome, std::string_view error) {

@@ -18,8 +18,8 @@
 namespace podcache {
 
 struct PeerHealthOptions {
-  int eject_failures = 3;           // consecutive failed calls that eject the peer
-  Millis eject_time_ms = 1000;      // the first ejection; doubles per consecutive ejection ...
+  int eject_failures = 3;            // consecutive failed calls that eject the peer
+  Millis eject_time_ms = 1000;       // the first ejection; doubles per consecutive ejection ...
   Millis eject_max_time_ms = 10000;  // ... up to this; a success resets the doubling
 };
 
@@ -38,10 +38,10 @@ struct PeerHealthSnapshot {
   Millis ejected_ms_left = 0;  // 0 unless ejected; 0 while ejected means the probe is out
   Millis latency_p99_ms = 0;   // 0 when not known yet
   uint64_t ejections = 0;
-  uint64_t timeouts = 0;          // failures by reason
+  uint64_t timeouts = 0;  // failures by reason
   uint64_t unavailable = 0;
-  uint64_t ejected_rejects = 0;   // Gets (per key) refused at once while ejected
-  uint64_t probes = 0;            // Pings sent when an ejection ended
+  uint64_t ejected_rejects = 0;  // Gets (per key) refused at once while ejected
+  uint64_t probes = 0;           // Pings sent when an ejection ended
 };
 
 // Outlier detection for one peer, after Envoy's: the state machine behind PeerClient::health().
@@ -64,8 +64,8 @@ class PeerHealthTracker {
   // Sends one probe of the peer and calls `done` exactly once with how it ended (any thread).
   using ProbeFn = std::function<void(std::function<void(CallOutcome, std::string_view error)>)>;
 
-  // `clock` must outlive the tracker; `scheduler` (may be null) too. `probe` may be null (then
-  // the ejection simply ends when its time is over).
+  // `clock` and `scheduler` (may be null) must outlive the tracker and its probes. `probe` may be
+  // null: then the ejection simply ends when its time is over.
   PeerHealthTracker(std::string peer, PeerHealthOptions options, const Clock* clock,
                     Scheduler* scheduler, ProbeFn probe);
   ~PeerHealthTracker();
@@ -95,7 +95,11 @@ class PeerHealthTracker {
   // destroyed meanwhile turns the task into a no-op.
   struct Shared {
     Shared(std::string p, PeerHealthOptions o, const Clock* c, Scheduler* s, ProbeFn f)
-        : peer(std::move(p)), options(o), clock(c), scheduler(s), probe(std::move(f)),
+        : peer(std::move(p)),
+          options(o),
+          clock(c),
+          scheduler(s),
+          probe(std::move(f)),
           latencies(c) {}
     const std::string peer;
     const PeerHealthOptions options;
@@ -109,7 +113,6 @@ class PeerHealthTracker {
     int failures GUARDED_BY(mu) = 0;          // consecutive
     int ejections_in_row GUARDED_BY(mu) = 0;  // since the last success
     Millis ejected_until GUARDED_BY(mu) = 0;
-    Scheduler::TaskId probe_task GUARDED_BY(mu) = 0;
     uint64_t ejections GUARDED_BY(mu) = 0;
     uint64_t timeouts GUARDED_BY(mu) = 0;
     uint64_t unavailable GUARDED_BY(mu) = 0;
@@ -130,8 +133,8 @@ class PeerHealthTracker {
   };
   static void Apply(const std::shared_ptr<Shared>& shared, const Change& change,
                     std::string_view error);
-  static void RecordIn(const std::shared_ptr<Shared>& shared, CallOutcome outcome,
-                       Millis budget_ms, Millis latency_ms, std::string_view error);
+  static void RecordIn(const std::shared_ptr<Shared>& shared, CallOutcome outcome, Millis budget_ms,
+                       Millis latency_ms, std::string_view error);
   static void RunProbe(const std::weak_ptr<Shared>& weak);
 
   const std::shared_ptr<Shared> shared_;

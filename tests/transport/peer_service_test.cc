@@ -75,7 +75,7 @@ struct ServedGroup {
         address, grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), co);
   }
   ~ServedGroup() {
-    CHECK_MESSAGE(transport_test::ReleaseHere(client), "the client is still referenced");
+    CHECK_MESSAGE(transport_test::ResetAndWaitGone(client), "the client is still referenced");
     server->Shutdown(std::chrono::system_clock::now() + transport_test::kWaitLimit);
     server->Wait();
   }
