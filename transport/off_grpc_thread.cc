@@ -14,7 +14,9 @@ thread_local bool t_grpc_thread = false;
 // arrive while the process exits.
 class Releaser {
  public:
-  Releaser() { std::thread([this] { Loop(); }).detach(); }
+  Releaser() {
+    std::thread([this] { Loop(); }).detach();
+  }
   void Add(std::function<void()> fn) {
     MutexLock lock(&mu_);
     // Bounded by the peer clients alive at once (one task per client that dies on a gRPC thread).
