@@ -339,6 +339,20 @@ TEST_CASE_FIXTURE(ClientTest,
   CHECK(client->HealthSnapshot().consecutive_failures == 0);
 }
 
+TEST_CASE_FIXTURE(ClientTest, "peer client: a client dropped while ejected sends no probe") {
+  PeerClientOptions o;
+  o.health = {/*eject_failures=*/1, /*eject_time_ms=*/100, /*eject_max_time_ms=*/100};
+  auto client = Connect(o);
+  server.FailCallsWith(grpc::StatusCode::UNAVAILABLE);
+  CHECK_FALSE(GetNow(*client, "a").ok());
+  REQUIRE(client->health() == PeerHealth::kEjected);
+  // As the pool drops a member that left: the probe task holds no reference to the client.
+  client.reset();
+  REQUIRE_MESSAGE(ResetAndWaitGone(clients.back()), "the client is still referenced");
+  CHECK(scheduler.AdvanceAndRun(100) == 1);  // the task runs and finds nothing to probe
+  CHECK(server.Received() == std::vector<std::string>{"Get:a"});
+}
+
 TEST_CASE("peer client: the last reference may go on a gRPC thread after the server is gone") {
   // It used to abort ("assertion failed: prior > 0", a double free in grpc_cq_internal_unref)
   // in 4 of 5 runs of these rounds: the process's last channel died on the thread of its callback.
