@@ -30,8 +30,9 @@ def state_changes(node, member):
 
 class PeerHealthTest(unittest.TestCase):
     def test_a_stopped_member_is_ejected_then_probed_back_up(self):
-        c = Cluster(2, extra_args=("--peer-eject-failures", "2", "--peer-eject-time", "500ms",
-                                   "--peer-eject-max-time", "2s"))
+        # Ejections of 3 s: the checks below run well within the first one.
+        c = Cluster(2, extra_args=("--peer-eject-failures", "2", "--peer-eject-time", "3s",
+                                   "--peer-eject-max-time", "6s"))
         self.addCleanup(c.stop)
         caller, hung = c.nodes[0], c.nodes[1]
         member = c.members[1]
@@ -59,21 +60,20 @@ class PeerHealthTest(unittest.TestCase):
             line = next(l for l in ring.stdout.decode().splitlines() if l.startswith(member))
             self.assertEqual(line.split()[1], "ejected", ring.stdout.decode())
             self.assertIn(("suspect", "ejected", "warn"), state_changes(caller, member))
-            # While ejected (or probing), a miss on its keys does not wait for it. The ejection
-            # may end and the probe fail meanwhile: a bound well under the 1 s peer timeout.
+            # While ejected, a miss on its keys does not wait for it: loaded here at once.
             rejected = metric(caller, "podcache_peer_ejected_rejections_total", peer=member)
             start = time.monotonic()
             r = get(caller, keys[3], timeout=5)
             took = time.monotonic() - start
             self.assertEqual(r.value, ("value-of-" + keys[3]).encode())
-            if peer_view(caller, member)["state"] == "ejected":
-                self.assertLess(took, 0.9)
-                self.assertGreater(metric(caller, "podcache_peer_ejected_rejections_total", peer=member),
-                                   rejected)
+            self.assertLess(took, 0.5)  # the peer timeout is 1 s; a local load takes milliseconds
+            self.assertEqual(metric(caller, "podcache_peer_ejected_rejections_total", peer=member),
+                             rejected + 1)
+            self.assertGreater(peer_view(caller, member)["ejected_ms_left"], 0)
         finally:
             os.kill(hung.proc.pid, signal.SIGCONT)
-        # The probe (at the latest after the longest ejection, 2 s) finds it back.
-        wait_until(lambda: peer_view(caller, member)["state"] == "up", timeout=10,
+        # The probe at the end of the ejection (3 s, or 6 s if one failed meanwhile) finds it back.
+        wait_until(lambda: peer_view(caller, member)["state"] == "up", timeout=15,
                    what="the resumed member up again")
         self.assertIn(("ejected", "up", "info"), state_changes(caller, member))
         self.assertGreaterEqual(metric(caller, "podcache_peer_probes_total", peer=member), 1)
