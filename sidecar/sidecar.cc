@@ -116,7 +116,7 @@ HttpReply Sidecar::HandleHttp(const std::string& path) const {
     RingPtr ring = membership_ ? membership_->Ring() : Ring::Build({config_.advertise});
     return HttpReply{200, "application/json",
                      RenderRingJson(*ring, membership_ ? membership_->Self() : config_.advertise,
-                                    membership_ ? membership_->publishes() : 0)};
+                                    membership_ ? membership_->publishes() : 0, pool_.get())};
   }
   return HttpReply{404, "text/plain; charset=utf-8",
                    "podcache: /metrics /healthz /readyz /debug/keyspaces /debug/ring\n"};
@@ -145,6 +145,10 @@ Status Sidecar::StartCluster(GroupEnv* env) {
   pool.tls_rejections = tls_rejections_;
   pool.client.max_inflight = config_.peer_max_inflight;
   pool.client.max_batch = config_.peer_max_batch;
+  pool.client.health = {config_.peer_eject_failures, config_.peer_eject_time_ms,
+                        config_.peer_eject_max_time_ms};
+  pool.client.probe_timeout_ms = config_.peer_timeout_ms;
+  pool.client.scheduler = &scheduler_;  // the probes that end ejections
   pool.max_message_bytes = config_.max_message_bytes;
   pool_ = std::make_unique<PeerPool>(pool);
   MembershipOptions m;

@@ -31,7 +31,7 @@ using transport_test::Answers;
 using transport_test::FakePeerServer;
 using transport_test::kPeerName;
 using transport_test::LeafSpec;
-using transport_test::ReleaseHere;
+using transport_test::ResetAndWaitGone;
 using transport_test::TestPki;
 
 // The reasons `c` counted a rejection for, as "untrusted expired ..." (a handshake may be tried
@@ -75,7 +75,7 @@ struct TlsPeers {
       client = pool.Client(server.address());
     }
     StatusOr<PeerValue> r = Get(*client);
-    REQUIRE_MESSAGE(ReleaseHere(client), "the client is still referenced");
+    REQUIRE_MESSAGE(ResetAndWaitGone(client), "the client is still referenced");
     return r;
   }
 
@@ -142,7 +142,7 @@ TEST_CASE_FIXTURE(TlsPeers, "tls: the server refuses a client without a certific
   auto channel = grpc::CreateCustomChannel(server.address(), grpc::SslCredentials(ssl), args);
   auto client = std::make_shared<GrpcPeerClient>(server.address(), channel, PeerClientOptions{});
   StatusOr<PeerValue> r = Get(*client);
-  REQUIRE_MESSAGE(ReleaseHere(client), "the client is still referenced");
+  REQUIRE_MESSAGE(ResetAndWaitGone(client), "the client is still referenced");
   CHECK(r.status().code() == StatusCode::kUnavailable);
   REQUIRE_MESSAGE(CountsSomething(*server_rejections), "the server counted no rejection");
   CHECK(Reasons(*server_rejections) == "no_certificate");
