@@ -215,7 +215,7 @@ std::string ServedSerial(const std::string& address, const TlsFiles& client) {
   Answers<StatusOr<PeerValue>> answers;
   peer->Get("users", "k", 1, SystemClock::Get()->NowMs() + 10'000, answers.For("k"));
   REQUIRE_MESSAGE(answers.Wait(1), "the call never ended");
-  REQUIRE_MESSAGE(ReleaseHere(peer), "the client is still referenced");
+  REQUIRE_MESSAGE(ResetAndWaitGone(peer), "the client is still referenced");
   return answers.Of("k")[0].ok() ? *serial : "";
 }
 
