@@ -80,6 +80,10 @@ struct Config {
   Millis tls_reload_interval_ms = 10000;
   bool insecure_peers = false;    // plaintext peers, for local experiments only
   Millis peer_timeout_ms = 1000;  // bound of one peer call
+  // Wait this long for a key's owner before a local load starts in parallel (first answer
+  // wins): kAutoHedgeDelay ("auto") = from the peer's p99; 0 = never.
+  static constexpr Millis kAutoHedgeDelay = -1;
+  Millis peer_hedge_delay_ms = kAutoHedgeDelay;
   int peer_max_inflight = 16;     // calls in flight to one peer (then Gets batch)
   int peer_max_batch = 64;        // keys per batched peer Get
   Millis membership_debounce_ms = 200;
@@ -100,7 +104,7 @@ struct Config {
 // Sets one keyspace field from text, as written in YAML or in a --keyspace spec: max_bytes,
 // default_ttl (or ttl), max_ttl, negative_ttl, eviction, hot_share, max_key_bytes,
 // max_value_bytes, load_concurrency, load_queue, load_timeout, hot_ttl, hot_promote_hits,
-// hot_window, loader (a URL for http, grpc://target, or none), loader_timeout,
+// hot_window, fallback_ttl, loader (a URL for http, grpc://target, or none), loader_timeout,
 // loader_max_value_bytes. The message names the field.
 Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std::string& value);
 
