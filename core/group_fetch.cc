@@ -220,10 +220,8 @@ void Group::FallBackToLocalLoad(const std::string& owner, std::string_view reaso
 void Group::LogLocalLoad(const std::string& owner, std::string_view reason) {
   uint64_t suppressed = 0;
   if (!local_load_log_.Allow(owner, &suppressed)) return;
-  LogWarn("loading locally", {{"keyspace", name()},
-                              {"owner", owner},
-                              {"reason", reason},
-                              {"suppressed", suppressed}});
+  LogWarn("loading locally",
+          {{"keyspace", name()}, {"owner", owner}, {"reason", reason}, {"suppressed", suppressed}});
 }
 
 }  // namespace podcache

@@ -13,8 +13,8 @@ namespace podcache {
 // lock-free.
 class HedgeBudget {
  public:
-  static constexpr int64_t kCost = 10;          // at most 1 hedge per 10 fetches (10%)
-  static constexpr int64_t kCap = 10 * kCost;   // at most 10 hedges in a burst
+  static constexpr int64_t kCost = 10;         // at most 1 hedge per 10 fetches (10%)
+  static constexpr int64_t kCap = 10 * kCost;  // at most 10 hedges in a burst
 
   void Deposit() {
     int64_t b = balance_.load(std::memory_order_relaxed);

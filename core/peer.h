@@ -14,10 +14,11 @@
 namespace podcache {
 
 // The owner's answer to a peer Get: a value, or (status not OK) the owner's own outcome without a
-// value -- NOT_FOUND, or its loader's error (UNAVAILABLE, DEADLINE_EXCEEDED, ...), INVALID_ARGUMENT,
-// RESOURCE_EXHAUSTED. Such an answer means the owner was reached and did the work: the caller passes
-// it on and neither loads the key again nor blames the peer. TTLs travel as remaining milliseconds,
-// never as absolute times, so clock skew between pods cannot stretch or cut them.
+// value -- NOT_FOUND, or its loader's error (UNAVAILABLE, DEADLINE_EXCEEDED, ...),
+// INVALID_ARGUMENT, RESOURCE_EXHAUSTED. Such an answer means the owner was reached and did the
+// work: the caller passes it on and neither loads the key again nor blames the peer. TTLs travel as
+// remaining milliseconds, never as absolute times, so clock skew between pods cannot stretch or cut
+// them.
 struct PeerValue {
   std::string value;
   Millis remaining_ttl_ms = 0;  // 0 = no expiry
@@ -62,8 +63,9 @@ class PeerClient {
   // Many Gets of one keyspace for keys this peer owns, as few calls as the implementation allows
   // (it may split them into several calls). `done(i, result)` runs exactly once for every i in
   // [0, keys.size()), with the answer for keys[i] as a Get would give it: each key has the owner's
-  // own answer (PeerValue::status), and a failed call fails each of its keys (StatusOr not OK). The callbacks may run concurrently on
-  // different threads, in any order. `keys` is only read during the call. No keys: no callback.
+  // own answer (PeerValue::status), and a failed call fails each of its keys (StatusOr not OK). The
+  // callbacks may run concurrently on different threads, in any order. `keys` is only read during
+  // the call. No keys: no callback.
   virtual void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
                         uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) = 0;
   virtual void Set(std::string_view keyspace, std::string_view key, std::string_view value,

@@ -84,8 +84,8 @@ struct Config {
   // wins): kAutoHedgeDelay ("auto") = from the peer's p99; 0 = never.
   static constexpr Millis kAutoHedgeDelay = -1;
   Millis peer_hedge_delay_ms = kAutoHedgeDelay;
-  int peer_max_inflight = 16;     // calls in flight to one peer (then Gets batch)
-  int peer_max_batch = 64;        // keys per batched peer Get
+  int peer_max_inflight = 16;  // calls in flight to one peer (then Gets batch)
+  int peer_max_batch = 64;     // keys per batched peer Get
   Millis membership_debounce_ms = 200;
 
   // True when this node has (or may get) peers.

@@ -137,9 +137,9 @@ Request KeyRequest(std::string_view keyspace, std::string_view key) {
 // The owner's answer without a value (`code` not 0); a code no gRPC status has is UNKNOWN.
 PeerValue OwnerAnswer(int code, const std::string& message) {
   bool known = code > 0 && code <= static_cast<int>(StatusCode::kUnauthenticated);
-  return PeerValue::Outcome(Status(known ? static_cast<StatusCode>(code) : StatusCode::kUnknown,
-                                   message.empty() ? "the owner answered without a message"
-                                                   : message));
+  return PeerValue::Outcome(
+      Status(known ? static_cast<StatusCode>(code) : StatusCode::kUnknown,
+             message.empty() ? "the owner answered without a message" : message));
 }
 
 // A unary call's state, alive until gRPC's callback.

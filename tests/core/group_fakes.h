@@ -101,14 +101,14 @@ struct FakeNode {
   std::shared_ptr<Group> group;
   bool down = false;
   int drop_hot_received = 0;
-  int gets_received = 0;                                   // single peer Gets
-  std::vector<Millis> get_deadlines;                       // the deadline of each peer Get
-  std::vector<Millis> batch_deadlines;                     // ... and of each GetBatch
+  int gets_received = 0;                // single peer Gets
+  std::vector<Millis> get_deadlines;    // the deadline of each peer Get
+  std::vector<Millis> batch_deadlines;  // ... and of each GetBatch
   bool hold_gets = false;  // peer Gets wait until the test answers (held_gets) or fails them
-  std::vector<std::function<void()>> held_gets;              // answers each held Get
-  std::vector<PeerClient::ValueFn> held_get_dones;           // ... or fails it
-  PeerHealth health = PeerHealth::kUp;                       // as its clients see it
-  Millis p99_ms = 0;                                         // LatencyP99Ms of its clients
+  std::vector<std::function<void()>> held_gets;            // answers each held Get
+  std::vector<PeerClient::ValueFn> held_get_dones;         // ... or fails it
+  PeerHealth health = PeerHealth::kUp;                     // as its clients see it
+  Millis p99_ms = 0;                                       // LatencyP99Ms of its clients
   std::vector<std::vector<std::string>> batches_received;  // the keys of each GetBatch
   bool hold_batches = false;  // GetBatch calls wait in held_batches until the test answers
   std::vector<std::function<void()>> held_batches;
@@ -212,11 +212,7 @@ inline void FakePeerClient::GetBatch(std::string_view, std::span<const std::stri
     GetOptions o;
     o.from_peer = true;
     target->group->GetMany(
-        views, o,
-        [done](size_t i, const GetResult& r) {
-          done(i, AsPeerValue(r));
-        },
-        [] {});
+        views, o, [done](size_t i, const GetResult& r) { done(i, AsPeerValue(r)); }, [] {});
   };
   if (target_->hold_batches) {
     target_->held_batches.push_back(answer);
