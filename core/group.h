@@ -57,8 +57,10 @@ struct GroupEnv {
   int broadcast_attempts = 3;      // tries per peer for hot-copy drops and generation bumps
   Millis broadcast_backoff_ms = 100;
   // How long a fetch waits for the owner before a local load starts in parallel (a hedge; the
-  // first answer wins): kAutoHedgeDelay = twice the peer's observed p99 latency, clamped to
-  // [5 ms, 50 ms] (20 ms while the p99 is not known); 0 = never hedge; else this many ms.
+  // first answer wins): kAutoHedgeDelay = twice the time a local load needs (Group's load
+  // estimate: a miss on the owner loads from the same data source) plus twice the peer's observed
+  // p99 latency, clamped to [5 ms, 50 ms] (20 ms while the p99 is not known); 0 = never hedge;
+  // else this many ms.
   static constexpr Millis kAutoHedgeDelay = -1;
   Millis peer_hedge_delay_ms = kAutoHedgeDelay;
 };
@@ -71,7 +73,8 @@ struct GroupEnv {
 //        else -> single-flight fetch from the owner; hot keys get a copy in the hot store. The
 //        owner's answer, errors included (NOT_FOUND, its loader's errors), is passed on as it is.
 //        The peer call's deadline leaves the caller time for a local load (the keyspace's load
-//        p99); owner slow past the hedge delay -> a local load in parallel, first answer wins
+//        p99); owner slower than a load plus a margin (the hedge delay) -> a local load in
+//        parallel, first answer wins
 //        (bounded by a budget of 10% of fetches); call failed, owner ejected or no time left
 //        for a peer call -> local load. Local loads use the same limit and are kept in the hot
 //        store at most fallback_ttl.

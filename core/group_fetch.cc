@@ -88,9 +88,11 @@ Millis Group::PeerDeadline(Millis now, Millis waiter_deadline) const {
 
 Millis Group::HedgeDelay(const PeerClient& client) const {
   if (env_.peer_hedge_delay_ms != GroupEnv::kAutoHedgeDelay) return env_.peer_hedge_delay_ms;
+  // The owner gets twice the time a load takes (a miss there loads from the same data source)
+  // plus a margin from its own latency, so a slow database alone does not make misses load twice.
   Millis p99 = client.LatencyP99Ms();
-  if (p99 <= 0) return 20;  // not known yet
-  return std::clamp<Millis>(2 * p99, 5, 50);
+  Millis margin = p99 <= 0 ? 20 : std::clamp<Millis>(2 * p99, 5, 50);
+  return SaturatingAdd(SaturatingAdd(LocalLoadEstimate(), LocalLoadEstimate()), margin);
 }
 
 void Group::SendFetches(const std::string& owner, std::vector<PeerFetch> fetches,
@@ -178,12 +180,13 @@ void Group::FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::strin
     // load already runs or answered.
     counters_.Add(KeyspaceStats::kPeerErrors);
     if (sent->local_started.exchange(true, std::memory_order_acq_rel)) return;
-    FallBackToLocalLoad(owner, answer.status().message(), fetch.key, fetch.hash,
-                        [sent](GetResult r) {
-                          if (!sent->answered.exchange(true, std::memory_order_acq_rel)) {
-                            sent->fetch.done(std::move(r));
-                          }
-                        });
+    std::string reason = "call failed: " + std::string(StatusCodeName(answer.status().code())) +
+                         ": " + answer.status().message();
+    FallBackToLocalLoad(owner, reason, fetch.key, fetch.hash, [sent](GetResult r) {
+      if (!sent->answered.exchange(true, std::memory_order_acq_rel)) {
+        sent->fetch.done(std::move(r));
+      }
+    });
     return;
   }
   // A hedged load answered first: the owner's late answer is dropped.

@@ -206,7 +206,8 @@ const std::vector<ConfigOption>& ConfigOptions() {
                &Config::peer_timeout_ms),
       Typed("peer-hedge-delay", "peer_hedge_delay",
             "Wait this long for a key's owner before loading locally in parallel (first answer "
-            "wins): auto (twice the peer's p99, 5-50ms), a duration, or 0 = never",
+            "wins): auto (twice the keyspace's load p99 + twice the peer's p99 within 5-50ms), a "
+            "duration, or 0 = never",
             &Config::peer_hedge_delay_ms, ParseHedgeDelay, ShowHedgeDelay),
       Int("peer-max-inflight", "peer_max_inflight",
           "Calls in flight to one peer; more Gets are batched", &Config::peer_max_inflight),

@@ -66,6 +66,19 @@ std::vector<std::string> KeysOwnedBy(FakeCluster& c, int node, int n, const std:
 
 uint64_t Count(const FakeNode& n, KeyspaceStats::Counter c) { return n.group->Stats()[c]; }
 
+// Makes node `i` time `n` loads of its own keys that take `each` ms (its local load estimate).
+void TimeLoads(FakeCluster& c, int i, int n, Millis each) {
+  FakeNode& node = *c.nodes[i];
+  node.loader->hold = true;
+  for (int k = 0; k < n; ++k) {
+    auto a = StartGet(*node.group, c.KeyOwnedBy(i, "own" + std::to_string(k) + "-"));
+    c.clock.Advance(each);
+    node.loader->ReleaseAll();
+    REQUIRE(a->calls == 1);
+  }
+  node.loader->hold = false;
+}
+
 // ---- the owner's answers ----
 
 TEST_CASE("fetch: the owner's loader error is passed on - one load cluster-wide, no peer error") {
@@ -147,19 +160,11 @@ TEST_CASE("fetch: the peer deadline leaves the caller time for a local load") {
   CHECK(asker.group->GetSync(c.KeyOwnedBy(1, "b"), o).status.ok());
   CHECK(owner.get_deadlines[1] == start + 750);
   // 20 loads here of 30 ms each: the estimate is their p99.
-  asker.loader->hold = true;
-  for (int i = 0; i < 20; ++i) {
-    auto a = StartGet(*asker.group, c.KeyOwnedBy(0, "own" + std::to_string(i) + "-"));
-    c.clock.Advance(30);
-    asker.loader->ReleaseAll();
-    REQUIRE(a->calls == 1);
-  }
-  asker.loader->hold = false;
+  TimeLoads(c, 0, 20, 30);
   Millis now = c.clock.NowMs();
   o.deadline = now + 500;
   CHECK(asker.group->GetSync(c.KeyOwnedBy(1, "c"), o).status.ok());
   CHECK(owner.get_deadlines[2] == now + 470);
-  // A load_timeout below the guess bounds it.
 }
 
 TEST_CASE("fetch: the load estimate before any load is timed is at most load_timeout") {
@@ -220,13 +225,15 @@ TEST_CASE("fetch: a 1 s caller never sees DEADLINE_EXCEEDED because the owner ha
     CHECK(a->result.status.ok());
     CHECK(a->result.source == ValueSource::kLoader);
   }
-  SUBCASE("hedging auto: the local load starts after 20 ms") {
+  SUBCASE("hedging auto: the local load starts after two load times + 20 ms") {
     FakeCluster c(2, Options());
     c.nodes[1]->hold_gets = true;
     GetOptions o;
     o.deadline = c.clock.NowMs() + 1000;
     auto a = StartGet(*c.nodes[0]->group, c.KeyOwnedBy(1), o);
-    c.scheduler.AdvanceAndRun(20);
+    c.scheduler.AdvanceAndRun(519);
+    CHECK(a->calls == 0);
+    c.scheduler.AdvanceAndRun(1);
     REQUIRE(a->calls == 1);
     CHECK(a->result.status.ok());
   }
@@ -300,13 +307,17 @@ TEST_CASE("fetch: a call that fails while a hedge runs starts no second load") {
   CHECK(Count(asker, KeyspaceStats::kHedgeWins) == 1);
 }
 
-TEST_CASE("fetch: auto hedge delay follows the peer's p99 - twice it, within [5, 50] ms") {
+TEST_CASE("fetch: auto hedge delay - two loads' time plus twice the peer's p99 within [5, 50] ms") {
   struct Case {
-    Millis p99, delay;
+    Millis load, p99, delay;  // load: each timed load here (0: none timed, the 250 ms guess)
   };
-  for (Case t : {Case{0, 20}, Case{1, 5}, Case{10, 20}, Case{100, 50}}) {
+  for (Case t : {Case{0, 0, 520}, Case{0, 1, 505}, Case{0, 10, 520}, Case{0, 100, 550},
+                 Case{30, 0, 80}, Case{30, 10, 80}, Case{30, 100, 110}}) {
+    CAPTURE(t.load);
     CAPTURE(t.p99);
     FakeCluster c(2, Options());
+    if (t.load > 0) TimeLoads(c, 0, 20, t.load);
+    c.nodes[0]->loader->calls = 0;
     c.nodes[1]->p99_ms = t.p99;
     c.nodes[1]->hold_gets = true;
     auto a = StartGet(*c.nodes[0]->group, c.KeyOwnedBy(1));
@@ -335,13 +346,15 @@ TEST_CASE("fetch: the hedge budget - 10 in a burst, then 1 per 10 fetches to an 
   FakeNode& asker = *c.nodes[0];
   c.nodes[1]->hold_gets = true;
   std::vector<std::shared_ptr<Answer>> answers;
-  for (const std::string& k : KeysOwnedBy(c, 1, 11, "h")) answers.push_back(StartGet(*asker.group, k));
+  for (const std::string& k : KeysOwnedBy(c, 1, 11, "h"))
+    answers.push_back(StartGet(*asker.group, k));
   c.scheduler.AdvanceAndRun(20);
   CHECK(Count(asker, KeyspaceStats::kHedgedLoads) == 10);
   CHECK(Count(asker, KeyspaceStats::kHedgesThrottled) == 1);
   CHECK(asker.loader->calls == 10);
   // 10 more fetches earn one more hedge.
-  for (const std::string& k : KeysOwnedBy(c, 1, 10, "i")) answers.push_back(StartGet(*asker.group, k));
+  for (const std::string& k : KeysOwnedBy(c, 1, 10, "i"))
+    answers.push_back(StartGet(*asker.group, k));
   c.scheduler.AdvanceAndRun(20);
   CHECK(Count(asker, KeyspaceStats::kHedgedLoads) == 11);
   CHECK(Count(asker, KeyspaceStats::kHedgesThrottled) == 10);
