@@ -165,14 +165,26 @@ class Group : public std::enable_shared_from_this<Group> {
     uint64_t generation;
     Done done;
   };
+  // The hedge timer of one Get or GetBatch: cancelled once each of its fetches has its answer.
+  struct HedgeTimer {
+    explicit HedgeTimer(size_t fetches) : unanswered(fetches) {}
+    std::atomic<size_t> unanswered;
+    // Set before the call is sent, so before any answer of the call (a hedge that fires at once
+    // may read 0: its timer has run anyway).
+    std::atomic<Scheduler::TaskId> id{0};
+  };
   // A fetch sent to the owner: answered once, by the owner or by a local load (hedge or fallback),
   // whichever comes first; the other answer is dropped.
   struct SentFetch {
     explicit SentFetch(PeerFetch f) : fetch(std::move(f)) {}
     PeerFetch fetch;
+    std::shared_ptr<HedgeTimer> hedge;       // null: no hedge armed
     std::atomic<bool> local_started{false};  // a hedged or fallback load runs
     std::atomic<bool> answered{false};       // fetch.done has been called
   };
+  // True for the first answer of `f` (which the caller then delivers); cancels the hedge timer
+  // once every fetch it covers is answered.
+  bool ClaimAnswer(SentFetch& f);
   using SentFetches = std::vector<std::shared_ptr<SentFetch>>;
   // The fetches a GetMany started, by owner: sent once every key has been looked at.
   using FetchesByOwner = std::map<std::string, std::vector<PeerFetch>>;

@@ -128,7 +128,11 @@ void Group::SendFetches(const std::string& owner, std::vector<PeerFetch> fetches
   // and the hedge then finds nothing left to do.
   Millis hedge_delay = HedgeDelay(*client);
   if (hedge_delay > 0 && SaturatingAdd(now, hedge_delay) < deadline) {
-    env_.scheduler->RunAfter(hedge_delay, [self, sent, client] { self->Hedge(sent, client); });
+    auto timer = std::make_shared<HedgeTimer>(sent.size());
+    for (const auto& f : sent) f->hedge = timer;
+    timer->id.store(
+        env_.scheduler->RunAfter(hedge_delay, [self, sent, client] { self->Hedge(sent, client); }),
+        std::memory_order_release);
   }
   uint64_t fingerprint = env_.peers->Ring()->fingerprint();
   if (sent.size() == 1) {
@@ -165,7 +169,7 @@ void Group::Hedge(const SentFetches& sent, const std::shared_ptr<PeerClient>& cl
     counters_.Add(KeyspaceStats::kHedgedLoads);
     LoadHere(f->fetch.key, f->fetch.hash, Fill::kFallback, kNoDeadline,
              [self, f](const GetResult& r) {
-               if (f->answered.exchange(true, std::memory_order_acq_rel)) return;  // owner won
+               if (!self->ClaimAnswer(*f)) return;  // the owner answered first
                self->counters_.Add(KeyspaceStats::kHedgeWins);
                f->fetch.done(r);
              });
@@ -190,7 +194,7 @@ void Group::FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::strin
     return;
   }
   // A hedged load answered first: the owner's late answer is dropped.
-  if (sent->answered.exchange(true, std::memory_order_acq_rel)) return;
+  if (!ClaimAnswer(*sent)) return;
   const PeerValue& pv = answer.value();
   if (!pv.status.ok()) {
     // The owner answered (NOT_FOUND, or its loader failed): loading here would ask the same data
@@ -211,6 +215,15 @@ void Group::FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::strin
     counters_.Add(KeyspaceStats::kHotPromotions);
   }
   fetch.done(Found(std::move(v), ValueSource::kPeer, ttl));
+}
+
+bool Group::ClaimAnswer(SentFetch& f) {
+  if (f.answered.exchange(true, std::memory_order_acq_rel)) return false;
+  if (f.hedge != nullptr && f.hedge->unanswered.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    // Nothing left to hedge: the timer (and the fetches it holds) go now, not at the delay.
+    env_.scheduler->Cancel(f.hedge->id.load(std::memory_order_acquire));
+  }
+  return true;
 }
 
 void Group::FallBackToLocalLoad(const std::string& owner, std::string_view reason,

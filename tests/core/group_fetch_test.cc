@@ -329,6 +329,18 @@ TEST_CASE("fetch: auto hedge delay - two loads' time plus twice the peer's p99 w
   }
 }
 
+TEST_CASE("fetch: the hedge timer is cancelled once every fetch it covers has its answer") {
+  FakeCluster c(2, Options(), /*hedge_delay_ms=*/20);
+  CHECK(c.nodes[0]->group->GetSync(c.KeyOwnedBy(1)).source == ValueSource::kPeer);
+  CHECK(c.scheduler.pending() == 0);
+  c.nodes[1]->hold_batches = true;
+  auto m = StartMany(*c.nodes[0]->group, KeysOwnedBy(c, 1, 3, "t"));
+  CHECK(c.scheduler.pending() > 0);
+  c.nodes[1]->held_batches[0]();
+  REQUIRE(m->all_done == 1);
+  CHECK(c.scheduler.pending() == 0);
+}
+
 TEST_CASE("fetch: hedging off (0) never loads while the owner is merely slow") {
   FakeCluster c(2, Options(), /*hedge_delay_ms=*/0);
   c.nodes[1]->hold_gets = true;
