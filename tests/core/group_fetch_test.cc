@@ -3,12 +3,16 @@
 // (delay, first answer wins, budget), ejected owners, fallback_ttl; for Get and GetMany.
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "core/group.h"
+#include "testing/wait.h"
 #include "tests/core/group_fakes.h"
 
 namespace podcache {
@@ -451,6 +455,128 @@ TEST_CASE("fetch: fallback_ttl bounds a fallback copy (0: not kept)") {
   CHECK(c0.nodes[0]->group->GetSync(key).source == ValueSource::kLoader);
   CHECK(c0.nodes[0]->group->GetSync(key).source == ValueSource::kLoader);
   CHECK(c0.nodes[0]->loader->calls == 2);
+}
+
+// ---- races on real threads ----
+
+// Answers from the scheduler's thread after 0-2 ms: the owner's value, its error, or a failed call.
+class RacingPeer final : public PeerClient {
+ public:
+  explicit RacingPeer(Scheduler* s) : scheduler_(s) {}
+  void Get(std::string_view, std::string_view key, uint64_t, Millis, ValueFn done) override {
+    int n = next_.fetch_add(1);
+    scheduler_->RunAfter(n % 3, [n, k = std::string(key), done] {
+      if (n % 7 == 0) return done(UnavailableError("connection reset"));
+      if (n % 5 == 0) return done(PeerValue::Outcome(UnavailableError("database down")));
+      done(PeerValue{k + "@peer", 0});
+    });
+  }
+  void GetBatch(std::string_view ks, std::span<const std::string_view> keys, uint64_t fp,
+                Millis deadline, BatchItemFn done) override {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      Get(ks, keys[i], fp, deadline, [done, i](StatusOr<PeerValue> r) { done(i, std::move(r)); });
+    }
+  }
+  void Set(std::string_view, std::string_view, std::string_view, Millis, Millis,
+           StatusFn done) override {
+    done(OkStatus());
+  }
+  void Delete(std::string_view, std::string_view, Millis, StatusFn done) override {
+    done(OkStatus());
+  }
+  void DropHot(std::string_view, std::string_view, Millis, StatusFn done) override {
+    done(OkStatus());
+  }
+  void AdvanceGeneration(std::string_view, uint64_t, Millis, StatusFn done) override {
+    done(OkStatus());
+  }
+  PeerHealth health() const override { return PeerHealth::kSuspect; }  // hedges unbudgeted
+
+ private:
+  Scheduler* scheduler_;
+  std::atomic<int> next_{0};
+};
+
+// Every key is owned by "other".
+class OtherOwnsAll final : public PeerView {
+ public:
+  explicit OtherOwnsAll(Scheduler* s) : client_(std::make_shared<RacingPeer>(s)) {}
+  RingPtr Ring() const override { return ring_; }
+  const std::string& Self() const override { return self_; }
+  std::shared_ptr<PeerClient> Client(const std::string&) override { return client_; }
+
+ private:
+  const std::string self_ = "self";
+  const RingPtr ring_ = Ring::Build({"other"});
+  std::shared_ptr<PeerClient> client_;
+};
+
+// Answers from the scheduler's thread after 0-2 ms.
+class RacingLoader final : public Loader {
+ public:
+  explicit RacingLoader(Scheduler* s) : scheduler_(s) {}
+  void Load(std::string_view, std::string_view key, Millis, DoneFn done) override {
+    int n = next_.fetch_add(1);
+    scheduler_->RunAfter((n + 1) % 3, [k = std::string(key), done] {
+      done(Loaded{k + "@self", 1});
+    });
+  }
+
+ private:
+  Scheduler* scheduler_;
+  std::atomic<int> next_{0};
+};
+
+TEST_SUITE("concurrency") {
+  TEST_CASE("fetch: hedges, fallbacks and owner answers race - every waiter answered once") {
+    ThreadScheduler scheduler;
+    scheduler.Start();
+    OtherOwnsAll view(&scheduler);
+    GroupEnv env{&view, &scheduler, SystemClock::Get()};
+    env.peer_hedge_delay_ms = 1;
+    KeyspaceOptions o = Options();
+    o.fallback_ttl_ms = 1;  // fallback copies go fast: most Gets fetch again
+    auto group = Group::Create(o, std::make_shared<RacingLoader>(&scheduler), env).value();
+    constexpr int kThreads = 4, kRounds = 300;
+    std::atomic<int> answered{0}, twice{0}, wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int round = 0; round < kRounds; ++round) {
+          std::string key = "k" + std::to_string((round * 3 + t) % 40);
+          auto once = std::make_shared<std::atomic<int>>(0);
+          auto check = [&, once, key](const GetResult& r) {
+            if (once->fetch_add(1) > 0) twice++;
+            bool value_ok = r.status.ok() &&
+                            (r.value.value() == key + "@peer" || r.value.value() == key + "@self");
+            bool error_ok = r.status.code() == StatusCode::kUnavailable;
+            if (!value_ok && !error_ok) wrong++;
+            answered++;
+          };
+          if (round % 2 == 0) {
+            group->Get(key, {}, check);
+          } else {
+            std::vector<std::string_view> keys = {key};
+            group->GetMany(
+                keys, {}, [check](size_t, const GetResult& r) { check(r); }, [] {});
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+    int want = kThreads * kRounds;
+    CHECK_MESSAGE(testing::WaitUntil([&] { return answered.load() >= want; }),
+                  "only " << answered.load() << " of " << want << " answered");
+    scheduler.Stop();
+    CHECK(answered.load() == want);
+    CHECK(twice.load() == 0);
+    CHECK(wrong.load() == 0);
+    KeyspaceStats st = group->Stats();
+    MESSAGE("hedged " << st[KeyspaceStats::kHedgedLoads] << ", won "
+                      << st[KeyspaceStats::kHedgeWins] << ", fallbacks "
+                      << st[KeyspaceStats::kLocalFallbackLoads] << ", owner errors "
+                      << st[KeyspaceStats::kPeerOwnerErrors]);
+  }
 }
 
 }  // namespace
