@@ -186,11 +186,10 @@ void Group::FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::strin
     if (sent->local_started.exchange(true, std::memory_order_acq_rel)) return;
     std::string reason = "call failed: " + std::string(StatusCodeName(answer.status().code())) +
                          ": " + answer.status().message();
-    FallBackToLocalLoad(owner, reason, fetch.key, fetch.hash, [sent](GetResult r) {
-      if (!sent->answered.exchange(true, std::memory_order_acq_rel)) {
-        sent->fetch.done(std::move(r));
-      }
-    });
+    FallBackToLocalLoad(owner, reason, fetch.key, fetch.hash,
+                        [self = shared_from_this(), sent](GetResult r) {
+                          if (self->ClaimAnswer(*sent)) sent->fetch.done(std::move(r));
+                        });
     return;
   }
   // A hedged load answered first: the owner's late answer is dropped.

@@ -343,6 +343,10 @@ TEST_CASE("fetch: the hedge timer is cancelled once every fetch it covers has it
   c.nodes[1]->held_batches[0]();
   REQUIRE(m->all_done == 1);
   CHECK(c.scheduler.pending() == 0);
+  // A failed call's fallback answer counts too.
+  c.nodes[1]->down = true;
+  CHECK(c.nodes[0]->group->GetSync(c.KeyOwnedBy(1, "down")).source == ValueSource::kLoader);
+  CHECK(c.scheduler.pending() == 0);
 }
 
 TEST_CASE("fetch: hedging off (0) never loads while the owner is merely slow") {
