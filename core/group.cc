@@ -59,7 +59,8 @@ Group::Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, con
       hot_tracker_(env.clock, options.hot_promote_hits, options.hot_window_ms),
       load_limiter_(options.load_concurrency, static_cast<size_t>(options.load_queue)),
       loads_(env.scheduler, ErrorResult),
-      fetches_(env.scheduler, ErrorResult) {
+      fetches_(env.scheduler, ErrorResult),
+      load_latency_(env.clock) {
   size_t hot_bytes =
       static_cast<size_t>(static_cast<double>(options.max_bytes) * options.hot_share);
   StoreOptions main_options;
@@ -153,11 +154,21 @@ bool Group::ServeIfCached(std::string_view key, uint64_t hash, const Done& done)
 
 void Group::LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
                      GetCallback done) {
-  Millis flight_deadline = SaturatingAdd(env_.clock->NowMs(), options_.load_timeout_ms);
+  Millis now = env_.clock->NowMs();
+  Millis flight_deadline = SaturatingAdd(now, options_.load_timeout_ms);
   auto self = shared_from_this();
   bool started = loads_.Do(
       key, waiter_deadline, flight_deadline,
-      [self, key, hash, fill](Done d) { self->StartLoad(key, hash, fill, std::move(d)); },
+      [self, key, hash, fill, now](Done d) {
+        // The loader's latency (queueing for a slot included) is what a local load needs.
+        Done timed = [self, now, d = std::move(d)](GetResult r) {
+          if (r.source == ValueSource::kLoader) {
+            self->load_latency_.Record(self->env_.clock->NowMs() - now);
+          }
+          d(std::move(r));
+        };
+        self->StartLoad(key, hash, fill, std::move(timed));
+      },
       std::move(done));
   if (!started) counters_.Add(KeyspaceStats::kLoadsDeduped);
 }
@@ -221,9 +232,14 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_
       return;
     }
     Millis ttl = options_.EffectiveTtl(l.ttl_ms);
-    if (fill == Fill::kFallback) ttl = CapTtl(ttl, options_.hot_ttl_ms);
+    // A value loaded here for an owner that could not answer lives at most fallback_ttl (0: not
+    // kept), so it cannot outlive a partition by much.
+    bool keep = fill == Fill::kOwner || options_.fallback_ttl_ms > 0;
+    if (fill == Fill::kFallback) {
+      ttl = CapTtl(CapTtl(ttl, options_.hot_ttl_ms), options_.fallback_ttl_ms);
+    }
     ValueRef v = ValueRef::Make(key, hash, l.value, ExpiryTime(now, ttl));
-    (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation, /*replace=*/false);
+    if (keep) (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation, /*replace=*/false);
     done(Found(std::move(v), ValueSource::kLoader, ttl));
     return;
   }

@@ -11,10 +11,13 @@
 #include <vector>
 
 #include "core/async_limiter.h"
+#include "core/hedge_budget.h"
 #include "core/hot_tracker.h"
 #include "core/keyspace_options.h"
 #include "core/keyspace_stats.h"
+#include "core/latency_window.h"
 #include "core/loader.h"
+#include "core/log.h"
 #include "core/peer.h"
 #include "core/scheduler.h"
 #include "core/single_flight.h"
@@ -53,6 +56,13 @@ struct GroupEnv {
   Millis peer_timeout_ms = 1000;   // bound of one peer call
   int broadcast_attempts = 3;      // tries per peer for hot-copy drops and generation bumps
   Millis broadcast_backoff_ms = 100;
+  // How long a fetch waits for the owner before a local load starts in parallel (a hedge; the
+  // first answer wins): kAutoHedgeDelay = twice the time a local load needs (Group's load
+  // estimate: a miss on the owner loads from the same data source) plus twice the peer's observed
+  // p99 latency, clamped to [5 ms, 50 ms] (20 ms while the p99 is not known); 0 = never hedge;
+  // else this many ms.
+  static constexpr Millis kAutoHedgeDelay = -1;
+  Millis peer_hedge_delay_ms = kAutoHedgeDelay;
 };
 
 // One keyspace on one node: the read-through request path of docs/design.md.
@@ -60,8 +70,14 @@ struct GroupEnv {
 //   Get: main store -> hot store -> (owner = ring.Owner(key))
 //        owner is this node, or the request came from a peer -> single-flight load via the loader
 //        (bounded by load_concurrency), stored in main
-//        else -> single-flight fetch from the owner; hot keys get a copy in the hot store;
-//        owner unreachable -> local load (same limit), kept in the hot store for hot_ttl.
+//        else -> single-flight fetch from the owner; hot keys get a copy in the hot store. The
+//        owner's answer, errors included (NOT_FOUND, its loader's errors), is passed on as it is.
+//        The peer call's deadline leaves the caller time for a local load (the keyspace's load
+//        p99); owner slower than a load plus a margin (the hedge delay) -> a local load in
+//        parallel, first answer wins
+//        (bounded by a budget of 10% of fetches); call failed, owner ejected or no time left
+//        for a peer call -> local load. Local loads use the same limit and are kept in the hot
+//        store at most fallback_ttl.
 //   GetMany: the same path for every key, except that the fetches it starts leave as one
 //        PeerClient::GetBatch per owner instead of one Get per key.
 //   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy;
@@ -149,6 +165,27 @@ class Group : public std::enable_shared_from_this<Group> {
     uint64_t generation;
     Done done;
   };
+  // The hedge timer of one Get or GetBatch: cancelled once each of its fetches has its answer.
+  struct HedgeTimer {
+    explicit HedgeTimer(size_t fetches) : unanswered(fetches) {}
+    std::atomic<size_t> unanswered;
+    // Set before the call is sent, so before any answer of the call (a hedge that fires at once
+    // may read 0: its timer has run anyway).
+    std::atomic<Scheduler::TaskId> id{0};
+  };
+  // A fetch sent to the owner: answered once, by the owner or by a local load (hedge or fallback),
+  // whichever comes first; the other answer is dropped.
+  struct SentFetch {
+    explicit SentFetch(PeerFetch f) : fetch(std::move(f)) {}
+    PeerFetch fetch;
+    std::shared_ptr<HedgeTimer> hedge;       // null: no hedge armed
+    std::atomic<bool> local_started{false};  // a hedged or fallback load runs
+    std::atomic<bool> answered{false};       // fetch.done has been called
+  };
+  // True for the first answer of `f` (which the caller then delivers); cancels the hedge timer
+  // once every fetch it covers is answered.
+  bool ClaimAnswer(SentFetch& f);
+  using SentFetches = std::vector<std::shared_ptr<SentFetch>>;
   // The fetches a GetMany started, by owner: sent once every key has been looked at.
   using FetchesByOwner = std::map<std::string, std::vector<PeerFetch>>;
 
@@ -177,11 +214,28 @@ class Group : public std::enable_shared_from_this<Group> {
   // at once, or, when `batch` is not null, added to it for the caller to send.
   void FetchFromOwner(std::string key, Route route, Millis waiter_deadline, GetCallback done,
                       FetchesByOwner* batch);
-  // Sends fetches to their owner: one Get, or one GetBatch for several.
-  void SendFetches(const std::string& owner, std::vector<PeerFetch> fetches);
-  // Completes a fetch with the owner's answer: keeps a hot copy of a hot key, passes on a NOT_FOUND
-  // or INVALID_ARGUMENT, and falls back to a local load on any other error.
-  void FinishFetch(const PeerFetch& fetch, StatusOr<PeerValue> answer);
+  // Sends fetches to their owner (one Get, or one GetBatch for several) with a deadline that
+  // leaves the waiter time for a local load, and arms the hedge; loads them here instead when the
+  // owner has no client, is ejected, or there is no time left for a peer call.
+  void SendFetches(const std::string& owner, std::vector<PeerFetch> fetches,
+                   Millis waiter_deadline);
+  // Completes a fetch with the owner's answer: keeps a hot copy of a hot key and passes the owner's
+  // error answers on as they are; when the call failed, loads here (unless a hedge already does).
+  // Dropped when a local load answered first.
+  void FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::string& owner,
+                   StatusOr<PeerValue> answer);
+  // The owner has not answered within the hedge delay: starts a local load for each unanswered
+  // fetch that the hedge budget allows (every one when the peer is not up).
+  void Hedge(const SentFetches& sent, const std::shared_ptr<PeerClient>& client);
+  // The peer call's deadline: peer_timeout from now, but early enough that the waiter still has
+  // the time a local load needs (LocalLoadEstimate) after it.
+  Millis PeerDeadline(Millis now, Millis waiter_deadline) const;
+  // The time a local load needs: the p99 of this keyspace's recent loads, or before
+  // kMinLoadSamples of them, min(load_timeout, kDefaultLoadEstimateMs).
+  Millis LocalLoadEstimate() const;
+  static constexpr uint64_t kMinLoadSamples = 20;
+  static constexpr Millis kDefaultLoadEstimateMs = 250;
+  Millis HedgeDelay(const PeerClient& client) const;
   GetResult FromEntry(ValueRef v, ValueSource source) const;
   // Applies a write here as the owner and tells the other members to drop hot copies; `done`
   // runs once every member answered (or failed) the first drop.
@@ -201,7 +255,11 @@ class Group : public std::enable_shared_from_this<Group> {
   // `first_round` (null on retries) is told when this attempt completes.
   void SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call,
                      std::shared_ptr<std::function<void()>> first_round);
-  void FallBackToLocalLoad(const std::string& key, uint64_t hash, Done done);
+  // Loads a key here because its owner could not be asked or answer: counted, logged (rate
+  // limited per owner), kept at most fallback_ttl.
+  void FallBackToLocalLoad(const std::string& owner, std::string_view reason,
+                           const std::string& key, uint64_t hash, Done done);
+  void LogLocalLoad(const std::string& owner, std::string_view reason);
 
   const KeyspaceOptions options_;
   const std::shared_ptr<Loader> loader_;
@@ -213,6 +271,9 @@ class Group : public std::enable_shared_from_this<Group> {
   SingleFlight<GetResult> loads_;
   SingleFlight<GetResult> fetches_;
   StripedCounters<KeyspaceStats::kNumCounters> counters_;
+  LatencyWindow load_latency_;  // this keyspace's loader calls here: the local load estimate
+  HedgeBudget hedge_budget_;
+  LogRateLimiter local_load_log_{10000};  // "loading locally", one line per owner per 10 s
 };
 
 }  // namespace podcache

@@ -45,6 +45,7 @@ Status KeyspaceOptions::Validate() const {
   if (load_timeout_ms < 1) return Bad(name, "load_timeout must be at least 1ms");
   if (hot_promote_hits < 1) return Bad(name, "hot_promote_hits must be at least 1");
   if (hot_window_ms < 1) return Bad(name, "hot_window must be at least 1ms");
+  if (fallback_ttl_ms < 0) return Bad(name, "fallback_ttl must not be negative");
   return OkStatus();
 }
 

@@ -31,6 +31,10 @@ struct KeyspaceOptions {
   Millis hot_ttl_ms = 60000;      // a hot copy lives at most this long (bounds staleness)
   int hot_promote_hits = 3;       // requests for another peer's key that make it hot when they
   Millis hot_window_ms = 1000;    // come within two of these windows (see HotTracker)
+  // A value loaded here because its owner could not be asked (unreachable, ejected, too slow: a
+  // fallback or hedged load) is kept in the hot store at most this long (and at most hot_ttl),
+  // so it cannot outlive a partition by much; 0 = handed to its waiters, not kept.
+  Millis fallback_ttl_ms = 1000;
 
   // Checks every field; the message names the field and the limit.
   Status Validate() const;

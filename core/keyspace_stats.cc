@@ -20,8 +20,11 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
     {"loads_rejected", "Loads refused because the keyspace's load queue was full."},
     {"not_found", "Misses answered not found (by the loader, or by a cache-aside keyspace)."},
     {"peer_gets", "Fetches of a key sent to its owner node."},
-    {"peer_errors", "Fetches from the owner node that failed."},
-    {"local_fallback_loads", "Loads done on this node because the key's owner could not answer."},
+    {"peer_errors",
+     "Fetches from the owner node whose call failed (not the owner's own error answers)."},
+    {"local_fallback_loads",
+     "Loads done on this node because the key's owner could not answer (failed call, ejected "
+     "owner, no time left for a peer call); hedged loads are counted in hedged_loads."},
     {"ring_disagreements",
      "Peer Gets for keys that this node's ring gives to another node (rings not yet agreeing)."},
     {"hot_promotions", "Values of other nodes' popular keys copied into the hot store."},
@@ -32,6 +35,17 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
     {"invalidations", "InvalidateKeyspace calls on this node (generation bumps started here)."},
     {"generations_refused",
      "Generations sent by peers that were refused for being above the allowed maximum."},
+    {"peer_owner_errors",
+     "Fetches the owner answered with an error of its own (its loader failed): passed on to the "
+     "caller as they are, without a local load and without counting a peer error."},
+    {"hedged_loads",
+     "Local loads started because the owner had not answered within peer_hedge_delay."},
+    {"hedge_wins", "Hedged local loads that answered before the owner."},
+    {"hedges_throttled",
+     "Hedged loads not started because the keyspace's hedge budget (10% of fetches) was spent."},
+    {"peer_calls_skipped",
+     "Misses loaded here without calling the owner: the owner was ejected, or the caller's "
+     "deadline left no time for a peer call before a local load."},
 };
 
 }  // namespace

@@ -19,7 +19,7 @@ struct KeyspaceStats {
     kNotFound,            // loader said NOT_FOUND
     kPeerGets,            // fetches sent to the owner
     kPeerErrors,          // fetches that failed
-    kLocalFallbackLoads,  // loads done here because the owner failed
+    kLocalFallbackLoads,  // loads done here because the owner could not answer
     kRingDisagreements,   // peer Gets for keys this node's ring gives to someone else
     kHotPromotions,       // values copied into the hot store
     kSets,
@@ -28,6 +28,11 @@ struct KeyspaceStats {
     kBroadcastFailures,  // ... that failed after every retry
     kInvalidations,
     kGenerationsRefused,  // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
+    kPeerOwnerErrors,     // fetches the owner answered with an error of its own (its loader's)
+    kHedgedLoads,         // local loads started because the owner was slow to answer
+    kHedgeWins,           // ... that answered before the owner
+    kHedgesThrottled,     // hedges not started: the keyspace's hedge budget was spent
+    kPeerCallsSkipped,    // misses loaded here without asking the owner (ejected; no time left)
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};

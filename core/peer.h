@@ -13,12 +13,24 @@
 
 namespace podcache {
 
-// A value as the owner peer returned it: TTLs travel as remaining milliseconds, never as absolute
-// times, so clock skew between pods cannot stretch or cut them.
+// The owner's answer to a peer Get: a value, or (status not OK) the owner's own outcome without a
+// value -- NOT_FOUND, or its loader's error (UNAVAILABLE, DEADLINE_EXCEEDED, ...),
+// INVALID_ARGUMENT, RESOURCE_EXHAUSTED. Such an answer means the owner was reached and did the
+// work: the caller passes it on and neither loads the key again nor blames the peer. TTLs travel as
+// remaining milliseconds, never as absolute times, so clock skew between pods cannot stretch or cut
+// them.
 struct PeerValue {
   std::string value;
   Millis remaining_ttl_ms = 0;  // 0 = no expiry
   bool stale = false;  // served by the owner past its TTL (stale-while-revalidate/-if-error)
+  Status status = OkStatus();  // OK: `value` holds the value; else the owner's answer (no value)
+
+  // The owner's answer without a value (`s` not OK).
+  static PeerValue Outcome(Status s) {
+    PeerValue v;
+    v.status = std::move(s);
+    return v;
+  }
 };
 
 // How a client sees its peer (transport's outlier detection, after Envoy's): kUp answers;
@@ -41,15 +53,19 @@ class PeerClient {
   virtual ~PeerClient() = default;
 
   // Get marked as coming from a peer: the owner never forwards it. `ring_fingerprint` is the
-  // sender's, so the owner can count disagreements. NOT_FOUND when the data source has no value.
-  // Concurrent Gets to one peer may be coalesced by the implementation into batched calls.
+  // sender's, so the owner can count disagreements. A StatusOr that is not OK means only that the
+  // call failed (refused, connection failure, deadline, a peer that does not know the keyspace):
+  // the owner's answer is unknown. Whatever the owner answered comes as a PeerValue, whose status
+  // carries NOT_FOUND or the owner's loader error. Concurrent Gets to one peer may be coalesced by
+  // the implementation into batched calls.
   virtual void Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
                    Millis deadline, ValueFn done) = 0;
   // Many Gets of one keyspace for keys this peer owns, as few calls as the implementation allows
   // (it may split them into several calls). `done(i, result)` runs exactly once for every i in
-  // [0, keys.size()), with the answer for keys[i] as a Get would give it: each key has its own
-  // status, and a failed call fails each of its keys. The callbacks may run concurrently on
-  // different threads, in any order. `keys` is only read during the call. No keys: no callback.
+  // [0, keys.size()), with the answer for keys[i] as a Get would give it: each key has the owner's
+  // own answer (PeerValue::status), and a failed call fails each of its keys (StatusOr not OK). The
+  // callbacks may run concurrently on different threads, in any order. `keys` is only read during
+  // the call. No keys: no callback.
   virtual void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
                         uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) = 0;
   virtual void Set(std::string_view keyspace, std::string_view key, std::string_view value,

@@ -50,7 +50,8 @@ class FakePeerClient final : public PeerClient {
  public:
   void Get(std::string_view, std::string_view key, uint64_t, Millis, ValueFn done) override {
     if (key.starts_with("down")) return done(UnavailableError("connection refused"));
-    if (key.starts_with("missing")) return done(NotFoundError("no such row"));
+    if (key.starts_with("missing")) return done(PeerValue::Outcome(NotFoundError("no such row")));
+    if (key.starts_with("fail")) return done(PeerValue::Outcome(UnavailableError("database down")));
     done(PeerValue{"peer:" + std::string(key), 0});
   }
   void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,

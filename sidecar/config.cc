@@ -142,6 +142,7 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
   if (field == "load_timeout") return SetDuration(field, value, &o.load_timeout_ms);
   if (field == "hot_ttl") return SetDuration(field, value, &o.hot_ttl_ms);
   if (field == "hot_window") return SetDuration(field, value, &o.hot_window_ms);
+  if (field == "fallback_ttl") return SetDuration(field, value, &o.fallback_ttl_ms);
   if (field == "loader_timeout") return SetDuration(field, value, &ks->loader.timeout_ms);
   if (field == "loader_max_value_bytes") {
     return SetBytes(field, value, &ks->loader.max_value_bytes);
@@ -247,6 +248,9 @@ Status Config::Validate() const {
     }
     if (tls_peer_name.empty()) return InvalidArgumentError("tls_peer_name is empty");
     if (peer_timeout_ms <= 0) return InvalidArgumentError("peer_timeout must be > 0");
+    if (peer_hedge_delay_ms < 0 && peer_hedge_delay_ms != Config::kAutoHedgeDelay) {
+      return InvalidArgumentError("peer_hedge_delay must be auto, 0 (off) or a duration");
+    }
     if (peer_max_inflight < 1) return InvalidArgumentError("peer_max_inflight must be >= 1");
     if (peer_max_batch < 1) return InvalidArgumentError("peer_max_batch must be >= 1");
     if (peer_eject_failures < 1) {

@@ -85,6 +85,10 @@ struct Config {
   int peer_eject_failures = 3;       // consecutive failed peer calls that eject the peer
   Millis peer_eject_time_ms = 1000;  // the first ejection; doubles per consecutive ejection ...
   Millis peer_eject_max_time_ms = 10000;  // ... up to this; a success resets it
+  // Wait this long for a key's owner before a local load starts in parallel (first answer
+  // wins): kAutoHedgeDelay ("auto") = from the peer's p99; 0 = never.
+  static constexpr Millis kAutoHedgeDelay = -1;
+  Millis peer_hedge_delay_ms = kAutoHedgeDelay;
   Millis membership_debounce_ms = 200;
 
   // True when this node has (or may get) peers.
@@ -103,7 +107,7 @@ struct Config {
 // Sets one keyspace field from text, as written in YAML or in a --keyspace spec: max_bytes,
 // default_ttl (or ttl), max_ttl, negative_ttl, eviction, hot_share, max_key_bytes,
 // max_value_bytes, load_concurrency, load_queue, load_timeout, hot_ttl, hot_promote_hits,
-// hot_window, loader (a URL for http, grpc://target, or none), loader_timeout,
+// hot_window, fallback_ttl, loader (a URL for http, grpc://target, or none), loader_timeout,
 // loader_max_value_bytes. The message names the field.
 Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std::string& value);
 

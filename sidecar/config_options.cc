@@ -63,6 +63,19 @@ std::string FormatFileMode(uint32_t mode) {
   return buf;
 }
 
+// "auto" or a duration (0 = off).
+StatusOr<Millis> ParseHedgeDelay(const std::string& v) {
+  if (v == "auto") return Config::kAutoHedgeDelay;
+  StatusOr<Millis> d = ParseDuration(v);
+  if (!d.ok()) {
+    return InvalidArgumentError("\"" + v + "\" is neither auto nor a duration (0 = off)");
+  }
+  return d;
+}
+std::string ShowHedgeDelay(Millis v) {
+  return v == Config::kAutoHedgeDelay ? "auto" : FormatDuration(v);
+}
+
 ConfigOption Text(const char* flag, const char* yaml, const char* help,
                   std::string Config::*field) {
   return Typed(flag, yaml, help, field, ParseText, ShowText);
@@ -191,6 +204,11 @@ const std::vector<ConfigOption>& ConfigOptions() {
            &Config::insecure_peers),
       Duration("peer-timeout", "peer_timeout", "Deadline of one call to a peer",
                &Config::peer_timeout_ms),
+      Typed("peer-hedge-delay", "peer_hedge_delay",
+            "Wait this long for a key's owner before loading locally in parallel (first answer "
+            "wins): auto (twice the keyspace's load p99 + twice the peer's p99 within 5-50ms), a "
+            "duration, or 0 = never",
+            &Config::peer_hedge_delay_ms, ParseHedgeDelay, ShowHedgeDelay),
       Int("peer-max-inflight", "peer_max_inflight",
           "Calls in flight to one peer; more Gets are batched", &Config::peer_max_inflight),
       Int("peer-max-batch", "peer_max_batch", "Keys per batched peer Get", &Config::peer_max_batch),

@@ -162,6 +162,8 @@ Status Sidecar::StartCluster(GroupEnv* env) {
       [p, self](const RingPtr& ring) { p->Update(ring->members(), self); });
   env->peers = membership_.get();
   env->peer_timeout_ms = config_.peer_timeout_ms;
+  static_assert(Config::kAutoHedgeDelay == GroupEnv::kAutoHedgeDelay);
+  env->peer_hedge_delay_ms = config_.peer_hedge_delay_ms;
   return OkStatus();
 }
 

@@ -172,6 +172,14 @@ Request KeyRequest(std::string_view keyspace, std::string_view key) {
   return r;
 }
 
+// The owner's answer without a value (`code` not 0); a code no gRPC status has is UNKNOWN.
+PeerValue OwnerAnswer(int code, const std::string& message) {
+  bool known = code > 0 && code <= static_cast<int>(StatusCode::kUnauthenticated);
+  return PeerValue::Outcome(
+      Status(known ? static_cast<StatusCode>(code) : StatusCode::kUnknown,
+             message.empty() ? "the owner answered without a message" : message));
+}
+
 }  // namespace
 
 void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
@@ -188,9 +196,12 @@ void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
                         std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
                         self->Finished(call->context, s, start, deadline);
                         self->Release();
-                        if (!s.ok()) return done(FromGrpcStatus(s));
-                        done(PeerValue{std::move(*call->response.mutable_value()),
-                                       call->response.remaining_ttl_ms()});
+                        if (!s.ok()) return done(FromGrpcStatus(s));  // the call failed
+                        peer::v1::GetResponse& r = call->response;
+                        if (r.code() != 0) {  // the owner's answer without a value
+                          return done(OwnerAnswer(r.code(), r.message()));
+                        }
+                        done(PeerValue{std::move(*r.mutable_value()), r.remaining_ttl_ms()});
                       });
 }
 
@@ -232,8 +243,8 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
             self->SendGet(call->request.keyspace(), {call->request.keys(static_cast<int>(i)),
                                                      call->request.ring_fingerprint(),
                                                      (*waiters)[i].deadline, std::move(done)});
-          } else if (item->code() != 0) {
-            done(Status(static_cast<StatusCode>(item->code()), item->message()));
+          } else if (item->code() != 0) {  // the owner's answer without a value
+            done(OwnerAnswer(item->code(), item->message()));
           } else {
             done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms()});
           }

@@ -50,12 +50,17 @@ grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer*
   auto* call = Begin<GetRequest, GetResponse>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
   GetOptions opts{DeadlineOf(*ctx), true, call->request.ring_fingerprint()};
+  // The call succeeds whatever the group answers: the answer (a value, NOT_FOUND, a loader error)
+  // travels in the body, so the sender can tell it from a failed call.
   group->Get(call->request.key(), opts, [reactor, call](const GetResult& r) {
     if (r.status.ok()) {
       call->response.set_value(r.value.value().data(), r.value.value().size());
       call->response.set_remaining_ttl_ms(r.remaining_ttl_ms);
+    } else {
+      call->response.set_code(static_cast<int>(r.status.code()));
+      call->response.set_message(r.status.message());
     }
-    Finish(reactor, call, r.status);
+    Finish(reactor, call, OkStatus());
   });
   return reactor;
 }

@@ -50,20 +50,22 @@ TEST_CASE("group: a request from a peer is never forwarded - even when the rings
 TEST_CASE("group: owner unreachable -> local load within the limit - counted - kept briefly") {
   KeyspaceOptions o = Options();
   o.hot_ttl_ms = 5000;
+  o.fallback_ttl_ms = 1000;  // the cap of a fallback copy, not hot_ttl
   FakeCluster c(3, o);
   std::string key = c.KeyOwnedBy(2);
   c.nodes[2]->down = true;
   GetResult r = c.nodes[0]->group->GetSync(key);
   REQUIRE(r.status.ok());
   CHECK(r.value.value() == key + "@" + c.nodes[0]->name);
-  CHECK(r.remaining_ttl_ms == 5000);
+  CHECK(r.remaining_ttl_ms == 1000);
   KeyspaceStats s = c.nodes[0]->group->Stats();
   CHECK(s[KeyspaceStats::kPeerErrors] == 1);
   CHECK(s[KeyspaceStats::kLocalFallbackLoads] == 1);
-  // The fallback copy is served from the hot store until hot_ttl passes.
+  // The fallback copy is served from the hot store until fallback_ttl passes.
+  c.clock.Advance(999);
   CHECK(c.nodes[0]->group->GetSync(key).source == ValueSource::kHot);
   CHECK(c.nodes[0]->loader->calls == 1);
-  c.clock.Advance(5000);
+  c.clock.Advance(1);
   c.nodes[2]->down = false;
   r = c.nodes[0]->group->GetSync(key);
   CHECK(r.source == ValueSource::kPeer);

@@ -75,6 +75,8 @@ class FakePeerClient : public PeerClient {
   void Delete(std::string_view, std::string_view key, Millis, StatusFn done) override;
   void DropHot(std::string_view, std::string_view key, Millis, StatusFn done) override;
   void AdvanceGeneration(std::string_view, uint64_t generation, Millis, StatusFn done) override;
+  PeerHealth health() const override;
+  Millis LatencyP99Ms() const override;
 
  private:
   FakeNode* target_;
@@ -99,7 +101,14 @@ struct FakeNode {
   std::shared_ptr<Group> group;
   bool down = false;
   int drop_hot_received = 0;
-  int gets_received = 0;                                   // single peer Gets
+  int gets_received = 0;                // single peer Gets
+  std::vector<Millis> get_deadlines;    // the deadline of each peer Get
+  std::vector<Millis> batch_deadlines;  // ... and of each GetBatch
+  bool hold_gets = false;  // peer Gets wait until the test answers (held_gets) or fails them
+  std::vector<std::function<void()>> held_gets;            // answers each held Get
+  std::vector<PeerClient::ValueFn> held_get_dones;         // ... or fails it
+  PeerHealth health = PeerHealth::kUp;                     // as its clients see it
+  Millis p99_ms = 0;                                       // LatencyP99Ms of its clients
   std::vector<std::vector<std::string>> batches_received;  // the keys of each GetBatch
   bool hold_batches = false;  // GetBatch calls wait in held_batches until the test answers
   std::vector<std::function<void()>> held_batches;
@@ -110,7 +119,9 @@ struct FakeNode {
 
 class FakeCluster {
  public:
-  FakeCluster(int n, KeyspaceOptions options) : scheduler(&clock) {
+  // `hedge_delay_ms`: GroupEnv::peer_hedge_delay_ms of every node.
+  FakeCluster(int n, KeyspaceOptions options, Millis hedge_delay_ms = GroupEnv::kAutoHedgeDelay)
+      : scheduler(&clock) {
     std::vector<std::string> names;
     for (int i = 0; i < n; ++i) names.push_back("10.0.0." + std::to_string(i + 1) + ":7071");
     ring = Ring::Build(names);
@@ -123,6 +134,7 @@ class FakeCluster {
       env.peers = node->view.get();
       env.scheduler = &scheduler;
       env.clock = &clock;
+      env.peer_hedge_delay_ms = hedge_delay_ms;
       auto g = Group::Create(options, node->loader, env);
       REQUIRE(g.ok());
       node->group = g.value();
@@ -161,37 +173,46 @@ inline std::shared_ptr<PeerClient> FakeView::Client(const std::string& member) {
   return n ? std::make_shared<FakePeerClient>(n) : nullptr;
 }
 
-inline void FakePeerClient::Get(std::string_view, std::string_view key, uint64_t, Millis,
+// What the owner's transport answers for a GetResult: its errors travel as its answer.
+inline PeerValue AsPeerValue(const GetResult& r) {
+  if (!r.status.ok()) return PeerValue::Outcome(r.status);
+  return PeerValue{std::string(r.value.value()), r.remaining_ttl_ms};
+}
+
+inline void FakePeerClient::Get(std::string_view, std::string_view key, uint64_t, Millis deadline,
                                 ValueFn done) {
   if (target_->down) return done(UnavailableError("connection refused"));
   ++target_->gets_received;
-  GetOptions o;
-  o.from_peer = true;
-  target_->group->Get(key, o, [done](const GetResult& r) {
-    if (!r.status.ok()) return done(r.status);
-    done(PeerValue{std::string(r.value.value()), r.remaining_ttl_ms});
-  });
+  target_->get_deadlines.push_back(deadline);
+  FakeNode* target = target_;
+  auto answer = [target, key = std::string(key), done] {
+    GetOptions o;
+    o.from_peer = true;
+    target->group->Get(key, o, [done](const GetResult& r) { done(AsPeerValue(r)); });
+  };
+  if (target_->hold_gets) {
+    target_->held_gets.push_back(answer);
+    target_->held_get_dones.push_back(done);
+    return;
+  }
+  answer();
 }
 inline void FakePeerClient::GetBatch(std::string_view, std::span<const std::string_view> keys,
-                                     uint64_t, Millis, BatchItemFn done) {
+                                     uint64_t, Millis deadline, BatchItemFn done) {
   if (target_->down) {
     for (size_t i = 0; i < keys.size(); ++i) done(i, UnavailableError("connection refused"));
     return;
   }
   std::vector<std::string> copy(keys.begin(), keys.end());
   target_->batches_received.push_back(copy);
+  target_->batch_deadlines.push_back(deadline);
   FakeNode* target = target_;
   auto answer = [target, copy, done] {
     std::vector<std::string_view> views(copy.begin(), copy.end());
     GetOptions o;
     o.from_peer = true;
     target->group->GetMany(
-        views, o,
-        [done](size_t i, const GetResult& r) {
-          if (!r.status.ok()) return done(i, r.status);
-          done(i, PeerValue{std::string(r.value.value()), r.remaining_ttl_ms});
-        },
-        [] {});
+        views, o, [done](size_t i, const GetResult& r) { done(i, AsPeerValue(r)); }, [] {});
   };
   if (target_->hold_batches) {
     target_->held_batches.push_back(answer);
@@ -227,6 +248,9 @@ inline void FakePeerClient::AdvanceGeneration(std::string_view, uint64_t generat
   if (target_->down) return done(UnavailableError("connection refused"));
   done(target_->group->AdvanceGeneration(generation));
 }
+
+inline PeerHealth FakePeerClient::health() const { return target_->health; }
+inline Millis FakePeerClient::LatencyP99Ms() const { return target_->p99_ms; }
 
 inline KeyspaceOptions Options() {
   KeyspaceOptions o;

@@ -131,16 +131,21 @@ TEST_CASE("group: GetMany falls back to a local load for every key of a failed b
     CHECK(m->results[i].value.value() ==
           keys[i] + "@" + (fallback ? c.nodes[0]->name : c.nodes[1]->name));
     CHECK(m->results[i].source == (fallback ? ValueSource::kLoader : ValueSource::kPeer));
-    if (fallback) CHECK(m->results[i].remaining_ttl_ms == 5000);
+    if (fallback) CHECK(m->results[i].remaining_ttl_ms == 1000);  // fallback_ttl, not hot_ttl
   }
   KeyspaceStats s = c.nodes[0]->group->Stats();
   CHECK(s[KeyspaceStats::kPeerErrors] == 3);
   CHECK(s[KeyspaceStats::kLocalFallbackLoads] == 3);
   CHECK(c.nodes[0]->loader->calls == 3);
-  // The fallback copies are hot copies: served here until hot_ttl passes.
+  // The fallback copies are hot copies: served here until fallback_ttl passes.
+  c.clock.Advance(999);
   auto again = StartMany(*c.nodes[0]->group, of2);
   for (const GetResult& r : again->results) CHECK(r.source == ValueSource::kHot);
   CHECK(c.nodes[0]->loader->calls == 3);
+  c.clock.Advance(1);
+  c.nodes[2]->down = false;
+  auto after = StartMany(*c.nodes[0]->group, of2);
+  for (const GetResult& r : after->results) CHECK(r.source == ValueSource::kPeer);
 }
 
 TEST_CASE("group: GetMany with duplicate keys fetches and loads each key once") {
@@ -270,16 +275,17 @@ TEST_CASE("group: GetMany loads here the keys of an owner it has no client for")
 }
 
 TEST_CASE("group: GetMany answers each key once even when its deadline passes first") {
-  FakeCluster c(2, Options());
+  FakeCluster c(2, Options(), /*hedge_delay_ms=*/0);
   auto remote = KeysOwnedBy(c, 1, 2, "r");
   std::string local = KeysOwnedBy(c, 0, 1, "l")[0];
   c.nodes[1]->hold_batches = true;
   c.nodes[0]->loader->hold = true;
   GetOptions o;
-  o.deadline = c.clock.NowMs() + 100;
+  // Leaves the peer call 400 - 250 (the load estimate before any load was timed) = 150 ms.
+  o.deadline = c.clock.NowMs() + 400;
   auto m = StartMany(*c.nodes[0]->group, {remote[0], local, remote[1]}, o);
   CHECK(m->all_done == 0);
-  c.scheduler.AdvanceAndRun(100);
+  c.scheduler.AdvanceAndRun(400);
   REQUIRE(m->all_done == 1);
   CHECK(m->calls == std::vector<int>{1, 1, 1});
   for (const GetResult& r : m->results) CHECK(r.status.code() == StatusCode::kDeadlineExceeded);

@@ -179,6 +179,40 @@ TEST_CASE("Flags override the environment which overrides the file") {
   std::remove(path.c_str());
 }
 
+TEST_CASE("peer_hedge_delay is auto, a duration or 0 (off); fallback_ttl is a keyspace duration") {
+  CommandLine d = Parse({"--keyspace", "a"});
+  REQUIRE(!d.exit);
+  CHECK(d.config.peer_hedge_delay_ms == Config::kAutoHedgeDelay);
+  CHECK(d.config.keyspaces[0].options.fallback_ttl_ms == 1000);
+  CHECK(Parse({"--keyspace", "a", "--peer-hedge-delay", "15ms"}).config.peer_hedge_delay_ms == 15);
+  CHECK(Parse({"--keyspace", "a", "--peer-hedge-delay", "0"}).config.peer_hedge_delay_ms == 0);
+  CHECK(Parse({"--keyspace", "a", "--peer-hedge-delay", "auto"}).config.peer_hedge_delay_ms ==
+        Config::kAutoHedgeDelay);
+  CHECK(Parse({"--keyspace", "a", "--peer-hedge-delay", "soon"}).exit_code == 2);
+  std::string path =
+      WriteFile("peer_hedge_delay: 30ms\nkeyspaces:\n  - name: a\n    fallback_ttl: 250ms\n");
+  CommandLine f = Parse({"--config", path.c_str()});
+  std::remove(path.c_str());
+  REQUIRE(!f.exit);
+  CHECK(f.config.peer_hedge_delay_ms == 30);
+  CHECK(f.config.keyspaces[0].options.fallback_ttl_ms == 250);
+  CHECK(ParseKeyspaceSpec("u:fallback_ttl=0").value().options.fallback_ttl_ms == 0);
+  CHECK(ParseKeyspaceSpec("u:fallback_ttl=never").status().message().find("fallback_ttl") !=
+        std::string::npos);
+  KeyspaceOptions o;
+  o.name = "u";
+  o.fallback_ttl_ms = -1;
+  CHECK(o.Validate().message() == "keyspace 'u': fallback_ttl must not be negative");
+  Config c;
+  c.keyspaces.push_back(ParseKeyspaceSpec("a").value());
+  c.peers = "127.0.0.1:7071";
+  c.advertise = "127.0.0.1:7071";
+  c.insecure_peers = true;
+  REQUIRE(c.Validate().ok());
+  c.peer_hedge_delay_ms = -5;
+  CHECK(c.Validate().message() == "peer_hedge_delay must be auto, 0 (off) or a duration");
+}
+
 TEST_CASE("Configuration errors exit with code 2") {
   CHECK(Parse({"--keyspace", "a:max_bytes=x"}).exit_code == 2);
   CHECK(Parse({"--keyspace", "a", "--shutdown-grace", "later"}).exit_code == 2);

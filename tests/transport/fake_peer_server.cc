@@ -41,9 +41,11 @@ class FakePeerServer::Service final : public Peer::CallbackService {
     Reactor* reactor = ctx->DefaultReactor();
     server_->Handle("Get:" + req->key(), [this, reactor, req, resp] {
       grpc::Status s = server_->CallStatus();
-      if (s.ok()) {
+      if (s.ok()) {  // the owner's answer travels in the body, as the real service sends it
         int64_t ttl = 0;
-        s = Answer(req->key(), resp->mutable_value(), &ttl);
+        grpc::Status answer = Answer(req->key(), resp->mutable_value(), &ttl);
+        resp->set_code(static_cast<int>(answer.error_code()));
+        resp->set_message(answer.error_message());
         resp->set_remaining_ttl_ms(ttl);
       }
       reactor->Finish(s);

@@ -24,6 +24,7 @@ inline constexpr std::chrono::milliseconds kWaitLimit = 20s;
 
 // Answers every Get with "v:<key>" (remaining TTL 1000 ms), except keys that start with
 //   missing  NOT_FOUND "no such key"        bad  INVALID_ARGUMENT "bad key"
+//            (the owner's answers: a call that succeeds, the code in the body)
 //   big      in a GetBatch, the item is ResponseBudget::kOverBudget (alone it is answered)
 // and every write with OK. Thread-safe.
 class FakePeerServer {

@@ -75,11 +75,16 @@ struct ClientTest {
   std::vector<std::shared_ptr<GrpcPeerClient>> clients;  // released first
 };
 
-// The value of an answer, or its error as "error <code>: <message>".
+// The value of an answer, a failed call as "error <code>: <message>", or the owner's answer
+// without a value as "owner <code>: <message>".
 std::string Text(const StatusOr<PeerValue>& r) {
   if (!r.ok()) {
     return "error " + std::to_string(static_cast<int>(r.status().code())) + ": " +
            r.status().message();
+  }
+  const Status& owner = r.value().status;
+  if (!owner.ok()) {
+    return "owner " + std::to_string(static_cast<int>(owner.code())) + ": " + owner.message();
   }
   return r.value().value;
 }
@@ -168,9 +173,9 @@ TEST_CASE_FIXTURE(
   REQUIRE_MESSAGE(answers.Wait(keys.size()), "only " << answers.size() << " answers");
   for (size_t i = 0; i < keys.size(); ++i) CHECK(answers.Of(std::to_string(i)).size() == 1);
   CHECK(Text(answers.Of("0")[0]) == "v:a");
-  CHECK(answers.Of("1")[0].status().code() == StatusCode::kNotFound);
+  CHECK(Text(answers.Of("1")[0]) == "owner 5: no such key");
   CHECK(Text(answers.Of("2")[0]) == "v:c");
-  CHECK(Text(answers.Of("3")[0]) == "error 3: bad key");
+  CHECK(Text(answers.Of("3")[0]) == "owner 3: bad key");
   // Its value did not fit in the batch's response: fetched again on its own.
   CHECK(Text(answers.Of("4")[0]) == "v:big-e");
   CHECK(Text(answers.Of("5")[0]) == "v:f");
@@ -334,7 +339,7 @@ TEST_CASE_FIXTURE(ClientTest,
     CHECK(client->health() == PeerHealth::kUp);
   }
   server.FailCallsWith(grpc::StatusCode::OK);
-  CHECK(Text(GetNow(*client, "missing-b")) == "error 5: no such key");
+  CHECK(Text(GetNow(*client, "missing-b")) == "owner 5: no such key");
   CHECK(client->health() == PeerHealth::kUp);
   CHECK(client->HealthSnapshot().consecutive_failures == 0);
 }

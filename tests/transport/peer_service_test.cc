@@ -24,13 +24,14 @@ namespace {
 using transport_test::Answers;
 using ValueAnswers = Answers<StatusOr<PeerValue>>;
 
-// Answers "value:<key>" at once; keys that start with "missing" are NOT_FOUND, with "big" a value
-// of 3000 bytes.
+// Answers "value:<key>" at once; keys that start with "missing" are NOT_FOUND, with "fail"
+// UNAVAILABLE (the database is down), with "big" a value of 3000 bytes.
 class TestLoader final : public Loader {
  public:
   void Load(std::string_view, std::string_view key, Millis, DoneFn done) override {
     ++calls;
     if (key.starts_with("missing")) return done(NotFoundError("no such row"));
+    if (key.starts_with("fail")) return done(UnavailableError("database down"));
     if (key.starts_with("big")) return done(Loaded{std::string(3000, 'x'), -1});
     done(Loaded{"value:" + std::string(key), -1});
   }
@@ -119,8 +120,9 @@ TEST_CASE_FIXTURE(ServedGroup, "peer service: GetBatch answers each key in order
     CAPTURE(keys[i]);
     std::vector<StatusOr<PeerValue>> got = answers.Of(std::to_string(i));
     REQUIRE(got.size() == 1);
+    REQUIRE(got[0].ok());  // the call succeeded; the owner's answer is in the value
     if (i == 2) {
-      CHECK(got[0].status().code() == StatusCode::kNotFound);
+      CHECK(got[0].value().status.code() == StatusCode::kNotFound);
     } else {
       REQUIRE(got[0].ok());
       CHECK(got[0].value().value == "value:" + keys[i]);
@@ -132,6 +134,29 @@ TEST_CASE_FIXTURE(ServedGroup, "peer service: GetBatch answers each key in order
   CHECK(s[KeyspaceStats::kRingDisagreements] == static_cast<uint64_t>(others));
   CHECK(loader->calls == 5);
   CHECK(client->stats().batches == 1);
+}
+
+TEST_CASE_FIXTURE(ServedGroup,
+                  "peer service: a Get's answer travels in the body - the call itself succeeds") {
+  ValueAnswers answers;
+  Millis deadline = clock.NowMs() + 10'000;
+  uint64_t fingerprint = view.Ring()->fingerprint();
+  for (const char* key : {"k1", "missing-1", "fail-1"}) {
+    client->Get("users", key, fingerprint, deadline, answers.For(key));
+  }
+  REQUIRE_MESSAGE(answers.Wait(3), "only " << answers.size() << " of 3 answers");
+  for (const char* key : {"k1", "missing-1", "fail-1"}) REQUIRE(answers.Of(key)[0].ok());
+  CHECK(answers.Of("k1")[0].value().status.ok());
+  CHECK(answers.Of("k1")[0].value().value == "value:k1");
+  PeerValue missing = answers.Of("missing-1")[0].value();
+  CHECK(missing.status.code() == StatusCode::kNotFound);
+  CHECK(missing.value.empty());
+  // The owner's loader failed: its answer, not a failed call (which the sender would retry).
+  PeerValue failed = answers.Of("fail-1")[0].value();
+  CHECK(failed.status.code() == StatusCode::kUnavailable);
+  CHECK(failed.status.message() == "database down");
+  CHECK(client->stats().errors == 0);
+  CHECK(loader->calls == 3);
 }
 
 TEST_CASE_FIXTURE(ServedGroup, "peer service: values beyond the message limit are fetched alone") {
