@@ -100,6 +100,13 @@ void Group::SendFetches(const std::string& owner, std::vector<PeerFetch> fetches
 void Group::FinishFetch(const PeerFetch& fetch, StatusOr<PeerValue> answer) {
   if (answer.ok()) {
     const PeerValue& pv = answer.value();
+    if (pv.stale) {
+      // The owner served it past its TTL: pass it on as such, never keep it as a hot copy.
+      Millis now = env_.clock->NowMs();
+      fetch.done(StaleAnswer(
+          ValueRef::Make(fetch.key, fetch.hash, pv.value, ExpiryTime(now, kStaleTtlMs))));
+      return;
+    }
     // A negative TTL is no answer a podcache peer gives: serve it to the waiters now, never again.
     Millis ttl = pv.remaining_ttl_ms < 0 ? 1 : pv.remaining_ttl_ms;
     bool promote = hot_tracker_.IsHot(fetch.hash);

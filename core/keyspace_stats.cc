@@ -32,6 +32,13 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
     {"invalidations", "InvalidateKeyspace calls on this node (generation bumps started here)."},
     {"generations_refused",
      "Generations sent by peers that were refused for being above the allowed maximum."},
+    {"stale_served",
+     "Answers given from a value past its TTL (source stale): stale-while-revalidate, "
+     "stale-if-error, or an owner's stale answer passed on."},
+    {"stale_revalidations", "Background loads started to refresh a value served stale."},
+    {"stale_if_error_served", "Stale answers given because the load failed (stale-if-error)."},
+    {"loader_breaker_opens", "Times the keyspace's loader circuit breaker opened."},
+    {"loads_short_circuited", "Loads refused at once because the loader circuit breaker was open."},
 };
 
 }  // namespace

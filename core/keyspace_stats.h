@@ -27,7 +27,12 @@ struct KeyspaceStats {
     kBroadcastsSent,     // hot-copy drops and generation bumps sent to peers
     kBroadcastFailures,  // ... that failed after every retry
     kInvalidations,
-    kGenerationsRefused,  // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
+    kGenerationsRefused,   // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
+    kStaleServed,          // answers from a value past its TTL (source "stale")
+    kStaleRevalidations,   // background refreshes started for stale-while-revalidate
+    kStaleIfErrorServed,   // ... of stale answers, those given because a load failed
+    kLoaderBreakerOpens,   // times the loader circuit breaker opened
+    kLoadsShortCircuited,  // loads refused at once because the loader circuit breaker was open
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};
@@ -36,6 +41,7 @@ struct KeyspaceStats {
   uint64_t generation = 0;
   int loads_active = 0;
   size_t loads_queued = 0;
+  bool loader_breaker_open = false;  // open or half-open: loads are being refused
 
   uint64_t operator[](Counter c) const { return counters[c]; }
 };
