@@ -36,6 +36,7 @@ LoaderBreaker::Transition LoaderBreaker::RecordSuccess() {
   if (state_ != State::kClosed) {
     t.kind = Transition::kClosed;
     t.failures = consecutive_failures_;
+    t.open_ms = open_ms_;
     t.last_error = last_error_;
   }
   state_ = State::kClosed;

@@ -34,15 +34,15 @@ class LoaderBreaker {
   // What Admit decided for one load.
   struct Admission {
     bool allowed = true;
-    bool probe = false;       // the half-open probe: report its outcome (or AbandonProbe)
-    Millis retry_in_ms = 0;   // when refused: time until the next probe may go
-    int failures = 0;         // when refused: the consecutive failures that opened it
+    bool probe = false;      // the half-open probe: report its outcome (or AbandonProbe)
+    Millis retry_in_ms = 0;  // when refused: time until the next probe may go
+    int failures = 0;        // when refused: the consecutive failures that opened it
   };
   // A change of state that Record* caused, for the caller to log.
   struct Transition {
     enum Kind { kNone, kOpened, kClosed } kind = kNone;
-    int failures = 0;     // consecutive failures so far
-    Millis open_ms = 0;   // kOpened: for how long
+    int failures = 0;    // consecutive failures so far
+    Millis open_ms = 0;  // kOpened: for how long; kClosed: the last open time
     std::string last_error;
   };
 
@@ -66,9 +66,9 @@ class LoaderBreaker {
   mutable Mutex mu_;
   State state_ GUARDED_BY(mu_) = State::kClosed;
   int consecutive_failures_ GUARDED_BY(mu_) = 0;
-  Millis open_ms_ GUARDED_BY(mu_) = 0;          // the current (or last) open time
-  Millis open_until_ GUARDED_BY(mu_) = 0;       // kOpen: when the next probe may go
-  Millis probe_started_ GUARDED_BY(mu_) = 0;    // kHalfOpen: when the probe went
+  Millis open_ms_ GUARDED_BY(mu_) = 0;        // the current (or last) open time
+  Millis open_until_ GUARDED_BY(mu_) = 0;     // kOpen: when the next probe may go
+  Millis probe_started_ GUARDED_BY(mu_) = 0;  // kHalfOpen: when the probe went
   bool probe_in_flight_ GUARDED_BY(mu_) = false;
   std::string last_error_ GUARDED_BY(mu_);
 };

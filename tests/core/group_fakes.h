@@ -169,7 +169,8 @@ inline void FakePeerClient::Get(std::string_view, std::string_view key, uint64_t
   o.from_peer = true;
   target_->group->Get(key, o, [done](const GetResult& r) {
     if (!r.status.ok()) return done(r.status);
-    done(PeerValue{std::string(r.value.value()), r.remaining_ttl_ms});
+    done(PeerValue{std::string(r.value.value()), r.remaining_ttl_ms,
+                   r.source == ValueSource::kStale});
   });
 }
 inline void FakePeerClient::GetBatch(std::string_view, std::span<const std::string_view> keys,
@@ -189,7 +190,8 @@ inline void FakePeerClient::GetBatch(std::string_view, std::span<const std::stri
         views, o,
         [done](size_t i, const GetResult& r) {
           if (!r.status.ok()) return done(i, r.status);
-          done(i, PeerValue{std::string(r.value.value()), r.remaining_ttl_ms});
+          done(i, PeerValue{std::string(r.value.value()), r.remaining_ttl_ms,
+                            r.source == ValueSource::kStale});
         },
         [] {});
   };
