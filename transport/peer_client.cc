@@ -158,7 +158,7 @@ void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
                         self->Release();
                         if (!s.ok()) return done(FromGrpcStatus(s));
                         done(PeerValue{std::move(*call->response.mutable_value()),
-                                       call->response.remaining_ttl_ms()});
+                                       call->response.remaining_ttl_ms(), call->response.stale()});
                       });
 }
 
@@ -201,7 +201,8 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
           } else if (item->code() != 0) {
             done(Status(static_cast<StatusCode>(item->code()), item->message()));
           } else {
-            done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms()});
+            done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms(),
+                           item->stale()});
           }
         }
       });

@@ -165,7 +165,8 @@ TEST_CASE_FIXTURE(SoloNode, "stale: the loader's per-value windows override the 
   CHECK(custom->calls == 3);
 }
 
-TEST_CASE_FIXTURE(SoloNode, "stale: a value from Set, or the cache-aside keyspace, is never stale") {
+TEST_CASE_FIXTURE(SoloNode,
+                  "stale: a value from Set, or the cache-aside keyspace, is never stale") {
   auto g = StartWith(StaleOptions(5000, 5000), nullptr);
   REQUIRE(g->SetSync("k", "v", -1).ok());
   clock.Advance(1000);
@@ -223,8 +224,8 @@ TEST_CASE_FIXTURE(SoloNode, "breaker: NOT_FOUND and a full load queue do not cou
   loader->ReleaseAll();
 }
 
-TEST_CASE_FIXTURE(SoloNode,
-                  "breaker: half-opens for one probe, doubles while probes fail, closes on success") {
+TEST_CASE_FIXTURE(
+    SoloNode, "breaker: half-opens for one probe, doubles while probes fail, closes on success") {
   auto g = Start(BreakerOptions());
   loader->failing = true;
   for (int i = 0; i < 3; ++i) (void)g->GetSync("k" + std::to_string(i));

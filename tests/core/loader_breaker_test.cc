@@ -99,7 +99,8 @@ TEST_CASE("loader breaker: failures = 0 never opens") {
   LoaderBreaker::Options o = ThreeFailures();
   o.failures = 0;
   LoaderBreaker b(o, &clock);
-  for (int i = 0; i < 100; ++i) CHECK(b.RecordFailure(UnavailableError("down")).kind == Kind::kNone);
+  for (int i = 0; i < 100; ++i)
+    CHECK(b.RecordFailure(UnavailableError("down")).kind == Kind::kNone);
   CHECK(b.Admit().allowed);
   CHECK_FALSE(b.open());
 }
