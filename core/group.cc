@@ -150,6 +150,8 @@ bool Group::ServeStaleWhileRevalidate(std::string_view key, uint64_t hash, const
   Millis until = SaturatingAdd(v.expires_at(), v.stale_windows().while_revalidate_ms);
   if (env_.clock->NowMs() >= until) return false;
   *answer = StaleAnswer(v);
+  // No refresh while the loader breaker refuses loads: the stale value is all there is.
+  if (breaker_.Refusing()) return true;
   // One refresh per key: a load already in flight for it (a refresh, or a reader's load) will do.
   std::string k(key);
   auto self = shared_from_this();

@@ -68,6 +68,21 @@ LoaderBreaker::Transition LoaderBreaker::RecordFailure(const Status& error) {
   return t;
 }
 
+bool LoaderBreaker::Refusing() const {
+  if (options_.failures <= 0) return false;
+  Millis now = clock_->NowMs();
+  MutexLock lock(&mu_);
+  switch (state_) {
+    case State::kClosed:
+      return false;
+    case State::kOpen:
+      return now < open_until_;
+    case State::kHalfOpen:
+      return probe_in_flight_ && now - probe_started_ < options_.probe_timeout_ms;
+  }
+  return false;
+}
+
 void LoaderBreaker::AbandonProbe() {
   MutexLock lock(&mu_);
   probe_in_flight_ = false;

@@ -56,6 +56,10 @@ class LoaderBreaker {
   // The probe never ran (e.g. the load queue refused it): the next load may probe.
   void AbandonProbe();
 
+  // True when Admit would refuse a load now (it changes nothing): a caller that can do without
+  // the load (a stale-while-revalidate refresh) skips it.
+  bool Refusing() const;
+
   State state() const;
   // Open or half-open: loads are being refused.
   bool open() const { return state() != State::kClosed; }

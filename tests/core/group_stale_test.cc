@@ -86,6 +86,29 @@ TEST_CASE_FIXTURE(SoloNode,
   CHECK(g->Stats().main.items == 0);
 }
 
+TEST_CASE_FIXTURE(SoloNode, "stale: GetMany serves stale keys like Get, with one refresh each") {
+  auto g = Start(StaleOptions(5000, 5000));
+  REQUIRE(g->GetSync("a").status.ok());
+  REQUIRE(g->GetSync("b").status.ok());
+  clock.Advance(1000);
+  loader->hold = true;
+  std::vector<std::string_view> keys = {"a", "b", "a", "new"};
+  std::vector<GetResult> got(keys.size());
+  bool all = false;
+  g->GetMany(
+      keys, {}, [&](size_t i, const GetResult& r) { got[i] = r; }, [&] { all = true; });
+  CHECK_FALSE(all);  // "new" waits for its load
+  CHECK(got[0].source == ValueSource::kStale);
+  CHECK(got[1].source == ValueSource::kStale);
+  CHECK(got[2].source == ValueSource::kStale);
+  CHECK(loader->calls == 2 + 3);  // two refreshes and one load
+  loader->failing = true;
+  loader->ReleaseAll();
+  CHECK(all);
+  CHECK(got[3].status.code() == StatusCode::kUnavailable);  // nothing old to fall back on
+  CHECK(g->Stats()[KeyspaceStats::kStaleRevalidations] == 2);
+}
+
 TEST_CASE_FIXTURE(SoloNode, "stale: if error, waiters get the old value until the window ends") {
   auto g = Start(StaleOptions(0, 5000));
   REQUIRE(g->GetSync("k").status.ok());
@@ -275,6 +298,30 @@ TEST_CASE_FIXTURE(SoloNode, "breaker: while open, cached values within stale_if_
   CHECK(r.source == ValueSource::kStale);
   CHECK(loader->calls == calls);
   CHECK(g->Stats()[KeyspaceStats::kLoadsShortCircuited] == 1);
+}
+
+TEST_CASE_FIXTURE(SoloNode, "breaker: while open, stale-while-revalidate starts no refresh") {
+  KeyspaceOptions o = BreakerOptions();
+  o.default_ttl_ms = 1000;
+  o.stale_while_revalidate_ms = 60000;
+  o.loader_breaker_time_ms = 10000;
+  o.loader_breaker_max_time_ms = 10000;
+  auto g = Start(o);
+  REQUIRE(g->GetSync("cached").status.ok());
+  loader->failing = true;
+  for (int i = 0; i < 3; ++i) (void)g->GetSync("k" + std::to_string(i));
+  clock.Advance(1000);
+  for (int i = 0; i < 10; ++i) CHECK(g->GetSync("cached").source == ValueSource::kStale);
+  KeyspaceStats s = g->Stats();
+  CHECK(s[KeyspaceStats::kStaleRevalidations] == 0);
+  CHECK(s[KeyspaceStats::kLoadsShortCircuited] == 0);
+  CHECK(loader->calls == 4);
+  clock.Advance(9000);  // the open time is over: the next stale answer's refresh is the probe
+  loader->failing = false;
+  CHECK(g->GetSync("cached").source == ValueSource::kStale);
+  CHECK(g->Stats()[KeyspaceStats::kStaleRevalidations] == 1);
+  CHECK_FALSE(g->Stats().loader_breaker_open);
+  CHECK(g->GetSync("cached").source == ValueSource::kMain);
 }
 
 TEST_CASE("stale: a non-owner passes the owner's stale answer on and keeps no hot copy") {

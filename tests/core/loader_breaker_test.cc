@@ -41,6 +41,11 @@ TEST_CASE("loader breaker: opens after N consecutive failures; a success in betw
   CHECK(a.retry_in_ms == 1000);
   clock.Advance(400);
   CHECK(b.Admit().retry_in_ms == 600);
+  CHECK(b.Refusing());
+  clock.Advance(600);
+  CHECK_FALSE(b.Refusing());  // the next Admit is the probe
+  REQUIRE(b.Admit().probe);
+  CHECK(b.Refusing());  // while the probe runs
 }
 
 TEST_CASE("loader breaker: half-open lets one probe through; its failure doubles the open time") {
