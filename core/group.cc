@@ -279,7 +279,10 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
 }
 
 void Group::RecordLoadOutcome(const Status& status) {
-  bool failed = !status.ok() && status.code() != StatusCode::kNotFound;
+  // NOT_FOUND, and RESOURCE_EXHAUSTED (what loaders answer for a value over max_value_bytes), are
+  // answers of a working data source: they do not count towards opening the breaker.
+  bool failed = !status.ok() && status.code() != StatusCode::kNotFound &&
+                status.code() != StatusCode::kResourceExhausted;
   LoaderBreaker::Transition t = failed ? breaker_.RecordFailure(status) : breaker_.RecordSuccess();
   if (t.kind == LoaderBreaker::Transition::kOpened) {
     counters_.Add(KeyspaceStats::kLoaderBreakerOpens);

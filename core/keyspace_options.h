@@ -38,8 +38,9 @@ struct KeyspaceOptions {
   // ... and when a load fails (not NOT_FOUND), serve the old value up to this long past expiry.
   Millis stale_if_error_ms = 0;
   // The loader circuit breaker (core/loader_breaker.h): this many consecutive failed loads
-  // (0 = never) make loads fail at once for loader_breaker_time, doubling while the probe load
-  // keeps failing, up to loader_breaker_max_time.
+  // (errors and timeouts the loader reports; not NOT_FOUND, not an oversize value, not a full
+  // load queue; 0 = never) make loads fail at once for loader_breaker_time, doubling while the
+  // probe load keeps failing, up to loader_breaker_max_time.
   int loader_breaker_failures = 5;
   Millis loader_breaker_time_ms = 1000;
   Millis loader_breaker_max_time_ms = 30000;

@@ -228,6 +228,31 @@ TEST_CASE_FIXTURE(SoloNode,
   CHECK(s[KeyspaceStats::kLoadErrors] == 3);
 }
 
+// Answers RESOURCE_EXHAUSTED, as the HTTP and gRPC loaders do for a value over max_value_bytes.
+class OversizeLoader : public Loader {
+ public:
+  void Load(std::string_view, std::string_view, Millis, DoneFn done) override {
+    done(ResourceExhaustedError("loader value exceeds max_value_bytes=1024"));
+  }
+};
+
+TEST_CASE_FIXTURE(SoloNode, "breaker: oversize values (loader's or the keyspace's) do not count") {
+  KeyspaceOptions o = BreakerOptions();
+  o.max_value_bytes = 64 << 10;
+  auto g = StartWith(o, std::make_shared<OversizeLoader>());
+  for (int i = 0; i < 5; ++i) {
+    CHECK(g->GetSync("k" + std::to_string(i)).status.code() == StatusCode::kResourceExhausted);
+  }
+  CHECK_FALSE(g->Stats().loader_breaker_open);
+  auto custom = std::make_shared<WindowLoader>();  // values of a few bytes
+  KeyspaceOptions tiny = BreakerOptions();
+  tiny.max_value_bytes = 2;
+  auto t = StartWith(tiny, custom);
+  for (int i = 0; i < 5; ++i) (void)t->GetSync("key" + std::to_string(i));
+  CHECK(t->Stats()[KeyspaceStats::kLoadErrors] == 5);
+  CHECK_FALSE(t->Stats().loader_breaker_open);
+}
+
 TEST_CASE_FIXTURE(SoloNode, "breaker: NOT_FOUND and a full load queue do not count as failures") {
   KeyspaceOptions o = BreakerOptions();
   o.load_concurrency = 1;
