@@ -53,6 +53,7 @@ LoaderBreaker::Transition LoaderBreaker::RecordFailure(const Status& error) {
   MutexLock lock(&mu_);
   if (state_ == State::kOpen) return t;  // a load admitted before it opened: already counted
   last_error_ = error.ToString();
+  if (last_error_.size() > kMaxErrorBytes) last_error_.resize(kMaxErrorBytes);  // for the log line
   if (consecutive_failures_ < INT32_MAX) ++consecutive_failures_;
   if (state_ == State::kClosed && consecutive_failures_ < options_.failures) return t;
   // The threshold was reached, or the half-open probe (or a straggler) failed: open, for twice

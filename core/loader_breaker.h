@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -41,10 +42,11 @@ class LoaderBreaker {
   // A change of state that Record* caused, for the caller to log.
   struct Transition {
     enum Kind { kNone, kOpened, kClosed } kind = kNone;
-    int failures = 0;    // consecutive failures so far
-    Millis open_ms = 0;  // kOpened: for how long; kClosed: the last open time
-    std::string last_error;
+    int failures = 0;        // consecutive failures so far
+    Millis open_ms = 0;      // kOpened: for how long; kClosed: the last open time
+    std::string last_error;  // the last failure's status, at most kMaxErrorBytes
   };
+  static constexpr size_t kMaxErrorBytes = 256;
 
   LoaderBreaker(const Options& options, const Clock* clock);
 

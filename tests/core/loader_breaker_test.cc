@@ -99,6 +99,15 @@ TEST_CASE("loader breaker: a probe that never reports, or never ran, is replaced
   CHECK(b.Admit().probe);
 }
 
+TEST_CASE("loader breaker: the last error it reports is bounded") {
+  FakeClock clock;
+  LoaderBreaker b(ThreeFailures(), &clock);
+  LoaderBreaker::Transition t;
+  for (int i = 0; i < 3; ++i) t = b.RecordFailure(UnavailableError(std::string(10000, 'x')));
+  REQUIRE(t.kind == Kind::kOpened);
+  CHECK(t.last_error.size() == LoaderBreaker::kMaxErrorBytes);
+}
+
 TEST_CASE("loader breaker: failures = 0 never opens") {
   FakeClock clock;
   LoaderBreaker::Options o = ThreeFailures();
