@@ -78,10 +78,13 @@ struct Config {
   std::string tls_cert, tls_key, tls_ca;        // PEM files, watched and reloaded
   std::string tls_peer_name = "podcache-peer";  // the DNS SAN every peer certificate carries
   Millis tls_reload_interval_ms = 10000;
-  bool insecure_peers = false;    // plaintext peers, for local experiments only
-  Millis peer_timeout_ms = 1000;  // bound of one peer call
-  int peer_max_inflight = 16;     // calls in flight to one peer (then Gets batch)
-  int peer_max_batch = 64;        // keys per batched peer Get
+  bool insecure_peers = false;       // plaintext peers, for local experiments only
+  Millis peer_timeout_ms = 1000;     // bound of one peer call
+  int peer_max_inflight = 16;        // calls in flight to one peer (then Gets batch)
+  int peer_max_batch = 64;           // keys per batched peer Get
+  int peer_eject_failures = 3;       // consecutive failed peer calls that eject the peer
+  Millis peer_eject_time_ms = 1000;  // the first ejection; doubles per consecutive ejection ...
+  Millis peer_eject_max_time_ms = 10000;  // ... up to this; a success resets it
   Millis membership_debounce_ms = 200;
 
   // True when this node has (or may get) peers.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "transport/grpc_util.h"
+#include "transport/off_grpc_thread.h"
 #include "transport/response_budget.h"
 
 namespace podcache {
@@ -14,6 +15,12 @@ PeerService::PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max
     : lookup_(std::move(lookup)),
       max_keys_per_call_(max_keys_per_call),
       max_message_bytes_(max_message_bytes) {}
+
+grpc::ServerUnaryReactor* PeerService::Answering(Context* ctx) {
+  MarkGrpcThread();  // a handler runs on one of gRPC's threads
+  ctx->AddTrailingMetadata(kPeerAnswerKey, "1");
+  return ctx->DefaultReactor();
+}
 
 template <typename Req, typename Resp>
 RawCall<Req, Resp>* PeerService::Begin(Reactor* reactor, const grpc::ByteBuffer* in,
@@ -38,7 +45,7 @@ RawCall<Req, Resp>* PeerService::Begin(Reactor* reactor, const grpc::ByteBuffer*
 
 grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer* in,
                                            grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<GetRequest, GetResponse>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -56,7 +63,7 @@ grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer*
 
 grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBuffer* in,
                                                 grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<GetBatchRequest, GetBatchResponse>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -100,7 +107,7 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBu
 
 grpc::ServerUnaryReactor* PeerService::Set(Context* ctx, const grpc::ByteBuffer* in,
                                            grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<SetRequest, Ack>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -112,7 +119,7 @@ grpc::ServerUnaryReactor* PeerService::Set(Context* ctx, const grpc::ByteBuffer*
 
 grpc::ServerUnaryReactor* PeerService::Delete(Context* ctx, const grpc::ByteBuffer* in,
                                               grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<DeleteRequest, Ack>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -123,7 +130,7 @@ grpc::ServerUnaryReactor* PeerService::Delete(Context* ctx, const grpc::ByteBuff
 
 grpc::ServerUnaryReactor* PeerService::DropHot(Context* ctx, const grpc::ByteBuffer* in,
                                                grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<DropHotRequest, Ack>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -134,11 +141,17 @@ grpc::ServerUnaryReactor* PeerService::DropHot(Context* ctx, const grpc::ByteBuf
 
 grpc::ServerUnaryReactor* PeerService::AdvanceGeneration(Context* ctx, const grpc::ByteBuffer* in,
                                                          grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<AdvanceGenerationRequest, Ack>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
   Finish(reactor, call, group->AdvanceGeneration(call->request.generation()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PeerService::Ping(Context* ctx, const PingRequest*, PingResponse*) {
+  auto* reactor = Answering(ctx);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 
