@@ -19,6 +19,8 @@ std::string_view ValueSourceName(ValueSource s) {
       return "peer";
     case ValueSource::kLoader:
       return "loader";
+    case ValueSource::kStale:
+      return "stale";
   }
   return "none";
 }
@@ -60,6 +62,10 @@ Group::Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, con
       load_limiter_(options.load_concurrency, static_cast<size_t>(options.load_queue)),
       loads_(env.scheduler, ErrorResult),
       fetches_(env.scheduler, ErrorResult),
+      breaker_(
+          LoaderBreaker::Options{options.loader_breaker_failures, options.loader_breaker_time_ms,
+                                 options.loader_breaker_max_time_ms, options.load_timeout_ms},
+          env.clock),
       load_latency_(env.clock) {
   size_t hot_bytes =
       static_cast<size_t>(static_cast<double>(options.max_bytes) * options.hot_share);
@@ -113,21 +119,59 @@ bool Group::Lookup(std::string_view key, const GetOptions& opts, GetResult* answ
   counters_.Add(KeyspaceStats::kGets);
   if (opts.from_peer) counters_.Add(KeyspaceStats::kGetsFromPeers);
   uint64_t hash = HashBytes(key);
-  if (ValueRef v = main_->Lookup(key, hash)) {
+  bool stale = false;
+  ValueRef v = main_->LookupStale(key, hash, &stale);
+  if (v && !stale) {
     *answer = FromEntry(std::move(v), ValueSource::kMain);
     return true;
   }
-  if (ValueRef v = hot_->Lookup(key, hash)) {
-    *answer = FromEntry(std::move(v), ValueSource::kHot);
+  if (ValueRef h = hot_->Lookup(key, hash)) {
+    *answer = FromEntry(std::move(h), ValueSource::kHot);
     return true;
   }
-  counters_.Add(KeyspaceStats::kMisses);
   route->hash = hash;
   bool here = OwnedHere(hash, &route->owner);
   if (opts.from_peer && !here) counters_.Add(KeyspaceStats::kRingDisagreements);
   route->remote = !here && !opts.from_peer;
+  // Stale values are the owner's to serve: a non-owner asks the owner, which may answer stale.
+  if (v && !route->remote && ServeStaleWhileRevalidate(key, hash, v, answer)) return true;
+  counters_.Add(KeyspaceStats::kMisses);
   if (route->remote) hot_tracker_.RecordAndCheck(hash);
   return false;
+}
+
+GetResult Group::StaleAnswer(ValueRef v) {
+  counters_.Add(KeyspaceStats::kStaleServed);
+  return Found(std::move(v), ValueSource::kStale, kStaleTtlMs);
+}
+
+bool Group::ServeStaleWhileRevalidate(std::string_view key, uint64_t hash, const ValueRef& v,
+                                      GetResult* answer) {
+  if (v.negative() || loader_ == nullptr) return false;
+  Millis until = SaturatingAdd(v.expires_at(), v.stale_windows().while_revalidate_ms);
+  if (env_.clock->NowMs() >= until) return false;
+  *answer = StaleAnswer(v);
+  // No refresh while the loader breaker refuses loads: the stale value is all there is.
+  if (breaker_.Refusing()) return true;
+  // One refresh per key: a load already in flight for it (a refresh, or a reader's load) will do.
+  std::string k(key);
+  auto self = shared_from_this();
+  bool started = loads_.StartIfIdle(
+      k, SaturatingAdd(env_.clock->NowMs(), options_.load_timeout_ms),
+      [self, k, hash](Done d) { self->StartLoad(k, hash, Fill::kOwner, std::move(d)); });
+  if (started) counters_.Add(KeyspaceStats::kStaleRevalidations);
+  return true;
+}
+
+bool Group::StaleIfError(std::string_view key, uint64_t hash, GetResult* answer) {
+  bool stale = false;
+  ValueRef v = main_->LookupStale(key, hash, &stale);
+  if (!v || !stale || v.negative()) return false;
+  Millis until = SaturatingAdd(v.expires_at(), v.stale_windows().if_error_ms);
+  if (env_.clock->NowMs() >= until) return false;
+  counters_.Add(KeyspaceStats::kStaleIfErrorServed);
+  *answer = StaleAnswer(std::move(v));
+  return true;
 }
 
 void Group::Get(std::string_view key, const GetOptions& opts, GetCallback done) {
@@ -157,6 +201,18 @@ void Group::LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_de
   Millis now = env_.clock->NowMs();
   Millis flight_deadline = SaturatingAdd(now, options_.load_timeout_ms);
   auto self = shared_from_this();
+  if (fill == Fill::kOwner) {
+    // stale-if-error: a waiter whose load failed (error, timeout, breaker or queue refusal, its
+    // own deadline) gets the expired value instead while it is within its window.
+    done = [self, key, hash, done = std::move(done)](const GetResult& r) {
+      GetResult stale;
+      if (!r.status.ok() && r.status.code() != StatusCode::kNotFound &&
+          self->StaleIfError(key, hash, &stale)) {
+        return done(stale);
+      }
+      done(r);
+    };
+  }
   bool started = loads_.Do(
       key, waiter_deadline, flight_deadline,
       [self, key, hash, fill, now](Done d) {
@@ -182,6 +238,15 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
                                    "': key not found (cache-aside keyspace, no loader)")));
     return;
   }
+  LoaderBreaker::Admission admission = breaker_.Admit();
+  if (!admission.allowed) {
+    counters_.Add(KeyspaceStats::kLoadsShortCircuited);
+    done(ErrorResult(UnavailableError("keyspace '" + name() + "': loader circuit open after " +
+                                      std::to_string(admission.failures) +
+                                      " failed loads, retrying in " +
+                                      std::to_string(admission.retry_in_ms) + " ms")));
+    return;
+  }
   // The generation is taken before the load starts: if the keyspace is invalidated while the
   // loader runs, the (possibly stale) value is handed to its waiters but not cached.
   uint64_t generation = main_->generation();
@@ -198,24 +263,49 @@ void Group::StartLoad(const std::string& key, uint64_t hash, Fill fill, Done don
           self->name(), key, deadline,
           [self, key, hash, fill, generation, done, release_once](StatusOr<Loaded> r) {
             release_once();
+            self->RecordLoadOutcome(r.status());
             self->FinishLoad(key, hash, fill, generation, std::move(r), done);
           });
     } catch (const std::exception& e) {
       release_once();
       self->counters_.Add(KeyspaceStats::kLoadErrors);
-      done(
-          ErrorResult(InternalError("keyspace '" + self->name() + "': loader threw: " + e.what())));
+      Status s = InternalError("keyspace '" + self->name() + "': loader threw: " + e.what());
+      self->RecordLoadOutcome(s);
+      done(ErrorResult(std::move(s)));
     } catch (...) {
       release_once();
       self->counters_.Add(KeyspaceStats::kLoadErrors);
-      done(ErrorResult(InternalError("keyspace '" + self->name() + "': loader threw")));
+      Status s = InternalError("keyspace '" + self->name() + "': loader threw");
+      self->RecordLoadOutcome(s);
+      done(ErrorResult(std::move(s)));
     }
   });
   if (!accepted) {
+    if (admission.probe) breaker_.AbandonProbe();
     counters_.Add(KeyspaceStats::kLoadsRejected);
     done(ErrorResult(ResourceExhaustedError(
         "keyspace '" + name() +
         "': too many loads waiting (load_queue=" + std::to_string(options_.load_queue) + ")")));
+  }
+}
+
+void Group::RecordLoadOutcome(const Status& status) {
+  // NOT_FOUND, and RESOURCE_EXHAUSTED (what loaders answer for a value over max_value_bytes), are
+  // answers of a working data source: they do not count towards opening the breaker.
+  bool failed = !status.ok() && status.code() != StatusCode::kNotFound &&
+                status.code() != StatusCode::kResourceExhausted;
+  LoaderBreaker::Transition t = failed ? breaker_.RecordFailure(status) : breaker_.RecordSuccess();
+  if (t.kind == LoaderBreaker::Transition::kOpened) {
+    counters_.Add(KeyspaceStats::kLoaderBreakerOpens);
+    LogWarn("loader circuit breaker opened", {{"keyspace", name()},
+                                              {"failures", t.failures},
+                                              {"open_ms", static_cast<long long>(t.open_ms)},
+                                              {"last_error", t.last_error}});
+  } else if (t.kind == LoaderBreaker::Transition::kClosed) {
+    LogInfo("loader circuit breaker closed", {{"keyspace", name()},
+                                              {"failures", t.failures},
+                                              {"open_ms", static_cast<long long>(t.open_ms)},
+                                              {"last_error", t.last_error}});
   }
 }
 
@@ -232,19 +322,24 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_
       return;
     }
     Millis ttl = options_.EffectiveTtl(l.ttl_ms);
-    // A value loaded here for an owner that could not answer lives at most fallback_ttl (0: not
-    // kept), so it cannot outlive a partition by much.
+    // A fallback copy is never served stale (the owner keeps the stale windows), and lives at most
+    // fallback_ttl (0: not kept), so it cannot outlive a partition by much.
+    StaleWindows stale;
     bool keep = fill == Fill::kOwner || options_.fallback_ttl_ms > 0;
     if (fill == Fill::kFallback) {
       ttl = CapTtl(CapTtl(ttl, options_.hot_ttl_ms), options_.fallback_ttl_ms);
+    } else {
+      stale = options_.EffectiveStaleWindows(l.stale_while_revalidate_ms, l.stale_if_error_ms);
     }
-    ValueRef v = ValueRef::Make(key, hash, l.value, ExpiryTime(now, ttl));
+    ValueRef v = ValueRef::Make(key, hash, l.value, ExpiryTime(now, ttl), false, stale);
     if (keep) (fill == Fill::kOwner ? main_ : hot_)->Insert(v, generation, /*replace=*/false);
     done(Found(std::move(v), ValueSource::kLoader, ttl));
     return;
   }
   if (loaded.status().code() == StatusCode::kNotFound) {
     counters_.Add(KeyspaceStats::kNotFound);
+    // The source no longer has it: an old value kept for its stale windows goes too.
+    if (fill == Fill::kOwner) main_->EraseExpired(key, hash);
     if (fill == Fill::kOwner && options_.negative_ttl_ms > 0) {
       main_->Insert(ValueRef::Make(key, hash, "", ExpiryTime(now, options_.negative_ttl_ms), true),
                     generation, /*replace=*/false);
@@ -438,6 +533,7 @@ KeyspaceStats Group::Stats() const {
   s.generation = main_->generation();
   s.loads_active = load_limiter_.active();
   s.loads_queued = load_limiter_.queued();
+  s.loader_breaker_open = breaker_.open();
   return s;
 }
 

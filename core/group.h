@@ -17,6 +17,7 @@
 #include "core/keyspace_stats.h"
 #include "core/latency_window.h"
 #include "core/loader.h"
+#include "core/loader_breaker.h"
 #include "core/log.h"
 #include "core/peer.h"
 #include "core/scheduler.h"
@@ -26,16 +27,21 @@
 
 namespace podcache {
 
-// Where a Get's value came from.
-enum class ValueSource { kNone, kMain, kHot, kPeer, kLoader };
+// Where a Get's value came from. kStale: a value past its TTL, served under stale-while-revalidate
+// or stale-if-error (here, or by the owner).
+enum class ValueSource { kNone, kMain, kHot, kPeer, kLoader, kStale };
 std::string_view ValueSourceName(ValueSource s);
 
 struct GetResult {
   Status status;  // OK, NOT_FOUND, or the error that stopped the fill
   ValueRef value;
   ValueSource source = ValueSource::kNone;
-  Millis remaining_ttl_ms = 0;  // 0 = no expiry
+  Millis remaining_ttl_ms = 0;  // 0 = no expiry; kStaleTtlMs for a stale answer
 };
+
+// The TTL a stale answer reports: it has expired already, so no one should keep it, but 0 would
+// read as "no expiry".
+inline constexpr Millis kStaleTtlMs = 1;
 
 struct GetOptions {
   Millis deadline = kNoDeadline;  // this caller's own deadline
@@ -78,6 +84,12 @@ struct GroupEnv {
 //        (bounded by a budget of 10% of fetches); call failed, owner ejected or no time left
 //        for a peer call -> local load. Local loads use the same limit and are kept in the hot
 //        store at most fallback_ttl.
+//   Stale (RFC 5861, owner path): an expired main entry within its stale_while_revalidate window
+//        is answered at once (source kStale) while one background load refreshes it; a load that
+//        fails (not NOT_FOUND) answers its waiters with an expired main entry within its
+//        stale_if_error window instead of the error; NOT_FOUND drops the old value.
+//   Loader circuit breaker: loader_breaker_failures consecutive failed loads make loads fail at
+//        once (UNAVAILABLE, or stale as above) for a back-off; see core/loader_breaker.h.
 //   GetMany: the same path for every key, except that the fetches it starts leave as one
 //        PeerClient::GetBatch per owner instead of one Get per key.
 //   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy;
@@ -206,6 +218,16 @@ class Group : public std::enable_shared_from_this<Group> {
                      const SingleFlight<GetResult>::Done& done);
   void LoadHere(std::string key, uint64_t hash, Fill fill, Millis waiter_deadline,
                 GetCallback done);
+  // Answers `*answer` with `v` (an expired main entry) when it is within its
+  // stale_while_revalidate window, and starts the background refresh if none is running.
+  bool ServeStaleWhileRevalidate(std::string_view key, uint64_t hash, const ValueRef& v,
+                                 GetResult* answer);
+  // The stale-if-error answer for a failed load of `key`: true with `*answer` when main holds an
+  // expired value within its stale_if_error window.
+  bool StaleIfError(std::string_view key, uint64_t hash, GetResult* answer);
+  GetResult StaleAnswer(ValueRef v);
+  // Tells the breaker how an admitted load ended; logs and counts when it opens or closes.
+  void RecordLoadOutcome(const Status& status);
   void StartLoad(const std::string& key, uint64_t hash, Fill fill,
                  SingleFlight<GetResult>::Done done);
   void FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_t generation,
@@ -270,6 +292,7 @@ class Group : public std::enable_shared_from_this<Group> {
   AsyncLimiter load_limiter_;
   SingleFlight<GetResult> loads_;
   SingleFlight<GetResult> fetches_;
+  LoaderBreaker breaker_;
   StripedCounters<KeyspaceStats::kNumCounters> counters_;
   LatencyWindow load_latency_;  // this keyspace's loader calls here: the local load estimate
   HedgeBudget hedge_budget_;

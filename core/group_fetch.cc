@@ -204,6 +204,12 @@ void Group::FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::strin
     fetch.done(std::move(out));
     return;
   }
+  if (pv.stale) {
+    // The owner served it past its TTL: pass it on as such, never keep it as a hot copy.
+    fetch.done(StaleAnswer(ValueRef::Make(fetch.key, fetch.hash, pv.value,
+                                          ExpiryTime(env_.clock->NowMs(), kStaleTtlMs))));
+    return;
+  }
   // A negative TTL is no answer a podcache peer gives: serve it to the waiters now, never again.
   Millis ttl = pv.remaining_ttl_ms < 0 ? 1 : pv.remaining_ttl_ms;
   bool promote = hot_tracker_.IsHot(fetch.hash);

@@ -46,6 +46,19 @@ Status KeyspaceOptions::Validate() const {
   if (hot_promote_hits < 1) return Bad(name, "hot_promote_hits must be at least 1");
   if (hot_window_ms < 1) return Bad(name, "hot_window must be at least 1ms");
   if (fallback_ttl_ms < 0) return Bad(name, "fallback_ttl must not be negative");
+  if (stale_while_revalidate_ms < 0 || stale_while_revalidate_ms > kMaxStaleWindowMs) {
+    return Bad(name, "stale_while_revalidate must be in [0, 7d]");
+  }
+  if (stale_if_error_ms < 0 || stale_if_error_ms > kMaxStaleWindowMs) {
+    return Bad(name, "stale_if_error must be in [0, 7d]");
+  }
+  if (loader_breaker_failures < 0 || loader_breaker_failures > 1000000) {
+    return Bad(name, "loader_breaker_failures must be in [0, 1000000] (0 = no breaker)");
+  }
+  if (loader_breaker_time_ms < 1) return Bad(name, "loader_breaker_time must be at least 1ms");
+  if (loader_breaker_max_time_ms < loader_breaker_time_ms) {
+    return Bad(name, "loader_breaker_max_time must be at least loader_breaker_time");
+  }
   return OkStatus();
 }
 

@@ -46,6 +46,13 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
     {"peer_calls_skipped",
      "Misses loaded here without calling the owner: the owner was ejected, or the caller's "
      "deadline left no time for a peer call before a local load."},
+    {"stale_served",
+     "Answers given from a value past its TTL (source stale): stale-while-revalidate, "
+     "stale-if-error, or an owner's stale answer passed on."},
+    {"stale_revalidations", "Background loads started to refresh a value served stale."},
+    {"stale_if_error_served", "Stale answers given because the load failed (stale-if-error)."},
+    {"loader_breaker_opens", "Times the keyspace's loader circuit breaker opened."},
+    {"loads_short_circuited", "Loads refused at once because the loader circuit breaker was open."},
 };
 
 }  // namespace

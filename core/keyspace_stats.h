@@ -27,12 +27,17 @@ struct KeyspaceStats {
     kBroadcastsSent,     // hot-copy drops and generation bumps sent to peers
     kBroadcastFailures,  // ... that failed after every retry
     kInvalidations,
-    kGenerationsRefused,  // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
-    kPeerOwnerErrors,     // fetches the owner answered with an error of its own (its loader's)
-    kHedgedLoads,         // local loads started because the owner was slow to answer
-    kHedgeWins,           // ... that answered before the owner
-    kHedgesThrottled,     // hedges not started: the keyspace's hedge budget was spent
-    kPeerCallsSkipped,    // misses loaded here without asking the owner (ejected; no time left)
+    kGenerationsRefused,   // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
+    kPeerOwnerErrors,      // fetches the owner answered with an error of its own (its loader's)
+    kHedgedLoads,          // local loads started because the owner was slow to answer
+    kHedgeWins,            // ... that answered before the owner
+    kHedgesThrottled,      // hedges not started: the keyspace's hedge budget was spent
+    kPeerCallsSkipped,     // misses loaded here without asking the owner (ejected; no time left)
+    kStaleServed,          // answers from a value past its TTL (source "stale")
+    kStaleRevalidations,   // background refreshes started for stale-while-revalidate
+    kStaleIfErrorServed,   // ... of stale answers, those given because a load failed
+    kLoaderBreakerOpens,   // times the loader circuit breaker opened
+    kLoadsShortCircuited,  // loads refused at once because the loader circuit breaker was open
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};
@@ -41,6 +46,7 @@ struct KeyspaceStats {
   uint64_t generation = 0;
   int loads_active = 0;
   size_t loads_queued = 0;
+  bool loader_breaker_open = false;  // open or half-open: loads are being refused
 
   uint64_t operator[](Counter c) const { return counters[c]; }
 };

@@ -13,6 +13,10 @@ namespace podcache {
 struct Loaded {
   std::string value;
   Millis ttl_ms = -1;  // -1: use the keyspace's default TTL; 0: no expiry
+  // RFC 5861 windows past expiry for this value; -1: the keyspace's (stale_while_revalidate,
+  // stale_if_error); 0: none.
+  Millis stale_while_revalidate_ms = -1;
+  Millis stale_if_error_ms = -1;
 };
 
 // Fills a cache miss from the application's data source (HTTP, gRPC, ... in the sidecar).

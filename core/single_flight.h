@@ -68,27 +68,25 @@ class SingleFlight {
                                          });
       }
       flight->waiters.push_back({id, std::move(callback), timer});
-      if (started && flight_deadline != kNoDeadline) {
-        flight->timer = state_->scheduler->RunAt(
-            flight_deadline, [weak = std::weak_ptr<State>(state_), flight] {
-              if (auto s = weak.lock()) {
-                s->Complete(flight, s->make_error(DeadlineExceededError(
-                                        "the load did not finish within its deadline")));
-              }
-            });
-      }
+      if (started) state_->ArmFlightTimer(flight, flight_deadline);
     }
     if (!started) return false;
-    Done done = [s = state_, flight](Result r) { s->Complete(flight, std::move(r)); };
-    try {
-      work(std::move(done));
-    } catch (const std::exception& e) {
-      state_->Complete(flight,
-                       state_->make_error(InternalError(std::string("load threw: ") + e.what())));
-    } catch (...) {
-      state_->Complete(flight,
-                       state_->make_error(InternalError("load threw a non-standard exception")));
+    Run(flight, std::move(work));
+    return true;
+  }
+
+  // Starts `work` as the flight for `key` with no waiter, unless a flight for `key` is already
+  // on (then does nothing): a background refresh that later Do()s for the key join. Returns true
+  // when it started the work.
+  bool StartIfIdle(std::string_view key, Millis flight_deadline, Work work) {
+    auto flight = std::make_shared<Flight>();
+    {
+      MutexLock lock(&state_->mu);
+      flight->key = std::string(key);
+      if (!state_->flights.emplace(flight->key, flight).second) return false;
+      state_->ArmFlightTimer(flight, flight_deadline);
     }
+    Run(flight, std::move(work));
     return true;
   }
 
@@ -117,7 +115,7 @@ class SingleFlight {
     Scheduler::TaskId timer = 0;
     bool done = false;
   };
-  struct State {
+  struct State : std::enable_shared_from_this<State> {
     State(Scheduler* s, ErrorFn e) : scheduler(s), make_error(std::move(e)) {}
 
     void Complete(const std::shared_ptr<Flight>& flight, Result result) {
@@ -135,6 +133,17 @@ class SingleFlight {
         }
       }
       for (Waiter& w : waiters) w.callback(result);
+    }
+
+    void ArmFlightTimer(const std::shared_ptr<Flight>& flight, Millis deadline) REQUIRES(mu) {
+      if (deadline == kNoDeadline) return;
+      flight->timer = scheduler->RunAt(
+          deadline, [weak = std::weak_ptr<State>(this->shared_from_this()), flight] {
+            if (auto s = weak.lock()) {
+              s->Complete(flight, s->make_error(DeadlineExceededError(
+                                      "the load did not finish within its deadline")));
+            }
+          });
     }
 
     void ExpireWaiter(const std::shared_ptr<Flight>& flight, uint64_t id) {
@@ -159,6 +168,19 @@ class SingleFlight {
     mutable Mutex mu;
     std::unordered_map<std::string, std::shared_ptr<Flight>> flights GUARDED_BY(mu);
   };
+
+  void Run(const std::shared_ptr<Flight>& flight, Work work) {
+    Done done = [s = state_, flight](Result r) { s->Complete(flight, std::move(r)); };
+    try {
+      work(std::move(done));
+    } catch (const std::exception& e) {
+      state_->Complete(flight,
+                       state_->make_error(InternalError(std::string("load threw: ") + e.what())));
+    } catch (...) {
+      state_->Complete(flight,
+                       state_->make_error(InternalError("load threw a non-standard exception")));
+    }
+  }
 
   std::shared_ptr<State> state_;
 };

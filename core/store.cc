@@ -56,22 +56,36 @@ class alignas(64) Shard {
   explicit Shard(size_t capacity) : capacity_(capacity), policy_(capacity) {}
   ~Shard() { Clear(); }
 
-  ValueRef Lookup(std::string_view key, uint32_t hash32, uint32_t generation, const Clock& clock) {
+  // The live entry; with `stale` not null also an expired one still within its stale window
+  // (then *stale is set). An entry past every window, or from an old generation, is dropped.
+  ValueRef Lookup(std::string_view key, uint32_t hash32, uint32_t generation, const Clock& clock,
+                  bool* stale) {
+    Millis now = clock.NowMs();
     SpinLockHolder lock(&mu_);
     Entry* e = table_.Find(key, hash32);
     if (e == nullptr) {
       ++stats_.misses;
       return {};
     }
-    if (IsDead(e, generation, clock)) {
+    if (IsDead(e, generation, now)) {
       DropLocked(e);
       ++stats_.expirations;
       ++stats_.misses;
       return {};
     }
+    bool expired = IsExpired(e, now);
+    if (expired && stale == nullptr) {
+      ++stats_.misses;  // kept for its stale window, but not served as a fresh value
+      return {};
+    }
+    if (expired) {
+      *stale = true;
+      ++stats_.stale_hits;
+    } else {
+      ++stats_.hits;
+    }
     policy_.Touch(e);
     e->Ref();
-    ++stats_.hits;
     return ValueRef::Adopt(e);
   }
 
@@ -87,8 +101,12 @@ class alignas(64) Shard {
       return false;
     }
     if (!replace) {
+      // An entry kept only for its stale window is no longer live: a load replaces it.
       Entry* live = table_.Find(e->key(), e->hash32);
-      if (live && !IsDead(live, static_cast<uint32_t>(generation), clock)) return false;
+      Millis now = clock.NowMs();
+      if (live && !IsDead(live, static_cast<uint32_t>(generation), now) && !IsExpired(live, now)) {
+        return false;
+      }
     }
     if (charge + table_.bytes() + policy_.MemoryBytes() > capacity_) {
       ++stats_.rejected;
@@ -111,15 +129,18 @@ class alignas(64) Shard {
     return true;
   }
 
-  bool Erase(std::string_view key, uint32_t hash32) {
+  bool Erase(std::string_view key, uint32_t hash32, const Clock* expired_at) {
+    Millis now = expired_at == nullptr ? 0 : expired_at->NowMs();
     SpinLockHolder lock(&mu_);
     Entry* e = table_.Find(key, hash32);
     if (e == nullptr) return false;
+    if (expired_at != nullptr && !IsExpired(e, now)) return false;
     DropLocked(e);
     return true;
   }
 
   size_t Reclaim(size_t max_buckets, uint32_t generation, const Clock& clock) {
+    Millis now = clock.NowMs();
     SpinLockHolder lock(&mu_);
     size_t dropped = 0;
     size_t n = std::min(max_buckets, table_.num_buckets());
@@ -127,7 +148,7 @@ class alignas(64) Shard {
       cursor_ = (cursor_ + 1) & (table_.num_buckets() - 1);
       for (Entry* e = table_.bucket(cursor_); e;) {
         Entry* next = e->next_in_bucket;
-        if (IsDead(e, generation, clock)) {
+        if (IsDead(e, generation, now)) {
           DropLocked(e);
           ++stats_.expirations;
           ++dropped;
@@ -158,6 +179,7 @@ class alignas(64) Shard {
   void AddStats(StoreStats* out) const {
     SpinLockHolder lock(&mu_);
     out->hits += stats_.hits;
+    out->stale_hits += stats_.stale_hits;
     out->misses += stats_.misses;
     out->inserts += stats_.inserts;
     out->rejected += stats_.rejected;
@@ -173,8 +195,15 @@ class alignas(64) Shard {
     return entry_bytes_ + table_.bytes() + policy_.MemoryBytes();
   }
 
-  static bool IsDead(const Entry* e, uint32_t generation, const Clock& clock) {
-    return e->generation != generation || (e->expires_at != 0 && clock.NowMs() >= e->expires_at);
+  // Past its expiry (it may still be kept for a stale window).
+  static bool IsExpired(const Entry* e, Millis now) {
+    return e->expires_at != 0 && now >= e->expires_at;
+  }
+  // Never served again: from an old generation, or past its expiry and every stale window.
+  static bool IsDead(const Entry* e, uint32_t generation, Millis now) {
+    if (e->generation != generation) return true;
+    Millis until = e->stale_until();
+    return until != 0 && now >= until;
   }
 
   // Unindexes an entry that is in the table and the policy.
@@ -219,7 +248,13 @@ class StoreImpl final : public Store {
   }
 
   ValueRef Lookup(std::string_view key, uint64_t hash) override {
-    return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation32(), *clock_);
+    return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation32(), *clock_,
+                                 nullptr);
+  }
+
+  ValueRef LookupStale(std::string_view key, uint64_t hash, bool* stale) override {
+    *stale = false;
+    return ShardFor(hash).Lookup(key, static_cast<uint32_t>(hash), generation32(), *clock_, stale);
   }
 
   bool Insert(const ValueRef& value, uint64_t generation, bool replace) override {
@@ -229,8 +264,8 @@ class StoreImpl final : public Store {
     Shard<Policy>& shard = ShardFor(hash);
     if (e->flags & Entry::kFlagWasIndexed) {
       // Each entry is linked into one table at most once; index a private copy instead.
-      ValueRef copy =
-          ValueRef::Make(value.key(), hash, value.value(), value.expires_at(), value.negative());
+      ValueRef copy = ValueRef::Make(value.key(), hash, value.value(), value.expires_at(),
+                                     value.negative(), value.stale_windows());
       return shard.Insert(const_cast<Entry*>(copy.entry()), generation, generation_, replace,
                           *clock_);
     }
@@ -238,7 +273,11 @@ class StoreImpl final : public Store {
   }
 
   bool Erase(std::string_view key, uint64_t hash) override {
-    return ShardFor(hash).Erase(key, static_cast<uint32_t>(hash));
+    return ShardFor(hash).Erase(key, static_cast<uint32_t>(hash), nullptr);
+  }
+
+  bool EraseExpired(std::string_view key, uint64_t hash) override {
+    return ShardFor(hash).Erase(key, static_cast<uint32_t>(hash), clock_);
   }
 
   void Clear() override {

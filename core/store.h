@@ -39,6 +39,7 @@ struct StoreOptions {
 // Sums over all shards. Counters only grow; items and bytes are current.
 struct StoreStats {
   uint64_t hits = 0;
+  uint64_t stale_hits = 0;  // expired entries returned by LookupStale (within a stale window)
   uint64_t misses = 0;
   uint64_t inserts = 0;
   uint64_t rejected =
@@ -57,28 +58,39 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // The live entry for `key`, or an empty ref when absent, expired or from an older generation
-  // (such entries are dropped on the spot). Negative entries are returned too: check negative().
+  // The live (fresh) entry for `key`, or an empty ref when absent, expired or from an older
+  // generation. Entries past their expiry and every stale window, or from an older generation, are
+  // dropped on the spot; an expired entry within its stale window (Entry::stale_until) is kept, for
+  // LookupStale. Negative entries are returned too: check negative().
   // REQUIRES: hash == HashBytes(key).
   virtual ValueRef Lookup(std::string_view key, uint64_t hash) = 0;
+
+  // Lookup, except that an expired entry still within its stale window is returned too, with
+  // `*stale` set (false for a fresh entry); it stays in the store. The caller decides which window
+  // applies (ValueRef::stale_windows). Counted in stale_hits, not hits.
+  virtual ValueRef LookupStale(std::string_view key, uint64_t hash, bool* stale) = 0;
 
   // Indexes `value` (made with ValueRef::Make for this key and hash), replacing any entry with the
   // same key. `generation` is the keyspace generation the value was produced under: a value from
   // before the current generation is refused. Evicts as needed to stay within the budget. Returns
-  // false when the entry was refused (bigger than a shard, or stale). With `replace` false, a live
-  // entry for the key wins and the new value is dropped: a load that finishes after a Set of the
-  // same key must not overwrite the newer value.
+  // false when the entry was refused (bigger than a shard, or from an older generation). With
+  // `replace` false, a fresh entry for the key wins and the new value is dropped (a load that
+  // finishes after a Set of the same key must not overwrite the newer value); an expired entry
+  // kept for its stale window does not win.
   virtual bool Insert(const ValueRef& value, uint64_t generation, bool replace = true) = 0;
 
   // Removes `key`; returns whether it was present.
   virtual bool Erase(std::string_view key, uint64_t hash) = 0;
+  // Removes `key` only if its entry has expired (kept for a stale window): a newer, fresh value
+  // written meanwhile stays. Returns whether it removed one.
+  virtual bool EraseExpired(std::string_view key, uint64_t hash) = 0;
 
   // Removes every entry.
   virtual void Clear() = 0;
 
   // Walks up to `max_buckets` hash buckets per shard from where the last call stopped and drops the
-  // expired and stale entries found there, so memory comes back without waiting for eviction.
-  // Returns how many entries it dropped.
+  // entries past their expiry and stale window, and those of older generations, found there, so
+  // memory comes back without waiting for eviction. Returns how many entries it dropped.
   virtual size_t ReclaimExpired(size_t max_buckets) = 0;
 
   // Moves the generation forward (never back). Entries written under older generations stop being

@@ -18,8 +18,8 @@ class ValueRef {
   static ValueRef Adopt(Entry* e) { return ValueRef(e); }
   // A new detached entry (not in any store) holding copies of key and value.
   static ValueRef Make(std::string_view key, uint64_t hash, std::string_view value,
-                       Millis expires_at = 0, bool negative = false) {
-    return ValueRef(Entry::Create(key, hash, value, expires_at, negative));
+                       Millis expires_at = 0, bool negative = false, StaleWindows stale = {}) {
+    return ValueRef(Entry::Create(key, hash, value, expires_at, negative, stale));
   }
 
   ValueRef(const ValueRef& o) : e_(o.e_) {
@@ -41,6 +41,10 @@ class ValueRef {
   bool negative() const { return e_->negative(); }
   // Clock time at which the entry expires, 0 for never.
   Millis expires_at() const { return e_->expires_at; }
+  // How long past expires_at it may still be served (none unless it expires).
+  StaleWindows stale_windows() const { return e_->stale_windows(); }
+  // True once `now` has reached the expiry time.
+  bool Expired(Millis now) const { return e_->expires_at != 0 && now >= e_->expires_at; }
   // Remaining lifetime at `now`: -1 for "no expiry", else >= 0.
   Millis RemainingMs(Millis now) const {
     if (e_->expires_at == 0) return -1;

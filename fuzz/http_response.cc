@@ -3,14 +3,17 @@
 // connection closes after it, the rest is the response as it comes from the socket.
 // Checks, besides the sanitizers: fed in one piece, byte by byte and cut every N bytes the parser
 // ends the same (result, status, error, headers, body, bytes used); the body never exceeds its
-// limit; a finished response parses alike when fed alone; nothing changes after the end.
+// limit; a finished response parses alike when fed alone; nothing changes after the end; its
+// Cache-Control gives a TTL and stale windows within their bounds (sidecar/loaders.h).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "core/keyspace_options.h"
 #include "sidecar/http_response_parser.h"
+#include "sidecar/loaders.h"
 
 namespace {
 
@@ -105,6 +108,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       // ends with the EOF, so it gets one too).
       Ended alone = Feed(input.substr(0, whole.consumed), 0, eof, limits);
       Require(alone == whole, "the response alone parses differently");
+      // What the loader makes of its Cache-Control: a TTL that never means "no expiry", and
+      // stale windows within their bound.
+      if (whole.has_cache_control) {
+        podcache::CacheControl cc = podcache::ParseCacheControl(whole.cache_control);
+        Require(cc.ttl_ms == -1 || cc.ttl_ms >= 1, "ttl");
+        for (podcache::Millis w : {cc.stale_while_revalidate_ms, cc.stale_if_error_ms}) {
+          Require(w >= -1 && w <= podcache::KeyspaceOptions::kMaxStaleWindowMs, "stale window");
+        }
+      }
       break;
     }
     case Result::kError:

@@ -24,6 +24,8 @@ v1::Source ToProto(ValueSource s) {
       return v1::SOURCE_PEER;
     case ValueSource::kLoader:
       return v1::SOURCE_LOADER;
+    case ValueSource::kStale:
+      return v1::SOURCE_STALE;
     case ValueSource::kNone:
       break;
   }

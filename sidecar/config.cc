@@ -143,6 +143,17 @@ Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std:
   if (field == "hot_ttl") return SetDuration(field, value, &o.hot_ttl_ms);
   if (field == "hot_window") return SetDuration(field, value, &o.hot_window_ms);
   if (field == "fallback_ttl") return SetDuration(field, value, &o.fallback_ttl_ms);
+  if (field == "stale_while_revalidate") {
+    return SetDuration(field, value, &o.stale_while_revalidate_ms);
+  }
+  if (field == "stale_if_error") return SetDuration(field, value, &o.stale_if_error_ms);
+  if (field == "loader_breaker_time") return SetDuration(field, value, &o.loader_breaker_time_ms);
+  if (field == "loader_breaker_max_time") {
+    return SetDuration(field, value, &o.loader_breaker_max_time_ms);
+  }
+  if (field == "loader_breaker_failures") {
+    return ParseInt(field, value, &o.loader_breaker_failures);
+  }
   if (field == "loader_timeout") return SetDuration(field, value, &ks->loader.timeout_ms);
   if (field == "loader_max_value_bytes") {
     return SetBytes(field, value, &ks->loader.max_value_bytes);

@@ -107,8 +107,9 @@ struct Config {
 // Sets one keyspace field from text, as written in YAML or in a --keyspace spec: max_bytes,
 // default_ttl (or ttl), max_ttl, negative_ttl, eviction, hot_share, max_key_bytes,
 // max_value_bytes, load_concurrency, load_queue, load_timeout, hot_ttl, hot_promote_hits,
-// hot_window, fallback_ttl, loader (a URL for http, grpc://target, or none), loader_timeout,
-// loader_max_value_bytes. The message names the field.
+// hot_window, fallback_ttl, stale_while_revalidate, stale_if_error, loader_breaker_failures,
+// loader_breaker_time, loader_breaker_max_time, loader (a URL for http, grpc://target, or none),
+// loader_timeout, loader_max_value_bytes. The message names the field.
 Status SetKeyspaceField(KeyspaceConfig* ks, const std::string& field, const std::string& value);
 
 // Parses "users:max_bytes=64MiB,ttl=5m,loader=http://127.0.0.1:8080/cache/{keyspace}/{key}".

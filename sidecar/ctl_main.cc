@@ -57,6 +57,8 @@ const char* SourceName(podcache::v1::Source s) {
       return "peer";
     case podcache::v1::SOURCE_LOADER:
       return "loader";
+    case podcache::v1::SOURCE_STALE:
+      return "stale";
     default:
       return "none";
   }

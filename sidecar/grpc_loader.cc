@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
+
 #include "podcache/v1/loader.grpc.pb.h"
 
 namespace podcache {
@@ -70,6 +72,14 @@ void GrpcLoader::Load(std::string_view keyspace, std::string_view key, Millis /*
         loaded.value = std::move(*call->response.mutable_value());
         loaded.ttl_ms = call->response.has_ttl_ms() ? call->response.ttl_ms() : -1;
         if (loaded.ttl_ms < -1) loaded.ttl_ms = -1;
+        // Stale windows: absent -> the keyspace's; negative -> none (core caps large ones).
+        const auto& r = call->response;
+        if (r.has_stale_while_revalidate_ms()) {
+          loaded.stale_while_revalidate_ms = std::max<int64_t>(0, r.stale_while_revalidate_ms());
+        }
+        if (r.has_stale_if_error_ms()) {
+          loaded.stale_if_error_ms = std::max<int64_t>(0, r.stale_if_error_ms());
+        }
         call->done(std::move(loaded));
       });
 }

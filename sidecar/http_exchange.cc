@@ -200,8 +200,12 @@ StatusOr<Loaded> HttpExchange::Outcome() {
     return StatusAnswer(parser_.status_code());
   }
   if (parser_.result() == HttpResponseParser::Result::kError) return parser_.error();
-  Millis ttl = parser_.has_cache_control() ? TtlFromCacheControl(parser_.cache_control()) : -1;
-  return Loaded{parser_.TakeBody(), ttl};
+  CacheControl cc;
+  if (parser_.has_cache_control()) cc = ParseCacheControl(parser_.cache_control());
+  Loaded loaded{parser_.TakeBody(), cc.ttl_ms};
+  loaded.stale_while_revalidate_ms = cc.stale_while_revalidate_ms;
+  loaded.stale_if_error_ms = cc.stale_if_error_ms;
+  return loaded;
 }
 
 void HttpExchange::Fail(const std::string& what, const ErrorCode& ec) {

@@ -2,9 +2,11 @@
 
 #include <cpprest/base_uri.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 
+#include "core/keyspace_options.h"
 #include "core/strings.h"
 #include "sidecar/grpc_loader.h"
 #include "sidecar/http_loader.h"
@@ -61,9 +63,38 @@ constexpr long long kMaxAgeCapSeconds = 2147483648LL;
 
 }  // namespace
 
-Millis TtlFromCacheControl(std::string_view header) {
-  Millis ttl = -1;
+namespace {
+
+// A delta-seconds argument: its seconds (capped at kMaxAgeCapSeconds), or -1 when malformed or
+// negative.
+long long DeltaSeconds(std::string_view arg) {
+  if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"')
+    arg = arg.substr(1, arg.size() - 2);
+  bool digits = !arg.empty();
+  for (char c : arg) digits = digits && c >= '0' && c <= '9';
+  if (!digits) return -1;
+  // Only digits: an out-of-range number is huge, not an error.
+  long long secs = kMaxAgeCapSeconds;
+  auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), secs);
+  if (ec != std::errc() || ptr != arg.data() + arg.size() || secs > kMaxAgeCapSeconds) {
+    secs = kMaxAgeCapSeconds;
+  }
+  return secs;
+}
+
+// A stale window's milliseconds from its argument: 0 when malformed, at most a week.
+Millis StaleWindowMs(std::string_view arg) {
+  long long secs = DeltaSeconds(arg);
+  if (secs < 0) return 0;
+  return std::min<Millis>(secs * 1000, KeyspaceOptions::kMaxStaleWindowMs);
+}
+
+}  // namespace
+
+CacheControl ParseCacheControl(std::string_view header) {
+  CacheControl cc;
   bool seen_max_age = false;
+  bool no_stale = false;
   size_t pos = 0;
   while (pos < header.size()) {
     size_t comma = header.find(',', pos);
@@ -72,28 +103,28 @@ Millis TtlFromCacheControl(std::string_view header) {
     pos = comma == std::string_view::npos ? header.size() : comma + 1;
     size_t eq = d.find('=');
     std::string_view name = TrimBlanks(d.substr(0, eq));
-    if (EqualsIgnoreCase(name, "no-store") || EqualsIgnoreCase(name, "no-cache")) return 1;
-    if (!EqualsIgnoreCase(name, "max-age") || seen_max_age) continue;  // the first max-age counts
-    seen_max_age = true;
     std::string_view arg = eq == std::string_view::npos ? "" : TrimBlanks(d.substr(eq + 1));
-    if (arg.size() >= 2 && arg.front() == '"' && arg.back() == '"')
-      arg = arg.substr(1, arg.size() - 2);
-    bool digits = !arg.empty();
-    for (char c : arg) digits = digits && c >= '0' && c <= '9';
-    if (!digits) {
-      ttl = 1;  // malformed or negative: the value is stale at once (RFC 9111 4.2.1)
-      continue;
+    if (EqualsIgnoreCase(name, "no-store") || EqualsIgnoreCase(name, "no-cache")) {
+      return CacheControl{1, 0, 0};
     }
-    // Only digits: an out-of-range number is huge, not an error.
-    long long secs = kMaxAgeCapSeconds;
-    auto [ptr, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), secs);
-    if (ec != std::errc() || ptr != arg.data() + arg.size() || secs > kMaxAgeCapSeconds) {
-      secs = kMaxAgeCapSeconds;
+    if (EqualsIgnoreCase(name, "must-revalidate") || EqualsIgnoreCase(name, "proxy-revalidate")) {
+      no_stale = true;
+    } else if (EqualsIgnoreCase(name, "stale-while-revalidate")) {
+      if (cc.stale_while_revalidate_ms < 0) cc.stale_while_revalidate_ms = StaleWindowMs(arg);
+    } else if (EqualsIgnoreCase(name, "stale-if-error")) {
+      if (cc.stale_if_error_ms < 0) cc.stale_if_error_ms = StaleWindowMs(arg);
+    } else if (EqualsIgnoreCase(name, "max-age") && !seen_max_age) {  // the first max-age counts
+      seen_max_age = true;
+      long long secs = DeltaSeconds(arg);
+      // Malformed or negative: the value is stale at once (RFC 9111 4.2.1).
+      cc.ttl_ms = secs <= 0 ? 1 : secs * 1000;
     }
-    ttl = secs == 0 ? 1 : secs * 1000;
   }
-  return ttl;
+  if (no_stale) cc.stale_while_revalidate_ms = cc.stale_if_error_ms = 0;
+  return cc;
 }
+
+Millis TtlFromCacheControl(std::string_view header) { return ParseCacheControl(header).ttl_ms; }
 
 StatusOr<std::shared_ptr<Loader>> MakeLoader(const KeyspaceConfig& ks,
                                              std::shared_ptr<CallMetrics> metrics) {

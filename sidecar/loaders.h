@@ -28,4 +28,17 @@ std::string ExpandUrlTemplate(std::string_view url_template, std::string_view ke
 // first max-age counts; no header or no max-age -> -1 (the keyspace default).
 Millis TtlFromCacheControl(std::string_view header);
 
+// What a loader's Cache-Control says about one value; -1 = not said (the keyspace's setting).
+struct CacheControl {
+  Millis ttl_ms = -1;  // as TtlFromCacheControl
+  // RFC 5861 stale-while-revalidate=N / stale-if-error=N: N s, at most
+  // KeyspaceOptions::kMaxStaleWindowMs; a malformed or negative N -> 0 (no stale serving, the
+  // safe side, as a malformed max-age makes the value stale at once); the first of each counts.
+  // no-store, no-cache, must-revalidate and proxy-revalidate (RFC 9111 forbids serving such a
+  // response stale) -> 0 for both.
+  Millis stale_while_revalidate_ms = -1;
+  Millis stale_if_error_ms = -1;
+};
+CacheControl ParseCacheControl(std::string_view header);
+
 }  // namespace podcache

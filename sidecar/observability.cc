@@ -150,6 +150,10 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
         [](const KeyspaceStats& s) { return static_cast<uint64_t>(s.loads_active); });
   gauge("podcache_loads_queued", "Loads waiting for a slot.",
         [](const KeyspaceStats& s) { return static_cast<uint64_t>(s.loads_queued); });
+  gauge("podcache_loader_breaker_open",
+        "1 while the keyspace's loader circuit breaker is open or half-open (loads are refused at "
+        "once), else 0.",
+        [](const KeyspaceStats& s) { return uint64_t{s.loader_breaker_open ? 1u : 0u}; });
 
   StoreFamily(&out, keyspaces, stats, "podcache_store_items", "gauge", "Entries held.",
               [](const StoreStats& s) { return s.items; });
@@ -162,6 +166,10 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
               [](const StoreStats& s) { return s.hits; });
   StoreFamily(&out, keyspaces, stats, "podcache_store_misses_total", "counter",
               "Lookups that missed.", [](const StoreStats& s) { return s.misses; });
+  StoreFamily(&out, keyspaces, stats, "podcache_store_stale_hits_total", "counter",
+              "Lookups that found an expired entry within its stale window (served stale only "
+              "under stale-while-revalidate or stale-if-error).",
+              [](const StoreStats& s) { return s.stale_hits; });
   StoreFamily(&out, keyspaces, stats, "podcache_store_inserts_total", "counter",
               "Entries inserted.", [](const StoreStats& s) { return s.inserts; });
   StoreFamily(&out, keyspaces, stats, "podcache_store_rejected_total", "counter",
@@ -311,6 +319,7 @@ std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces) {
                                     {"capacity_bytes", st.capacity},
                                     {"hits", st.hits},
                                     {"misses", st.misses},
+                                    {"stale_hits", st.stale_hits},
                                     {"evictions", st.evictions},
                                     {"expirations", st.expirations}};
     };
@@ -324,6 +333,7 @@ std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces) {
     j["counters"] = counters;
     j["loads_active"] = s.loads_active;
     j["loads_queued"] = s.loads_queued;
+    j["loader_breaker_open"] = s.loader_breaker_open;
     all.push_back(std::move(j));
   }
   return all.dump(2) + "\n";

@@ -189,20 +189,21 @@ void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
   call->request.set_ring_fingerprint(get.ring_fingerprint);
   call->context.set_deadline(ToSystemDeadline(get.deadline, *options_.clock));
   auto self = shared_from_this();
-  stub_->async()->Get(&call->context, &call->request, &call->response,
-                      [self, call, done = std::move(get.done), start = options_.clock->NowMs(),
-                       deadline = get.deadline](grpc::Status s) {
-                        MarkGrpcThread();
-                        std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
-                        self->Finished(call->context, s, start, deadline);
-                        self->Release();
-                        if (!s.ok()) return done(FromGrpcStatus(s));  // the call failed
-                        peer::v1::GetResponse& r = call->response;
-                        if (r.code() != 0) {  // the owner's answer without a value
-                          return done(OwnerAnswer(r.code(), r.message()));
-                        }
-                        done(PeerValue{std::move(*r.mutable_value()), r.remaining_ttl_ms()});
-                      });
+  stub_->async()->Get(
+      &call->context, &call->request, &call->response,
+      [self, call, done = std::move(get.done), start = options_.clock->NowMs(),
+       deadline = get.deadline](grpc::Status s) {
+        MarkGrpcThread();
+        std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
+        self->Finished(call->context, s, start, deadline);
+        self->Release();
+        if (!s.ok()) return done(FromGrpcStatus(s));  // the call failed
+        peer::v1::GetResponse& r = call->response;
+        if (r.code() != 0) {  // the owner's answer without a value
+          return done(OwnerAnswer(r.code(), r.message()));
+        }
+        done(PeerValue{std::move(*r.mutable_value()), r.remaining_ttl_ms(), r.stale()});
+      });
 }
 
 void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGet> batch) {
@@ -246,7 +247,8 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
           } else if (item->code() != 0) {  // the owner's answer without a value
             done(OwnerAnswer(item->code(), item->message()));
           } else {
-            done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms()});
+            done(PeerValue{std::move(*item->mutable_value()), item->remaining_ttl_ms(),
+                           item->stale()});
           }
         }
       });

@@ -56,6 +56,7 @@ grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer*
     if (r.status.ok()) {
       call->response.set_value(r.value.value().data(), r.value.value().size());
       call->response.set_remaining_ttl_ms(r.remaining_ttl_ms);
+      call->response.set_stale(r.source == ValueSource::kStale);
     } else {
       call->response.set_code(static_cast<int>(r.status.code()));
       call->response.set_message(r.status.message());
@@ -103,6 +104,7 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBu
         }
         item->set_value(r.value.value().data(), r.value.value().size());
         item->set_remaining_ttl_ms(r.remaining_ttl_ms);
+        item->set_stale(r.source == ValueSource::kStale);
       },
       [reactor, call] { Finish(reactor, call, OkStatus()); });
   return reactor;

@@ -176,7 +176,8 @@ inline std::shared_ptr<PeerClient> FakeView::Client(const std::string& member) {
 // What the owner's transport answers for a GetResult: its errors travel as its answer.
 inline PeerValue AsPeerValue(const GetResult& r) {
   if (!r.status.ok()) return PeerValue::Outcome(r.status);
-  return PeerValue{std::string(r.value.value()), r.remaining_ttl_ms};
+  return PeerValue{std::string(r.value.value()), r.remaining_ttl_ms,
+                   r.source == ValueSource::kStale};
 }
 
 inline void FakePeerClient::Get(std::string_view, std::string_view key, uint64_t, Millis deadline,

@@ -239,6 +239,97 @@ TEST_CASE("store: insert without replace keeps a live entry but replaces a dead 
   CHECK(Get(*s, "k") == "third");
 }
 
+// An entry that expires at `expires_at` and may be served stale for `swr` / `sie` ms after.
+static bool PutStale(Store& s, const std::string& key, const std::string& value, Millis expires_at,
+                     uint32_t swr, uint32_t sie, uint64_t generation = 0) {
+  return s.Insert(
+      ValueRef::Make(key, HashBytes(key), value, expires_at, false, StaleWindows{swr, sie}),
+      generation);
+}
+
+// "value", "stale:value" or "<miss>" as LookupStale sees it.
+static std::string GetStale(Store& s, const std::string& key) {
+  bool stale = false;
+  ValueRef v = s.LookupStale(key, HashBytes(key), &stale);
+  if (!v) return "<miss>";
+  return (stale ? "stale:" : "") + std::string(v.value());
+}
+
+TEST_CASE("store: an expired entry is kept for its longest stale window, served only as stale") {
+  FakeClock clock;
+  for (auto policy : {EvictionPolicy::kLru, EvictionPolicy::kS3Fifo, EvictionPolicy::kSlru,
+                      EvictionPolicy::kWTinyLfu}) {
+    auto s = MakeStore(1 << 20, policy, &clock);
+    Millis t0 = clock.NowMs();
+    CHECK(PutStale(*s, "k", "v", t0 + 100, 50, 200));
+    CHECK(GetStale(*s, "k") == "v");
+    bool stale = true;
+    CHECK(s->LookupStale("k", HashBytes("k"), &stale).stale_windows().if_error_ms == 200);
+    CHECK_FALSE(stale);
+    clock.Advance(100);
+    CHECK(Get(*s, "k") == "<miss>");        // Lookup stays fresh-only ...
+    CHECK(GetStale(*s, "k") == "stale:v");  // ... and did not drop it
+    CHECK(s->ReclaimExpired(1 << 20) == 0);
+    clock.Advance(199);  // 1 ms before the end of the longer window
+    CHECK(GetStale(*s, "k") == "stale:v");
+    CHECK(s->ReclaimExpired(1 << 20) == 0);
+    clock.Advance(1);
+    CHECK(GetStale(*s, "k") == "<miss>");
+    StoreStats st = s->Stats();
+    CHECK(st.items == 0);
+    CHECK(st.expirations == 1);
+    CHECK(st.stale_hits == 2);
+  }
+}
+
+TEST_CASE("store: the reaper drops an entry only once its stale window ends") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kSlru, &clock);
+  CHECK(PutStale(*s, "k", "v", clock.NowMs() + 10, 0, 30));
+  clock.Advance(20);
+  CHECK(s->ReclaimExpired(1 << 20) == 0);
+  CHECK(s->Stats().items == 1);
+  clock.Advance(20);  // expiry (10) + the stale-if-error window (30)
+  CHECK(s->ReclaimExpired(1 << 20) == 1);
+  CHECK(s->Stats().items == 0);
+}
+
+TEST_CASE("store: stale windows are kept only for entries that expire, and cost bytes only then") {
+  ValueRef plain = ValueRef::Make("k", 1, "value", 100);
+  ValueRef never = ValueRef::Make("k", 1, "value", 0, false, StaleWindows{10, 20});
+  ValueRef with = ValueRef::Make("k", 1, "value", 100, false, StaleWindows{10, 20});
+  CHECK(never.stale_windows().empty());
+  CHECK(never.entry()->stale_until() == 0);
+  CHECK(plain.entry()->stale_until() == 100);
+  CHECK(with.stale_windows().while_revalidate_ms == 10);
+  CHECK(with.stale_windows().if_error_ms == 20);
+  CHECK(with.entry()->stale_until() == 120);
+  CHECK(with.value() == "value");
+  CHECK(malloc_usable_size(const_cast<Entry*>(with.entry())) >=
+        Entry::kHeaderSize + 1 + 5 + sizeof(StaleWindows));
+  // A huge expiry does not overflow into the past.
+  ValueRef late = ValueRef::Make("k", 1, "v", kNoDeadline - 5, false, StaleWindows{10, 0});
+  CHECK(late.entry()->stale_until() == kNoDeadline);
+}
+
+TEST_CASE("store: generations hide stale entries; a load replaces one; EraseExpired spares fresh") {
+  FakeClock clock;
+  auto s = MakeStore(1 << 20, EvictionPolicy::kS3Fifo, &clock);
+  CHECK(PutStale(*s, "a", "old", clock.NowMs() + 10, 100, 100));
+  CHECK(PutStale(*s, "b", "old", clock.NowMs() + 10, 100, 100));
+  CHECK(PutStale(*s, "c", "old", clock.NowMs() + 10, 100, 100));
+  clock.Advance(10);
+  // A load (no replace) lands over an entry kept only for its stale window.
+  CHECK(s->Insert(ValueRef::Make("a", HashBytes("a"), "new", clock.NowMs() + 10), 0, false));
+  CHECK(GetStale(*s, "a") == "new");
+  // EraseExpired removes the stale entry but not a fresh one.
+  CHECK_FALSE(s->EraseExpired("a", HashBytes("a")));
+  CHECK(s->EraseExpired("b", HashBytes("b")));
+  CHECK(GetStale(*s, "b") == "<miss>");
+  s->AdvanceGeneration(1);
+  CHECK(GetStale(*s, "c") == "<miss>");
+}
+
 TEST_CASE("store: lru evicts the least recently used") {
   FakeClock clock;
   // Budget for about 3 entries of this size in one shard.

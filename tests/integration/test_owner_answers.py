@@ -35,8 +35,10 @@ class OwnerAnswersTest(unittest.TestCase):
         return codes
 
     def test_loader_500_is_loaded_once_per_attempt_cluster_wide(self):
-        # Hedging off: every extra loader call would be a retry of the owner's answer.
-        c = self.cluster(3, extra_args=("--peer-hedge-delay", "0"), loader_args=("--delay-ms", "1"))
+        # Hedging off: every extra loader call would be a retry of the owner's answer. The loader
+        # breaker off too: here every load fails, and an open breaker would skip loader calls.
+        c = self.cluster(3, extra_args=("--peer-hedge-delay", "0"), loader_args=("--delay-ms", "1"),
+                         keyspace_extra=",loader_breaker_failures=0")
         keys = ["error-%d" % i for i in range(12)]
         codes = self.ask_everyone(c, keys)
         self.assertEqual(len(codes), 1, codes)  # the owner's code, wherever it was asked
@@ -57,7 +59,8 @@ class OwnerAnswersTest(unittest.TestCase):
         self.assertEqual(asked_remotely, 2 * len(keys))  # the two non-owners of each key
 
     def test_with_default_hedging_every_extra_load_is_a_counted_hedge(self):
-        c = self.cluster(2, loader_args=("--delay-ms", "1"))
+        c = self.cluster(2, loader_args=("--delay-ms", "1"),
+                         keyspace_extra=",loader_breaker_failures=0")
         keys = ["error-h%d" % i for i in range(10)]
         self.ask_everyone(c, keys)
         hedges = sum(counters(node)["hedged_loads"] for node in c.nodes)

@@ -202,6 +202,8 @@ class ProcessTest(unittest.TestCase):
         self.assertEqual(s.ctl("get", "users", "t").returncode, 3)
 
     def test_grpc_loader(self):
+        loaded = set()
+
         class AppLoader(loader_pb2_grpc.LoaderServicer):
             def Load(self, request, context):
                 if request.key.startswith(b"missing"):
@@ -210,6 +212,11 @@ class ProcessTest(unittest.TestCase):
                     context.abort(grpc.StatusCode.NOT_FOUND, "no")
                 if request.key.startswith(b"fail"):
                     context.abort(grpc.StatusCode.INTERNAL, "database down")
+                if request.key.startswith(b"stale"):  # lives 1 ms, may be served stale for a minute
+                    if request.key in loaded:  # ... and every later load fails
+                        context.abort(grpc.StatusCode.INTERNAL, "database down")
+                    loaded.add(request.key)
+                    return loader_pb2.LoadResponse(found=True, value=b"old", ttl_ms=1, stale_if_error_ms=60000)
                 return loader_pb2.LoadResponse(found=True, value=b"grpc:" + request.keyspace.encode() + b"/" +
                                                request.key, ttl_ms=60000)
 
@@ -227,6 +234,11 @@ class ProcessTest(unittest.TestCase):
             with self.assertRaises(grpc.RpcError) as e:
                 s.stub.Get(cache_pb2.GetRequest(keyspace="g", key=key), timeout=5)
             self.assertEqual(e.exception.code(), code, key)
+        # stale_if_error_ms: once the value expired, a failed load answers the old value, stale.
+        self.assertEqual(s.stub.Get(cache_pb2.GetRequest(keyspace="g", key=b"stale-fail"), timeout=5).value, b"old")
+        r = wait_until(lambda: (lambda r: r if r.source == cache_pb2.SOURCE_STALE else None)(
+            s.stub.Get(cache_pb2.GetRequest(keyspace="g", key=b"stale-fail"), timeout=5)), what="a stale answer")
+        self.assertEqual((r.value, r.ttl_ms), (b"old", 1))
 
     def test_podcachectl_exit_codes(self):
         s = self.sidecar("--keyspace", self.users(), "--keyspace", "aside")

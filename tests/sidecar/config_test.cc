@@ -59,6 +59,51 @@ TEST_CASE("A --keyspace spec sets every field") {
   CHECK(grpc.value().loader.target == "127.0.0.1:9000");
 }
 
+TEST_CASE("Stale and loader breaker fields: parsed, defaulted and validated") {
+  auto ks = ParseKeyspaceSpec(
+      "users:stale_while_revalidate=30s,stale_if_error=10m,loader_breaker_failures=7,"
+      "loader_breaker_time=250ms,loader_breaker_max_time=1m");
+  REQUIRE(ks.ok());
+  const KeyspaceOptions& o = ks.value().options;
+  CHECK(o.stale_while_revalidate_ms == 30000);
+  CHECK(o.stale_if_error_ms == 600000);
+  CHECK(o.loader_breaker_failures == 7);
+  CHECK(o.loader_breaker_time_ms == 250);
+  CHECK(o.loader_breaker_max_time_ms == 60000);
+  CHECK(o.Validate().ok());
+  KeyspaceOptions d = ParseKeyspaceSpec("d").value().options;
+  CHECK(d.stale_while_revalidate_ms == 0);
+  CHECK(d.stale_if_error_ms == 0);
+  CHECK(d.loader_breaker_failures == 5);
+  CHECK(d.loader_breaker_time_ms == 1000);
+  CHECK(d.loader_breaker_max_time_ms == 30000);
+  struct Case {
+    const char* spec;
+    const char* message;
+  };
+  for (const Case& t : std::vector<Case>{
+           {"u:stale_if_error=8d", "keyspace 'u': stale_if_error must be in [0, 7d]"},
+           {"u:stale_while_revalidate=8d",
+            "keyspace 'u': stale_while_revalidate must be in [0, 7d]"},
+           {"u:loader_breaker_failures=-1",
+            "keyspace 'u': loader_breaker_failures must be in [0, 1000000] (0 = no breaker)"},
+           {"u:loader_breaker_time=0", "keyspace 'u': loader_breaker_time must be at least 1ms"},
+           {"u:loader_breaker_time=2s,loader_breaker_max_time=1s",
+            "keyspace 'u': loader_breaker_max_time must be at least loader_breaker_time"},
+       }) {
+    INFO(t.spec);
+    auto parsed = ParseKeyspaceSpec(t.spec);
+    REQUIRE(parsed.ok());
+    CHECK(parsed.value().options.Validate().message() == t.message);
+  }
+  CHECK(ParseKeyspaceSpec("u:stale_if_error=soon").status().message().find("stale_if_error") !=
+        std::string::npos);
+  CHECK(ParseKeyspaceSpec("u:loader_breaker_failures=x")
+            .status()
+            .message()
+            .find("loader_breaker_failures") != std::string::npos);
+}
+
 TEST_CASE("A bad --keyspace spec names the keyspace and the field") {
   CHECK(ParseKeyspaceSpec("u:max_bytes=lots").status().message() ==
         "--keyspace u: max_bytes: \"lots\" is not a size (use bytes or a unit: 512KiB, 64MiB, "

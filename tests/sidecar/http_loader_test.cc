@@ -114,6 +114,17 @@ TEST_CASE(
             "\r\nUser-Agent: podcache/" + kPodcacheVersion + "\r\nAccept: */*\r\n\r\n");
 }
 
+TEST_CASE("HttpLoader: Cache-Control's stale-while-revalidate and stale-if-error reach Loaded") {
+  TestHttpServer server(AlwaysAnswer(Response200(
+      "v", "Cache-Control: max-age=2, stale-while-revalidate=30, stale-if-error=600\r\n")));
+  HttpLoader loader(server.Url(), 2000, 1 << 20);
+  Outcome a = LoadAndWait(loader, "k");
+  REQUIRE(a.result.ok());
+  CHECK(a.result->ttl_ms == 2000);
+  CHECK(a.result->stale_while_revalidate_ms == 30000);
+  CHECK(a.result->stale_if_error_ms == 600000);
+}
+
 TEST_CASE("HttpLoader: 404 is NOT_FOUND; the connection is reused after the 404's body") {
   TestHttpServer server([](TestConnection& c) {
     if (c.ReadRequest().empty()) return;

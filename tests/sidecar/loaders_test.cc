@@ -27,6 +27,42 @@ TEST_CASE("TtlFromCacheControl") {
   CHECK(TtlFromCacheControl("NO-STORE") == 1);
 }
 
+TEST_CASE("ParseCacheControl: RFC 5861 stale-while-revalidate and stale-if-error") {
+  CacheControl cc = ParseCacheControl("max-age=60, stale-while-revalidate=30, stale-if-error=600");
+  CHECK(cc.ttl_ms == 60000);
+  CHECK(cc.stale_while_revalidate_ms == 30000);
+  CHECK(cc.stale_if_error_ms == 600000);
+  cc = ParseCacheControl("max-age=5");
+  CHECK(cc.stale_while_revalidate_ms == -1);  // not said: the keyspace's
+  CHECK(cc.stale_if_error_ms == -1);
+  cc = ParseCacheControl("Stale-If-Error=\"7\", STALE-WHILE-REVALIDATE=0");
+  CHECK(cc.ttl_ms == -1);
+  CHECK(cc.stale_if_error_ms == 7000);
+  CHECK(cc.stale_while_revalidate_ms == 0);
+  // Malformed or negative: no stale serving; the first of each counts.
+  cc = ParseCacheControl("stale-if-error=abc, stale-while-revalidate=-3, stale-if-error=9");
+  CHECK(cc.stale_if_error_ms == 0);
+  CHECK(cc.stale_while_revalidate_ms == 0);
+  CHECK(ParseCacheControl("stale-if-error").stale_if_error_ms == 0);
+  CHECK(ParseCacheControl("stale-if-error=1e3").stale_if_error_ms == 0);
+  // Bounded: at most a week, however large.
+  CHECK(ParseCacheControl("stale-if-error=99999999999999999999").stale_if_error_ms ==
+        KeyspaceOptions::kMaxStaleWindowMs);
+  CHECK(ParseCacheControl("stale-while-revalidate=604801").stale_while_revalidate_ms ==
+        KeyspaceOptions::kMaxStaleWindowMs);
+  // Directives that forbid serving stale win, wherever they are.
+  cc = ParseCacheControl("stale-if-error=60, must-revalidate, max-age=10");
+  CHECK(cc.ttl_ms == 10000);
+  CHECK(cc.stale_if_error_ms == 0);
+  CHECK(cc.stale_while_revalidate_ms == 0);
+  CHECK(
+      ParseCacheControl("stale-while-revalidate=60, proxy-revalidate").stale_while_revalidate_ms ==
+      0);
+  cc = ParseCacheControl("stale-if-error=60, no-store");
+  CHECK(cc.ttl_ms == 1);
+  CHECK(cc.stale_if_error_ms == 0);
+}
+
 TEST_CASE("TtlFromCacheControl: hostile max-age values never mean 'never expires'") {
   // Malformed or negative: stale at once (served to the callers waiting now, not again).
   CHECK(TtlFromCacheControl("max-age=abc") == 1);

@@ -25,7 +25,8 @@ using transport_test::Answers;
 using ValueAnswers = Answers<StatusOr<PeerValue>>;
 
 // Answers "value:<key>" at once; keys that start with "missing" are NOT_FOUND, with "fail"
-// UNAVAILABLE (the database is down), with "big" a value of 3000 bytes.
+// UNAVAILABLE (the database is down), with "big" a value of 3000 bytes, with "stale" a value of
+// TTL 1 s and stale-while-revalidate 60 s.
 class TestLoader final : public Loader {
  public:
   void Load(std::string_view, std::string_view key, Millis, DoneFn done) override {
@@ -33,6 +34,11 @@ class TestLoader final : public Loader {
     if (key.starts_with("missing")) return done(NotFoundError("no such row"));
     if (key.starts_with("fail")) return done(UnavailableError("database down"));
     if (key.starts_with("big")) return done(Loaded{std::string(3000, 'x'), -1});
+    if (key.starts_with("stale")) {  // lives 1 s, then may be served stale for a minute
+      Loaded l{"value:" + std::string(key), 1000};
+      l.stale_while_revalidate_ms = 60000;
+      return done(std::move(l));
+    }
     done(Loaded{"value:" + std::string(key), -1});
   }
   std::atomic<int> calls{0};
@@ -157,6 +163,25 @@ TEST_CASE_FIXTURE(ServedGroup,
   CHECK(failed.status.message() == "database down");
   CHECK(client->stats().errors == 0);
   CHECK(loader->calls == 3);
+}
+
+TEST_CASE_FIXTURE(ServedGroup, "peer service: a stale answer is marked stale in Get and GetBatch") {
+  ValueAnswers fresh = Batch({"stale-a", "stale-b"});
+  REQUIRE(fresh.Of("0").at(0).ok());
+  CHECK_FALSE(fresh.Of("0").at(0).value().stale);
+  clock.Advance(1000);  // expired, within stale-while-revalidate
+  ValueAnswers batch = Batch({"stale-a", "k"});
+  REQUIRE(batch.Of("0").at(0).ok());
+  CHECK(batch.Of("0").at(0).value().stale);
+  CHECK(batch.Of("0").at(0).value().remaining_ttl_ms == kStaleTtlMs);
+  REQUIRE(batch.Of("1").at(0).ok());
+  CHECK_FALSE(batch.Of("1").at(0).value().stale);
+  ValueAnswers one;
+  client->Get("users", "stale-b", view.Ring()->fingerprint(), clock.NowMs() + 10'000, one.For("b"));
+  REQUIRE(one.Wait(1));
+  REQUIRE(one.Of("b").at(0).ok());
+  CHECK(one.Of("b").at(0).value().stale);
+  CHECK(one.Of("b").at(0).value().value == "value:stale-b");
 }
 
 TEST_CASE_FIXTURE(ServedGroup, "peer service: values beyond the message limit are fetched alone") {
