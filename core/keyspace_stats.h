@@ -25,9 +25,13 @@ struct KeyspaceStats {
     kSets,
     kDeletes,
     kBroadcastsSent,     // hot-copy drops and generation bumps sent to peers
-    kBroadcastFailures,  // ... that failed after every retry
+    kBroadcastFailures,  // propagation calls that failed (their items stay queued for repair)
     kInvalidations,
     kGenerationsRefused,  // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
+    kRepairsQueued,       // a peer's propagation failed: its items were queued for repair
+    kRepairsDelivered,    // ... and delivered once it answered again
+    kRepairOverflows,     // repair queues beyond repair_max_keys, turned into clear-hot
+    kPeerSyncs,           // syncs with a peer that came back or joined
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};

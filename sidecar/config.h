@@ -78,10 +78,13 @@ struct Config {
   std::string tls_cert, tls_key, tls_ca;        // PEM files, watched and reloaded
   std::string tls_peer_name = "podcache-peer";  // the DNS SAN every peer certificate carries
   Millis tls_reload_interval_ms = 10000;
-  bool insecure_peers = false;    // plaintext peers, for local experiments only
-  Millis peer_timeout_ms = 1000;  // bound of one peer call
-  int peer_max_inflight = 16;     // calls in flight to one peer (then Gets batch)
-  int peer_max_batch = 64;        // keys per batched peer Get
+  bool insecure_peers = false;      // plaintext peers, for local experiments only
+  Millis peer_timeout_ms = 1000;    // bound of one peer call
+  int peer_max_inflight = 16;       // calls in flight to one peer (then Gets batch)
+  int peer_max_batch = 64;          // keys per batched peer Get
+  Millis write_ack_wait_ms = 50;    // how long a write's owner waits for the members' acks
+  Millis repair_interval_ms = 200;  // how often undelivered drops are re-sent per member
+  int repair_max_keys = 10000;      // undelivered drops kept per member and keyspace
   Millis membership_debounce_ms = 200;
 
   // True when this node has (or may get) peers.

@@ -152,6 +152,9 @@ Status Sidecar::StartCluster(GroupEnv* env) {
       [p, self](const RingPtr& ring) { p->Update(ring->members(), self); });
   env->peers = membership_.get();
   env->peer_timeout_ms = config_.peer_timeout_ms;
+  env->write_ack_wait_ms = config_.write_ack_wait_ms;
+  env->repair_interval_ms = config_.repair_interval_ms;
+  env->repair_max_keys = static_cast<size_t>(config_.repair_max_keys);
   return OkStatus();
 }
 
