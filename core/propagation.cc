@@ -8,8 +8,8 @@ namespace podcache {
 // when write_ack_wait ends.
 struct Propagation::Waiter {
   Mutex mu;
-  uint32_t members = 0;   // every other member: acked + pending
-  uint32_t awaited = 0;   // the members not ejected
+  uint32_t members = 0;  // every other member: acked + pending
+  uint32_t awaited = 0;  // the members not ejected
   uint32_t acked GUARDED_BY(mu) = 0;
   AckFn done GUARDED_BY(mu);  // null once answered
   Scheduler::TaskId timer GUARDED_BY(mu) = 0;
@@ -190,10 +190,9 @@ void Propagation::Sent(const std::string& member, uint64_t sequence, std::vector
         m.needs_sync = true;  // the member was cut off from this node: what else did it miss?
         m.came_back = true;
         env_.count(KeyspaceStats::kRepairsDelivered);
-        LogInfo("repair delivered",
-                {{"keyspace", env_.keyspace},
-                 {"member", member},
-                 {"after_ms", static_cast<long long>(now - m.failing_since)}});
+        LogInfo("repair delivered", {{"keyspace", env_.keyspace},
+                                     {"member", member},
+                                     {"after_ms", static_cast<long long>(now - m.failing_since)}});
       }
       more = m.queued() > 0;
     } else {

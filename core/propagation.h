@@ -44,7 +44,8 @@ struct PropagationEnv {
 // or after write_ack_wait: `acked` members had dropped their copy, `pending` had not yet. A call
 // that fails leaves its items in the member's queue, which is re-sent every repair_interval until
 // the member answers; there is no give-up. A queue holds at most repair_max_keys keys: beyond, it
-// becomes "clear your whole hot store" (an overflow). A member that leaves the ring loses its queue.
+// becomes "clear your whole hot store" (an overflow). A member that leaves the ring loses its
+// queue.
 //
 // Recovery: the repair loop also polls each member's PeerClient::health(). When a member comes
 // back (suspect/ejected -> up, or a failed call to it succeeds again) or joins the ring, this node

@@ -109,7 +109,8 @@ TEST_CASE("writes: a write forwarded to an unreachable owner fails honestly") {
   CHECK(c.nodes[0]->group->DeleteSync(key).status.code() == StatusCode::kUnavailable);
 }
 
-TEST_CASE("repair: undelivered drops are coalesced, one call in flight, delivered when it answers") {
+TEST_CASE(
+    "repair: undelivered drops are coalesced, one call in flight, delivered when it answers") {
   FakeCluster c(3, HotOptions());
   Tick(c);  // the first tick syncs with every member (they are new)
   std::vector<std::string> keys;
@@ -136,7 +137,7 @@ TEST_CASE("repair: undelivered drops are coalesced, one call in flight, delivere
   auto pending = owner.PendingRepairs();
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].second == 3);
-  c.scheduler.AdvanceAndRun(50);  // the loop's next tick (at 200 ms)
+  c.scheduler.AdvanceAndRun(50);                // the loop's next tick (at 200 ms)
   REQUIRE(c.nodes[1]->held_drops.size() == 1);  // all three keys in one call
   c.nodes[1]->hold_drops = false;
   c.nodes[1]->held_drops[0](OkStatus());

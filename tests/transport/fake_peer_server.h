@@ -25,7 +25,8 @@ inline constexpr std::chrono::milliseconds kWaitLimit = 20s;
 // Answers every Get with "v:<key>" (remaining TTL 1000 ms), except keys that start with
 //   missing  NOT_FOUND "no such key"        bad  INVALID_ARGUMENT "bad key"
 //   big      in a GetBatch, the item is ResponseBudget::kOverBudget (alone it is answered)
-// and every write with OK. Thread-safe.
+// and every write with OK (Set and Delete: members_acked 2, pending 1; Sync: generation 42).
+// Thread-safe.
 class FakePeerServer {
  public:
   // `credentials` null: plaintext.
