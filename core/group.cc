@@ -67,6 +67,10 @@ StatusOr<std::shared_ptr<Group>> Group::Create(const KeyspaceOptions& options,
     p.clear_hot = [weak] {
       if (auto g = weak.lock()) g->hot_->Clear();
     };
+    p.holds_entries = [weak] {
+      auto g = weak.lock();
+      return g != nullptr && (g->main_->Stats().items > 0 || g->hot_->Stats().items > 0);
+    };
     p.count = [weak](KeyspaceStats::Counter c) {
       if (auto g = weak.lock()) g->counters_.Add(c);
     };

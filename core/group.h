@@ -119,7 +119,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // Stops serving every entry written before now, on this node and every member (those that do
   // not ack within write_ack_wait get it by repair).
   void Invalidate(WriteCallback done);
-  // Drops and generation bumps not yet acknowledged, per member that has some.
+  // Drops and generation bumps not yet acknowledged, per member of the ring (0: none).
   std::vector<std::pair<std::string, uint64_t>> PendingRepairs() const;
   // A peer invalidated the keyspace: adopt its generation if it is newer. A generation above
   // kMaxPeerGeneration is refused (INVALID_ARGUMENT, counted, logged): no peer can push the

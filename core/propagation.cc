@@ -99,9 +99,7 @@ void Propagation::Enqueue(const std::string& key, uint64_t generation, AckFn don
   {
     MutexLock lock(&mu_);
     for (size_t i = 0; i < others.size(); ++i) {
-      auto [it, added] = members_.try_emplace(others[i]);
-      Member& m = it->second;
-      if (added) m.needs_sync = true;  // joined since the last tick
+      Member& m = members_[others[i]];  // a new member is looked at by the next tick
       if (!key.empty()) AddKey(others[i], m, key);
       m.generation = std::max(m.generation, generation);
       ++m.enqueued;
@@ -231,6 +229,7 @@ void Propagation::Tick() {
     std::shared_ptr<PeerClient> client = env_.peers->Client(member);
     health.push_back(client == nullptr ? PeerHealth::kEjected : client->health());
   }
+  bool holds_entries = env_.holds_entries();
   std::vector<std::string> to_send;
   std::vector<std::string> to_sync;
   {
@@ -250,9 +249,12 @@ void Propagation::Tick() {
       it = members_.erase(it);
     }
     for (size_t i = 0; i < others.size(); ++i) {
-      auto [it, added] = members_.try_emplace(others[i]);
+      auto it = members_.try_emplace(others[i]).first;
       Member& m = it->second;
-      if (added) m.needs_sync = true;
+      if (!m.ticked) {  // joined since the last tick
+        m.ticked = true;
+        m.needs_sync = holds_entries;
+      }
       if (health[i] == PeerHealth::kUp && m.health != PeerHealth::kUp) {
         m.needs_sync = true;
         m.came_back = true;
@@ -329,8 +331,7 @@ std::vector<std::pair<std::string, uint64_t>> Propagation::Pending() const {
   std::vector<std::pair<std::string, uint64_t>> out;
   MutexLock lock(&mu_);
   for (const auto& [member, m] : members_) {
-    uint64_t n = m.queued() + m.in_flight;
-    if (n > 0) out.emplace_back(member, n);
+    out.emplace_back(member, m.queued() + m.in_flight);
   }
   return out;
 }

@@ -32,6 +32,10 @@ struct PropagationEnv {
   // newer), then forget every hot copy of the keyspace.
   std::function<void(uint64_t generation)> adopt_generation;
   std::function<void()> clear_hot;
+  // True when this node holds entries of the keyspace (main or hot): a member that joins is only
+  // synced with then (a node that just started has nothing stale, and calling members that are
+  // still starting would put their channels into reconnect back-off).
+  std::function<bool()> holds_entries;
   std::function<void(KeyspaceStats::Counter)> count;
 };
 
@@ -48,9 +52,10 @@ struct PropagationEnv {
 // queue.
 //
 // Recovery: the repair loop also polls each member's PeerClient::health(). When a member comes
-// back (suspect/ejected -> up, or a failed call to it succeeds again) or joins the ring, this node
-// calls Sync on it until it answers, adopts its generation if newer and clears its own hot store
-// of the keyspace: a hot copy or fallback value held while the two were cut off may be stale.
+// back (suspect/ejected -> up, or a failed call to it succeeds again) or joins the ring while this
+// node holds entries of the keyspace, this node calls Sync on it until it answers, adopts its
+// generation if newer and clears its own hot store of the keyspace: a hot copy or fallback value
+// held while the two were cut off may be stale.
 //
 // Thread-safe. Callbacks never run with mu_ held. Create with Start; the object lives while a call
 // or the owner holds it (the loop holds a weak pointer).
@@ -65,7 +70,7 @@ class Propagation : public std::enable_shared_from_this<Propagation> {
   void Drop(std::string_view key, AckFn done);
   // Tells every other member to move its generation to at least `generation`.
   void AdvanceGeneration(uint64_t generation, AckFn done);
-  // Items (keys, clear-hot, generation) not yet acknowledged, per member that has some.
+  // Items (keys, clear-hot, generation) not yet acknowledged, per member known (0: none).
   std::vector<std::pair<std::string, uint64_t>> Pending() const;
   // One pass of the repair loop (what the timer runs; public for tests).
   void Tick();
@@ -85,6 +90,7 @@ class Propagation : public std::enable_shared_from_this<Propagation> {
     bool failing = false;    // the last call failed: the queue waits for repair
     Millis failing_since = 0;
     PeerHealth health = PeerHealth::kUp;
+    bool ticked = false;  // the repair loop has seen it (it may join through a write first)
     bool needs_sync = false;
     bool came_back = false;  // the sync is for a recovery (logged at info), not a join (debug)
     bool syncing = false;

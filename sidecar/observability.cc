@@ -107,14 +107,18 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
         [](const KeyspaceStats& s) { return static_cast<uint64_t>(s.loads_active); });
   gauge("podcache_loads_queued", "Loads waiting for a slot.",
         [](const KeyspaceStats& s) { return static_cast<uint64_t>(s.loads_queued); });
-  AppendHelp(&out, "podcache_repairs_pending", "gauge",
-             "Hot-copy drops and generation bumps not yet acknowledged by a member (in flight or "
-             "queued for repair), by keyspace and member; members with none are not listed.");
+  std::string repairs;
   for (const auto& [name, ks] : keyspaces) {
     for (const auto& [member, n] : ks.group->PendingRepairs()) {
-      Line(&out, "podcache_repairs_pending", Label(name) + ",member=\"" + PromEscape(member) + "\"",
-           n);
+      Line(&repairs, "podcache_repairs_pending",
+           Label(name) + ",member=\"" + PromEscape(member) + "\"", n);
     }
+  }
+  if (!repairs.empty()) {  // a single node has no members: no family without samples
+    AppendHelp(&out, "podcache_repairs_pending", "gauge",
+               "Hot-copy drops and generation bumps not yet acknowledged by a member (in flight "
+               "or queued for repair), by keyspace and member.");
+    out += repairs;
   }
 
   StoreFamily(&out, keyspaces, stats, "podcache_store_items", "gauge", "Entries held.",

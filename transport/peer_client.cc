@@ -212,17 +212,27 @@ void GrpcPeerClient::SendWrite(Request request, Millis deadline,
                                std::function<void(Status, const Response&)> done,
                                void (peer::v1::Peer::Stub::async_interface::*method)(
                                    grpc::ClientContext*, const Request*, Response*,
-                                   std::function<void(grpc::Status)>)) {
-  if (Status s = CheckBackoff(); !s.ok()) return done(std::move(s), Response());
+                                   std::function<void(grpc::Status)>),
+                               bool ignore_backoff) {
+  if (!ignore_backoff) {
+    if (Status s = CheckBackoff(); !s.ok()) return done(std::move(s), Response());
+  }
   stats_.inflight.fetch_add(1, std::memory_order_relaxed);
   auto* call = new Call<Request, Response>;
   call->request = std::move(request);
   call->context.set_deadline(ToSystemDeadline(deadline, *options_.clock));
   auto self = shared_from_this();
   (stub_->async()->*method)(&call->context, &call->request, &call->response,
-                            [self, call, done = std::move(done)](grpc::Status s) {
+                            [self, call, ignore_backoff, done = std::move(done)](grpc::Status s) {
                               std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
-                              self->Finished(s);
+                              if (ignore_backoff) {
+                                // Counted, but no back-off: a Repair or Sync to a member that is
+                                // still starting or hung must not turn Gets away from it.
+                                self->stats_.calls.fetch_add(1, std::memory_order_relaxed);
+                                if (!s.ok()) self->stats_.errors.fetch_add(1);
+                              } else {
+                                self->Finished(s);
+                              }
                               self->Release();
                               done(FromGrpcStatus(s), call->response);
                             });
@@ -293,7 +303,7 @@ void GrpcPeerClient::Repair(std::string_view keyspace, std::span<const std::stri
           }
           outcome->done(std::move(result));
         },
-        &peer::v1::Peer::Stub::async_interface::Repair);
+        &peer::v1::Peer::Stub::async_interface::Repair, /*ignore_backoff=*/true);
   }
 }
 
@@ -306,7 +316,7 @@ void GrpcPeerClient::Sync(std::string_view keyspace, Millis deadline, Generation
         if (!s.ok()) return done(std::move(s));
         done(response.generation());
       },
-      &peer::v1::Peer::Stub::async_interface::Sync);
+      &peer::v1::Peer::Stub::async_interface::Sync, /*ignore_backoff=*/true);
 }
 
 }  // namespace podcache

@@ -51,13 +51,12 @@ struct PeerClientStats {
 // Writes (Set, Delete, Repair, Sync) are rare and never wait behind Gets: they are
 // sent at once and only count towards the cap.
 // After a call fails with UNAVAILABLE the peer is backed off (no calls for backoff_min_ms,
-// doubling per failure up to backoff_max_ms, on options.clock): every call is refused at once
-// with UNAVAILABLE, so a dead peer is not retried on every miss and the callers fall back to
-// local loads. A call that succeeds (or answers NOT_FOUND) resets the doubling. Transport never
-// removes a peer from the ring: membership does.
-// Thread-safe. Every callback runs exactly once (GetBatch: once per key), on a gRPC thread, or on
-// the caller's thread before the call returns when it is refused at once; never with a lock of
-// this client held.
+// doubling per failure up to backoff_max_ms, on options.clock): every call but Repair and Sync is
+// refused at once with UNAVAILABLE, so a dead peer is not retried on every miss and the callers
+// fall back to local loads. A call that succeeds (or answers NOT_FOUND) resets the doubling.
+// Transport never removes a peer from the ring: membership does. Thread-safe. Every callback runs
+// exactly once (GetBatch: once per key), on a gRPC thread, or on the caller's thread before the
+// call returns when it is refused at once; never with a lock of this client held.
 class GrpcPeerClient final : public PeerClient,
                              public std::enable_shared_from_this<GrpcPeerClient> {
  public:
@@ -97,13 +96,18 @@ class GrpcPeerClient final : public PeerClient,
   void Finished(const grpc::Status& s);
   void SendGet(const std::string& keyspace, QueuedGet get);
   void SendBatch(const std::string& keyspace, std::vector<QueuedGet> batch);
-  // Sends a unary call at once (no queue); `done` gets the status and the response.
+  // Sends a unary call at once (no queue); `done` gets the status and the response. Refused while
+  // backed off unless `ignore_backoff`, which also keeps the outcome out of the back-off (Repair
+  // and Sync: core sends at most one per member and keyspace at a time, every repair_interval;
+  // they are how a member that came back learns what it missed, so back-off must not delay them,
+  // and their failures must not turn Gets away).
   template <typename Request, typename Response>
   void SendWrite(Request request, Millis deadline,
                  std::function<void(Status, const Response&)> done,
                  void (peer::v1::Peer::Stub::async_interface::*method)(
                      grpc::ClientContext*, const Request*, Response*,
-                     std::function<void(grpc::Status)>));
+                     std::function<void(grpc::Status)>),
+                 bool ignore_backoff = false);
 
   const std::string member_;
   const std::shared_ptr<grpc::Channel> channel_;

@@ -28,6 +28,15 @@ KeyspaceOptions HotOptions() {
   return o;
 }
 
+// The members with drops or generation bumps not yet acknowledged, and how many.
+std::vector<std::pair<std::string, uint64_t>> Pending(const Group& g) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& p : g.PendingRepairs()) {
+    if (p.second > 0) out.push_back(p);
+  }
+  return out;
+}
+
 // Runs every node's repair loop once.
 void Tick(FakeCluster& c) { c.scheduler.AdvanceAndRun(200); }
 
@@ -75,7 +84,7 @@ TEST_CASE("writes: a hung member holds the write no longer than write_ack_wait, 
   c.nodes[1]->hold_drops = false;
   c.nodes[1]->held_drops[0](OkStatus());
   CHECK(c.nodes[1]->group->GetSync(key).value.value() == "new");
-  CHECK(c.nodes[2]->group->PendingRepairs().empty());
+  CHECK(Pending(*c.nodes[2]->group).empty());
 }
 
 TEST_CASE("writes: an ejected member is not waited for at all") {
@@ -94,7 +103,7 @@ TEST_CASE("writes: an ejected member is not waited for at all") {
   CHECK(inv.result.members_acked == 1);
   CHECK(inv.result.members_pending == 1);
   // Both wait in node 1's queue: the key and the generation.
-  auto pending = c.nodes[0]->group->PendingRepairs();
+  auto pending = Pending(*c.nodes[0]->group);
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].first == c.nodes[1]->name);
   CHECK(pending[0].second == 2);
@@ -134,7 +143,7 @@ TEST_CASE(
   first(UnavailableError("deadline exceeded"));  // it times out: now it needs repair
   CHECK(owner.Stats()[KeyspaceStats::kRepairsQueued] == 1);
   CHECK(c.nodes[1]->held_drops.empty());  // retried by the loop, not at once
-  auto pending = owner.PendingRepairs();
+  auto pending = Pending(owner);
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].second == 3);
   c.scheduler.AdvanceAndRun(50);                // the loop's next tick (at 200 ms)
@@ -148,7 +157,7 @@ TEST_CASE(
   std::sort(want.begin(), want.end());
   CHECK(got == want);
   CHECK(owner.Stats()[KeyspaceStats::kRepairsDelivered] == 1);
-  CHECK(owner.PendingRepairs().empty());
+  CHECK(Pending(owner).empty());
   for (const auto& k : keys) CHECK(c.nodes[1]->group->GetSync(k).value.value() == "new");
 }
 
@@ -163,7 +172,7 @@ TEST_CASE("repair: a queue beyond repair_max_keys becomes one clear-hot") {
     CHECK(owner.SetSync(c.KeyOwnedBy(0, "k" + std::to_string(i) + "-"), "v", -1).status.ok());
   }
   CHECK(owner.Stats()[KeyspaceStats::kRepairOverflows] == 1);
-  auto pending = owner.PendingRepairs();
+  auto pending = Pending(owner);
   REQUIRE(pending.size() == 1);
   CHECK(pending[0].second == 1);  // one item: clear-hot
   c.nodes[1]->down = false;
@@ -171,7 +180,7 @@ TEST_CASE("repair: a queue beyond repair_max_keys becomes one clear-hot") {
   REQUIRE_FALSE(c.nodes[1]->repairs_received.empty());
   CHECK(c.nodes[1]->repairs_received.back().clear_hot);
   CHECK(c.nodes[1]->repairs_received.back().keys.empty());
-  CHECK(owner.PendingRepairs().empty());
+  CHECK(Pending(owner).empty());
 }
 
 TEST_CASE("repair: a member that leaves the ring loses its queue") {
@@ -180,10 +189,11 @@ TEST_CASE("repair: a member that leaves the ring loses its queue") {
   c.nodes[1]->down = true;
   Group& owner = *c.nodes[0]->group;
   CHECK(owner.SetSync(c.KeyOwnedBy(0), "v", -1).status.ok());
-  REQUIRE(owner.PendingRepairs().size() == 1);
+  REQUIRE(Pending(owner).size() == 1);
   c.ring = Ring::Build({c.nodes[0]->name, c.nodes[2]->name});
   Tick(c);
-  CHECK(owner.PendingRepairs().empty());
+  CHECK(Pending(owner).empty());
+  for (const auto& p : owner.PendingRepairs()) CHECK(p.first != c.nodes[1]->name);
   c.nodes[1]->down = false;
   Tick(c);
   CHECK(c.nodes[1]->repairs_received.empty());
@@ -210,8 +220,16 @@ TEST_CASE("repair: a member seen coming back is synced: its generation adopted, 
   CHECK(node0.GetSync(key).source == ValueSource::kPeer);
 }
 
-TEST_CASE("repair: a new member is synced once it is not ejected, once per recovery") {
+TEST_CASE("repair: a member that joins is synced if this node holds entries, once reachable") {
   FakeCluster c(2, Options());
+  Tick(c);  // fresh nodes: nothing can be stale, no Sync
+  CHECK(c.nodes[0]->syncs_received == 0);
+  CHECK(c.nodes[1]->syncs_received == 0);
+  // Node 1 leaves and joins again while node 0 holds an entry.
+  c.ring = Ring::Build({c.nodes[0]->name});
+  Tick(c);
+  REQUIRE(c.nodes[0]->group->SetSync(c.KeyOwnedBy(0), "v", -1).status.ok());
+  c.ring = Ring::Build({c.nodes[0]->name, c.nodes[1]->name});
   c.nodes[1]->down = true;  // ejected: no Sync tried
   Tick(c);
   CHECK(c.nodes[1]->syncs_received == 0);
@@ -220,7 +238,7 @@ TEST_CASE("repair: a new member is synced once it is not ejected, once per recov
   Tick(c);
   CHECK(c.nodes[1]->syncs_received == 1);
   Tick(c);
-  CHECK(c.nodes[1]->syncs_received == 1);  // once per recovery
+  CHECK(c.nodes[1]->syncs_received == 1);  // once per join or recovery
 }
 
 }  // namespace podcache
