@@ -115,17 +115,17 @@ void Propagation::Enqueue(const std::string& key, uint64_t generation, AckFn don
   }
   waiter->Finish(false, env_.write_ack_wait_ms <= 0, env_.scheduler);
   if (waiter->answered()) return;
-  std::weak_ptr<Waiter> weak = waiter;
+  // The timer holds the waiter: the write is answered even if every member's queue dropped it.
   Scheduler* scheduler = env_.scheduler;
-  Scheduler::TaskId id = scheduler->RunAfter(env_.write_ack_wait_ms, [weak, scheduler] {
-    if (auto w = weak.lock()) w->Finish(false, true, scheduler);
-  });
-  MutexLock lock(&waiter->mu);
-  if (waiter->done == nullptr) {
-    (void)scheduler->Cancel(id);  // answered meanwhile
-  } else {
-    waiter->timer = id;
+  Scheduler::TaskId id = scheduler->RunAfter(
+      env_.write_ack_wait_ms, [waiter, scheduler] { waiter->Finish(false, true, scheduler); });
+  bool answered = false;
+  {
+    MutexLock lock(&waiter->mu);
+    answered = waiter->done == nullptr;
+    if (!answered) waiter->timer = id;
   }
+  if (answered) (void)scheduler->Cancel(id);  // answered meanwhile
 }
 
 void Propagation::Send(const std::string& member) {
@@ -219,7 +219,13 @@ void Propagation::Sent(const std::string& member, uint64_t sequence, std::vector
     }
   }
   for (auto& w : acked) w->Finish(true, false, env_.scheduler);
-  if (more) Send(member);
+  if (!more) return;
+  // What was queued meanwhile leaves at once, from the scheduler's thread: this callback may run
+  // on a transport thread while the node shuts down, when the PeerView may be gone.
+  std::weak_ptr<Propagation> weak = weak_from_this();
+  env_.scheduler->RunAfter(0, [weak, member] {
+    if (auto self = weak.lock()) self->Send(member);
+  });
 }
 
 void Propagation::Tick() {

@@ -161,6 +161,36 @@ TEST_CASE(
   for (const auto& k : keys) CHECK(c.nodes[1]->group->GetSync(k).value.value() == "new");
 }
 
+TEST_CASE("writes: drops queued behind a call in flight leave together once it answers") {
+  GroupEnv env;
+  env.write_ack_wait_ms = 0;  // answer at once: this test is about the calls
+  FakeCluster c(2, Options(), env);
+  Group& owner = *c.nodes[0]->group;
+  c.nodes[1]->hold_drops = true;
+  std::string k1 = c.KeyOwnedBy(0, "a"), k2 = c.KeyOwnedBy(0, "b"), k3 = c.KeyOwnedBy(0, "c");
+  for (const auto& k : {k1, k2, k3}) {
+    WriteResult r = owner.SetSync(k, "v", -1);
+    CHECK(r.status.ok());
+    CHECK(r.members_pending == 1);
+  }
+  REQUIRE(c.nodes[1]->held_drops.size() == 1);
+  auto first = std::move(c.nodes[1]->held_drops[0]);
+  c.nodes[1]->held_drops.clear();
+  first(OkStatus());
+  c.scheduler.RunDue();
+  REQUIRE(c.nodes[1]->held_drops.size() == 1);
+  c.nodes[1]->held_drops[0](OkStatus());
+  REQUIRE(c.nodes[1]->repairs_received.size() == 2);
+  CHECK(c.nodes[1]->repairs_received[0].keys == std::vector<std::string>{k1});
+  std::vector<std::string> rest = c.nodes[1]->repairs_received[1].keys;
+  std::sort(rest.begin(), rest.end());
+  std::vector<std::string> want = {k2, k3};
+  std::sort(want.begin(), want.end());
+  CHECK(rest == want);
+  CHECK(owner.Stats()[KeyspaceStats::kRepairsQueued] == 0);  // nothing failed
+  CHECK(Pending(owner).empty());
+}
+
 TEST_CASE("repair: a queue beyond repair_max_keys becomes one clear-hot") {
   GroupEnv env;
   env.repair_max_keys = 2;
