@@ -30,7 +30,8 @@ class LatencyWindow {
   using Histogram = std::array<uint32_t, kNumBuckets>;
   static int BucketOf(Millis v);
   static Millis UpperBoundOf(int bucket);
-  // Starts a new window when the current one is over (a read may do it too: the fields are mutable).
+  // Starts a new window when the current one is over (a read may do it too: the fields are
+  // mutable).
   void RotateLocked(Millis now) const REQUIRES(lock_);
 
   const Clock* const clock_;

@@ -17,6 +17,8 @@ PACKAGES=(
   memcached redis-server redis-tools procps
   # the Helm chart tests (tests/helm) read rendered manifests in Python
   python3-yaml
+  # the fault suite (tests/faults): network namespaces, veth pairs and packet drops
+  iproute2 nftables
 )
 # Not the build or the image: the fuzz suite (make fuzz; libFuzzer comes with clang's runtime),
 # the lock-annotation build and the format check (make lint), and the metrics check (promtool,

@@ -259,6 +259,13 @@ Status Config::Validate() const {
     if (repair_max_keys < 1 || repair_max_keys > 1000000) {
       return InvalidArgumentError("repair_max_keys must be between 1 and 1000000");
     }
+    if (peer_eject_failures < 1) {
+      return InvalidArgumentError("peer_eject_failures must be >= 1");
+    }
+    if (peer_eject_time_ms <= 0) return InvalidArgumentError("peer_eject_time must be > 0");
+    if (peer_eject_max_time_ms < peer_eject_time_ms) {
+      return InvalidArgumentError("peer_eject_max_time must be >= peer_eject_time");
+    }
     if (tls_reload_interval_ms < 1000) {
       return InvalidArgumentError("tls_reload_interval must be >= 1s");
     }

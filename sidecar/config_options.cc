@@ -205,6 +205,16 @@ const std::vector<ConfigOption>& ConfigOptions() {
           "Undelivered drops kept per member and keyspace; beyond, the member is told to clear "
           "its hot store for the keyspace",
           &Config::repair_max_keys),
+      Int("peer-eject-failures", "peer_eject_failures",
+          "Consecutive failed calls (timeouts, connection failures) that eject a peer: its keys "
+          "are then loaded locally",
+          &Config::peer_eject_failures),
+      Duration("peer-eject-time", "peer_eject_time",
+               "First ejection of a failing peer; doubles per consecutive ejection",
+               &Config::peer_eject_time_ms),
+      Duration("peer-eject-max-time", "peer_eject_max_time",
+               "Longest ejection of a failing peer; a success resets the doubling",
+               &Config::peer_eject_max_time_ms),
       Duration("membership-debounce", "membership_debounce",
                "Member changes within this time give one new ring",
                &Config::membership_debounce_ms),

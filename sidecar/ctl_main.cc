@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -97,10 +98,37 @@ int FetchRing(const Globals& g, nlohmann::json* ring) {
   }
 }
 
+// The ring and how the node sees each member: one line per member, this node's marked "self".
 int RunRing(const Globals& g) {
   nlohmann::json j;
   if (int code = FetchRing(g, &j); code != kOk) return code;
-  std::cout << j.dump(2) << "\n";
+  std::string self = j.value("self", "");
+  std::printf("self %s  fingerprint %s  vnodes %d  changes %llu\n", self.c_str(),
+              j.value("fingerprint", "").c_str(), j.value("vnodes", 0),
+              static_cast<unsigned long long>(j.value("changes", uint64_t{0})));
+  std::map<std::string, nlohmann::json> peers;
+  if (j.contains("peers")) {
+    for (const auto& p : j["peers"]) peers[p.value("member", "")] = p;
+  }
+  size_t width = 6;
+  for (const auto& m : j["members"]) width = std::max(width, m.get<std::string>().size());
+  std::printf("%-*s  %-8s %8s %15s %8s %9s\n", static_cast<int>(width), "MEMBER", "STATE",
+              "FAILURES", "EJECTED_MS_LEFT", "P99_MS", "EJECTIONS");
+  for (const auto& m : j["members"]) {
+    std::string member = m.get<std::string>();
+    auto it = peers.find(member);
+    if (member == self || it == peers.end()) {
+      std::printf("%-*s  %-8s %8s %15s %8s %9s\n", static_cast<int>(width), member.c_str(),
+                  member == self ? "self" : "-", "-", "-", "-", "-");
+      continue;
+    }
+    const nlohmann::json& p = it->second;
+    std::printf("%-*s  %-8s %8d %15lld %8lld %9llu\n", static_cast<int>(width), member.c_str(),
+                p.value("state", "").c_str(), p.value("failures", 0),
+                static_cast<long long>(p.value("ejected_ms_left", int64_t{0})),
+                static_cast<long long>(p.value("latency_p99_ms", int64_t{0})),
+                static_cast<unsigned long long>(p.value("ejections", uint64_t{0})));
+  }
   return kOk;
 }
 
@@ -266,7 +294,9 @@ std::vector<Command> AddCommands(CLI::App* app, const Globals& g, Args* a) {
   })->add_option("keyspace", a->keyspace);
   add(app->add_subcommand("health", "Exit 0 when the sidecar is SERVING"),
       [&g] { return RunHealth(g); });
-  add(app->add_subcommand("ring", "Print the sidecar's ring (members, fingerprint)"),
+  add(app->add_subcommand(
+          "ring",
+          "Print the sidecar's ring and how it sees each member (state, failures, ejection, p99)"),
       [&g] { return RunRing(g); });
   add(app->add_subcommand("owner", "Print the member that owns each KEY"),
       [&g, a] { return RunOwner(g, a->owner_keys); })

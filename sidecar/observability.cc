@@ -46,6 +46,49 @@ const char* LoaderKind(LoaderConfig::Kind k) {
   return "none";
 }
 
+// The health of each peer (outlier detection): state, ejections, failures by reason, p99 latency.
+void RenderPeerHealth(const PeerPool::ClientMap& clients, std::string* out) {
+  std::vector<std::pair<std::string, PeerHealthSnapshot>> peers;
+  for (const auto& [member, client] : clients) {
+    peers.emplace_back("peer=\"" + PromEscape(member) + "\"", client->HealthSnapshot());
+  }
+  AppendHelp(out, "podcache_peer_state", "gauge",
+             "1 for the peer's current state as this node sees it (up, suspect: failed its last "
+             "calls, ejected: not called for Gets), 0 for the others.");
+  for (const auto& [peer, h] : peers) {
+    for (PeerHealth state : {PeerHealth::kUp, PeerHealth::kSuspect, PeerHealth::kEjected}) {
+      *out += "podcache_peer_state{" + peer + ",state=\"" + std::string(PeerHealthName(state)) +
+              "\"} " + (h.state == state ? "1" : "0") + "\n";
+    }
+  }
+  AppendHelp(out, "podcache_peer_ejections_total", "counter",
+             "Times the peer was ejected after consecutive failed calls (a failed probe ejects "
+             "again).");
+  for (const auto& [peer, h] : peers) Line(out, "podcache_peer_ejections_total", peer, h.ejections);
+  AppendHelp(out, "podcache_peer_failures_total", "counter",
+             "Calls to the peer that failed without its answer, by reason: timeout (with a budget "
+             "of at least twice its p99) or unavailable (connection failure).");
+  for (const auto& [peer, h] : peers) {
+    Line(out, "podcache_peer_failures_total", peer + ",reason=\"timeout\"", h.timeouts);
+    Line(out, "podcache_peer_failures_total", peer + ",reason=\"unavailable\"", h.unavailable);
+  }
+  AppendHelp(out, "podcache_peer_ejected_rejections_total", "counter",
+             "Gets (per key) refused at once because the peer is ejected: loaded locally instead.");
+  for (const auto& [peer, h] : peers) {
+    Line(out, "podcache_peer_ejected_rejections_total", peer, h.ejected_rejects);
+  }
+  AppendHelp(out, "podcache_peer_probes_total", "counter",
+             "Pings sent to the peer when one of its ejections ended.");
+  for (const auto& [peer, h] : peers) Line(out, "podcache_peer_probes_total", peer, h.probes);
+  AppendHelp(out, "podcache_peer_latency_p99_seconds", "gauge",
+             "99th percentile latency of the peer's recent answers (0 until 20 are known).");
+  for (const auto& [peer, h] : peers) {
+    char value[32];
+    std::snprintf(value, sizeof value, "%.3f", static_cast<double>(h.latency_p99_ms) / 1000.0);
+    *out += "podcache_peer_latency_p99_seconds{" + peer + "} " + value + "\n";
+  }
+}
+
 }  // namespace
 
 std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api, bool ready) {
@@ -171,14 +214,25 @@ std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* memb
            [](const PeerClientStats& s) { return s.batches.load(); });
     family("podcache_peer_batched_keys_total", "counter", "Keys sent in batched Gets.",
            [](const PeerClientStats& s) { return s.batched_keys.load(); });
-    family("podcache_peer_backoff_rejections_total", "counter",
-           "Calls refused at once because the peer is backed off after failures.",
-           [](const PeerClientStats& s) { return s.backoff_rejects.load(); });
     family("podcache_peer_overload_rejections_total", "counter",
            "Gets refused because too many were queued for the peer.",
            [](const PeerClientStats& s) { return s.overload_rejects.load(); });
     family("podcache_peer_inflight", "gauge", "Calls in flight to a peer.",
            [](const PeerClientStats& s) { return static_cast<uint64_t>(s.inflight.load()); });
+    RenderPeerHealth(*clients, &out);
+  }
+  if (pool != nullptr && pool->options().tls != nullptr) {
+    const TlsReloadStats& tls = pool->options().tls->stats();
+    AppendHelp(&out, "podcache_tls_reloads_total", "counter",
+               "Changed peer TLS files: ok = new material in use, rejected = a distinct content "
+               "refused (the last good pair stays).");
+    out += "podcache_tls_reloads_total{result=\"ok\"} " + std::to_string(tls.ok.load()) + "\n";
+    out += "podcache_tls_reloads_total{result=\"rejected\"} " +
+           std::to_string(tls.rejected.load()) + "\n";
+    AppendHelp(&out, "podcache_tls_certificate_expiry_timestamp_seconds", "gauge",
+               "notAfter of the peer certificate in use, in seconds since the epoch.");
+    out += "podcache_tls_certificate_expiry_timestamp_seconds " +
+           std::to_string(tls.not_after.load()) + "\n";
   }
   if (tls_rejections != nullptr) {
     AppendHelp(&out, "podcache_peer_tls_rejections_total", "counter",
@@ -216,13 +270,28 @@ std::string RenderSourcePrometheus(const PeerSource& source) {
   return out;
 }
 
-std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes) {
+std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes,
+                           const PeerPool* pool) {
   nlohmann::ordered_json j;
   j["self"] = self;
   j["members"] = ring.members();
   j["fingerprint"] = ring.FingerprintHex();
   j["vnodes"] = ring.vnodes();
   j["changes"] = publishes;
+  // How this node sees each other member (outlier detection).
+  nlohmann::ordered_json peers = nlohmann::ordered_json::array();
+  if (pool != nullptr) {
+    for (const auto& [member, client] : *pool->Clients()) {
+      PeerHealthSnapshot h = client->HealthSnapshot();
+      peers.push_back({{"member", member},
+                       {"state", std::string(PeerHealthName(h.state))},
+                       {"failures", h.consecutive_failures},
+                       {"ejected_ms_left", h.ejected_ms_left},
+                       {"latency_p99_ms", h.latency_p99_ms},
+                       {"ejections", h.ejections}});
+    }
+  }
+  j["peers"] = peers;
   return j.dump(2) + "\n";
 }
 

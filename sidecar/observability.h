@@ -26,8 +26,11 @@ std::string RenderClusterPrometheus(const PeerPool* pool, const Membership* memb
 // `source` label, plus podcache_discovery_synced.
 std::string RenderSourcePrometheus(const PeerSource& source);
 
-// The /debug/ring page: self, members, fingerprint, vnodes and how many rings were published.
-std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes);
+// The /debug/ring page: self, members, fingerprint, vnodes, how many rings were published, and
+// "peers": each other member's health as this node sees it (state, consecutive failures,
+// ejected_ms_left, latency_p99_ms, ejections); empty without a pool (single node).
+std::string RenderRingJson(const Ring& ring, const std::string& self, uint64_t publishes,
+                           const PeerPool* pool = nullptr);
 
 // The /debug/keyspaces page: each keyspace's configuration and stats as JSON.
 std::string RenderKeyspacesJson(const KeyspaceMap& keyspaces);

@@ -21,6 +21,7 @@
 #include "transport/peer_pool.h"
 #include "transport/peer_service.h"
 #include "transport/tls.h"
+#include "transport/tls_reloader.h"
 
 namespace podcache {
 namespace {
@@ -115,7 +116,7 @@ HttpReply Sidecar::HandleHttp(const std::string& path) const {
     RingPtr ring = membership_ ? membership_->Ring() : Ring::Build({config_.advertise});
     return HttpReply{200, "application/json",
                      RenderRingJson(*ring, membership_ ? membership_->Self() : config_.advertise,
-                                    membership_ ? membership_->publishes() : 0)};
+                                    membership_ ? membership_->publishes() : 0, pool_.get())};
   }
   return HttpReply{404, "text/plain; charset=utf-8",
                    "podcache: /metrics /healthz /readyz /debug/keyspaces /debug/ring\n"};
@@ -129,16 +130,25 @@ Status Sidecar::StartCluster(GroupEnv* env) {
   }
   PeerPoolOptions pool;
   pool.insecure = config_.insecure_peers;
-  // The peer TLS files, for the pool (client) and, through pool_->options(), the peer port.
-  pool.tls = TlsFiles{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
-                      static_cast<unsigned>(config_.tls_reload_interval_ms / 1000)};
+  // The peer TLS material in use, for the pool (client) and, through pool_->options(), the peer
+  // port: the files are re-read every tls_reload_interval and a new pair is used only once it is
+  // complete and valid.
   if (!pool.insecure) {
-    if (Status s = CheckTlsFiles(pool.tls); !s.ok()) return s;
+    TlsFiles files{config_.tls_cert, config_.tls_key, config_.tls_ca, config_.tls_peer_name,
+                   config_.tls_reload_interval_ms};
+    if (Status s = CheckTlsFiles(files); !s.ok()) return s;
+    StatusOr<std::shared_ptr<TlsReloader>> tls = TlsReloader::Start(files, &scheduler_);
+    if (!tls.ok()) return tls.status();
+    pool.tls = std::move(tls).value();
   }
   tls_rejections_ = std::make_shared<TlsRejectionCounters>();
   pool.tls_rejections = tls_rejections_;
   pool.client.max_inflight = config_.peer_max_inflight;
   pool.client.max_batch = config_.peer_max_batch;
+  pool.client.health = {config_.peer_eject_failures, config_.peer_eject_time_ms,
+                        config_.peer_eject_max_time_ms};
+  pool.client.probe_timeout_ms = config_.peer_timeout_ms;
+  pool.client.scheduler = &scheduler_;  // the probes that end ejections
   pool.max_message_bytes = config_.max_message_bytes;
   pool_ = std::make_unique<PeerPool>(pool);
   MembershipOptions m;

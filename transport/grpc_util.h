@@ -15,6 +15,10 @@
 
 namespace podcache {
 
+// The trailing metadata every answer of a podcache peer carries (peer.proto): an error with it was
+// sent by the peer; one without it failed on the way (unreachable, timed out).
+inline constexpr char kPeerAnswerKey[] = "podcache-peer-answer";
+
 // Conversions between core's Status and gRPC's (the codes are numbered alike).
 grpc::Status ToGrpcStatus(const Status& s);
 Status FromGrpcStatus(const grpc::Status& s);

@@ -3,42 +3,80 @@
 #include <grpcpp/grpcpp.h>
 
 #include "transport/grpc_util.h"
+#include "transport/off_grpc_thread.h"
 #include "transport/response_budget.h"
 
 namespace podcache {
 
+namespace {
+
+// A unary call's state, alive until gRPC's callback.
+template <typename Request, typename Response>
+struct Call {
+  grpc::ClientContext context;
+  Request request;
+  Response response;
+};
+
+// How a finished call bears on the peer's health: an error the peer sent itself (it carries
+// kPeerAnswerKey, e.g. UNAVAILABLE because its loader failed) is an answer like any other.
+CallOutcome OutcomeOf(const grpc::ClientContext& context, const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED: {
+      const auto& trailers = context.GetServerTrailingMetadata();
+      if (trailers.find(kPeerAnswerKey) != trailers.end()) return CallOutcome::kAnswered;
+      return s.error_code() == grpc::StatusCode::UNAVAILABLE ? CallOutcome::kUnavailable
+                                                             : CallOutcome::kTimeout;
+    }
+    case grpc::StatusCode::CANCELLED:
+      return CallOutcome::kIgnored;
+    default:
+      return CallOutcome::kAnswered;
+  }
+}
+
+}  // namespace
+
+GrpcPeerClient::Connection::~Connection() {
+  // Destroying the process's last channel on a gRPC thread crashes gRPC (off_grpc_thread.h).
+  RunOffGrpcThread([channel = std::move(channel),
+                    stub = std::shared_ptr<peer::v1::Peer::Stub>(std::move(stub))]() mutable {
+    stub.reset();
+    channel.reset();
+  });
+}
+
 GrpcPeerClient::GrpcPeerClient(std::string member, std::shared_ptr<grpc::Channel> channel,
                                PeerClientOptions options)
     : member_(std::move(member)),
-      channel_(std::move(channel)),
-      stub_(peer::v1::Peer::NewStub(channel_)),
-      options_(options) {}
-
-Status GrpcPeerClient::CheckBackoff(size_t calls) {
-  Millis now = options_.clock->NowMs();
-  int failures = 0;
-  {
-    MutexLock lock(&mu_);
-    if (now >= backoff_until_) return OkStatus();
-    failures = failures_;
-  }
-  stats_.backoff_rejects.fetch_add(calls, std::memory_order_relaxed);
-  return UnavailableError("peer " + member_ + " is backed off after " + std::to_string(failures) +
-                          " failed calls");
+      connection_(std::make_shared<Connection>()),
+      stub_((connection_->stub = peer::v1::Peer::NewStub(channel)).get()),
+      options_(options),
+      // The probe holds the connection, not the client: the client may go while it is out.
+      health_(member_, options_.health, options_.clock, options_.scheduler,
+              [connection = connection_, clock = options_.clock,
+               timeout = options_.probe_timeout_ms](auto done) {
+                auto* call = new Call<peer::v1::PingRequest, peer::v1::PingResponse>;
+                call->context.set_deadline(
+                    ToSystemDeadline(SaturatingAdd(clock->NowMs(), timeout), *clock));
+                connection->stub->async()->Ping(
+                    &call->context, &call->request, &call->response,
+                    [connection, call, done = std::move(done)](grpc::Status s) {
+                      MarkGrpcThread();
+                      std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
+                      done(OutcomeOf(call->context, s), s.error_message());
+                    });
+              }) {
+  connection_->channel = std::move(channel);
 }
 
-void GrpcPeerClient::Finished(const grpc::Status& s) {
+void GrpcPeerClient::Finished(const grpc::ClientContext& context, const grpc::Status& s,
+                              Millis start, Millis deadline) {
   stats_.calls.fetch_add(1, std::memory_order_relaxed);
   if (!s.ok()) stats_.errors.fetch_add(1, std::memory_order_relaxed);
-  MutexLock lock(&mu_);
-  if (s.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    failures_ = std::min(failures_ + 1, 20);
-    Millis backoff =
-        std::min(options_.backoff_max_ms, options_.backoff_min_ms << std::min(failures_ - 1, 16));
-    backoff_until_ = SaturatingAdd(options_.clock->NowMs(), backoff);
-  } else if (s.ok() || s.error_code() == grpc::StatusCode::NOT_FOUND) {
-    failures_ = 0;
-  }
+  Millis now = options_.clock->NowMs();
+  health_.Record(OutcomeOf(context, s), deadline - start, now - start, s.error_message());
 }
 
 void GrpcPeerClient::Release() {
@@ -69,7 +107,7 @@ void GrpcPeerClient::Release() {
 
 void GrpcPeerClient::Get(std::string_view keyspace, std::string_view key, uint64_t ring_fingerprint,
                          Millis deadline, ValueFn done) {
-  if (Status s = CheckBackoff(); !s.ok()) return done(std::move(s));
+  if (Status s = health_.CheckGet(); !s.ok()) return done(std::move(s));
   QueuedGet get{std::string(key), ring_fingerprint, deadline, std::move(done)};
   Status refused;
   {
@@ -100,7 +138,7 @@ void GrpcPeerClient::GetBatch(std::string_view keyspace, std::span<const std::st
                               uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) {
   if (keys.empty()) return;
   // Refusals are counted per key, as a Get's are.
-  if (Status s = CheckBackoff(keys.size()); !s.ok()) {
+  if (Status s = health_.CheckGet(keys.size()); !s.ok()) {
     for (size_t i = 0; i < keys.size(); ++i) done(i, s);
     return;
   }
@@ -134,14 +172,6 @@ Request KeyRequest(std::string_view keyspace, std::string_view key) {
   return r;
 }
 
-// A unary call's state, alive until gRPC's callback.
-template <typename Request, typename Response>
-struct Call {
-  grpc::ClientContext context;
-  Request request;
-  Response response;
-};
-
 }  // namespace
 
 void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
@@ -152,9 +182,11 @@ void GrpcPeerClient::SendGet(const std::string& keyspace, QueuedGet get) {
   call->context.set_deadline(ToSystemDeadline(get.deadline, *options_.clock));
   auto self = shared_from_this();
   stub_->async()->Get(&call->context, &call->request, &call->response,
-                      [self, call, done = std::move(get.done)](grpc::Status s) {
+                      [self, call, done = std::move(get.done), start = options_.clock->NowMs(),
+                       deadline = get.deadline](grpc::Status s) {
+                        MarkGrpcThread();
                         std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
-                        self->Finished(s);
+                        self->Finished(call->context, s, start, deadline);
                         self->Release();
                         if (!s.ok()) return done(FromGrpcStatus(s));
                         done(PeerValue{std::move(*call->response.mutable_value()),
@@ -177,9 +209,11 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
   auto self = shared_from_this();
   auto waiters = std::make_shared<std::vector<QueuedGet>>(std::move(batch));
   stub_->async()->GetBatch(
-      &call->context, &call->request, &call->response, [self, call, waiters](grpc::Status s) {
+      &call->context, &call->request, &call->response,
+      [self, call, waiters, start = options_.clock->NowMs(), deadline](grpc::Status s) {
+        MarkGrpcThread();
         std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
-        self->Finished(s);
+        self->Finished(call->context, s, start, deadline);
         self->Release();
         if (s.ok() && call->response.items_size() != static_cast<int>(waiters->size())) {
           s = grpc::Status(grpc::StatusCode::INTERNAL, "peer answered a batch with the wrong size");
@@ -212,27 +246,20 @@ void GrpcPeerClient::SendWrite(Request request, Millis deadline,
                                std::function<void(Status, const Response&)> done,
                                void (peer::v1::Peer::Stub::async_interface::*method)(
                                    grpc::ClientContext*, const Request*, Response*,
-                                   std::function<void(grpc::Status)>),
-                               bool ignore_backoff) {
-  if (!ignore_backoff) {
-    if (Status s = CheckBackoff(); !s.ok()) return done(std::move(s), Response());
-  }
+                                   std::function<void(grpc::Status)>)) {
+  // Never refused while the peer is ejected: writes, Repair and Sync are rare (core sends one
+  // Repair or Sync per member and keyspace at a time), and their outcome is a probe.
   stats_.inflight.fetch_add(1, std::memory_order_relaxed);
   auto* call = new Call<Request, Response>;
   call->request = std::move(request);
   call->context.set_deadline(ToSystemDeadline(deadline, *options_.clock));
   auto self = shared_from_this();
   (stub_->async()->*method)(&call->context, &call->request, &call->response,
-                            [self, call, ignore_backoff, done = std::move(done)](grpc::Status s) {
+                            [self, call, done = std::move(done), start = options_.clock->NowMs(),
+                             deadline](grpc::Status s) {
+                              MarkGrpcThread();
                               std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
-                              if (ignore_backoff) {
-                                // Counted, but no back-off: a Repair or Sync to a member that is
-                                // still starting or hung must not turn Gets away from it.
-                                self->stats_.calls.fetch_add(1, std::memory_order_relaxed);
-                                if (!s.ok()) self->stats_.errors.fetch_add(1);
-                              } else {
-                                self->Finished(s);
-                              }
+                              self->Finished(call->context, s, start, deadline);
                               self->Release();
                               done(FromGrpcStatus(s), call->response);
                             });
@@ -303,7 +330,7 @@ void GrpcPeerClient::Repair(std::string_view keyspace, std::span<const std::stri
           }
           outcome->done(std::move(result));
         },
-        &peer::v1::Peer::Stub::async_interface::Repair, /*ignore_backoff=*/true);
+        &peer::v1::Peer::Stub::async_interface::Repair);
   }
 }
 
@@ -316,7 +343,7 @@ void GrpcPeerClient::Sync(std::string_view keyspace, Millis deadline, Generation
         if (!s.ok()) return done(std::move(s));
         done(response.generation());
       },
-      &peer::v1::Peer::Stub::async_interface::Sync, /*ignore_backoff=*/true);
+      &peer::v1::Peer::Stub::async_interface::Sync);
 }
 
 }  // namespace podcache

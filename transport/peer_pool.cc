@@ -17,7 +17,7 @@ std::shared_ptr<GrpcPeerClient> PeerPool::Connect(const std::string& member) con
   args.SetMaxReceiveMessageSize(max);
   args.SetMaxSendMessageSize(max);
   // Peers are dialled by address; their certificates name the cluster's peer identity.
-  if (!options_.insecure) args.SetSslTargetNameOverride(options_.tls.peer_name);
+  if (!options_.insecure) args.SetSslTargetNameOverride(options_.tls->files().peer_name);
   // Reconnect quickly after a peer restarts (gRPC's default starts at 1 s and grows to 120 s).
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);

@@ -8,13 +8,14 @@
 
 #include "transport/peer_client.h"
 #include "transport/tls.h"
+#include "transport/tls_reloader.h"
 
 namespace podcache {
 
 struct PeerPoolOptions {
   PeerClientOptions client;
-  bool insecure = false;  // plaintext peers (local experiments only)
-  TlsFiles tls;           // used unless insecure
+  bool insecure = false;             // plaintext peers (local experiments only)
+  std::shared_ptr<TlsReloader> tls;  // the material in use; required unless insecure
   // Counts the peers' certificates refused; required with tls.
   std::shared_ptr<TlsRejectionCounters> tls_rejections;
   uint64_t max_message_bytes = 16 << 20;

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "transport/grpc_util.h"
+#include "transport/off_grpc_thread.h"
 #include "transport/response_budget.h"
 
 namespace podcache {
@@ -14,6 +15,12 @@ PeerService::PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max
     : lookup_(std::move(lookup)),
       max_keys_per_call_(max_keys_per_call),
       max_message_bytes_(max_message_bytes) {}
+
+grpc::ServerUnaryReactor* PeerService::Answering(Context* ctx) {
+  MarkGrpcThread();  // a handler runs on one of gRPC's threads
+  ctx->AddTrailingMetadata(kPeerAnswerKey, "1");
+  return ctx->DefaultReactor();
+}
 
 template <typename Req, typename Resp>
 RawCall<Req, Resp>* PeerService::Begin(Reactor* reactor, const grpc::ByteBuffer* in,
@@ -38,7 +45,7 @@ RawCall<Req, Resp>* PeerService::Begin(Reactor* reactor, const grpc::ByteBuffer*
 
 grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer* in,
                                            grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<GetRequest, GetResponse>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -55,7 +62,7 @@ grpc::ServerUnaryReactor* PeerService::Get(Context* ctx, const grpc::ByteBuffer*
 
 grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBuffer* in,
                                                 grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<GetBatchRequest, GetBatchResponse>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -98,7 +105,7 @@ grpc::ServerUnaryReactor* PeerService::GetBatch(Context* ctx, const grpc::ByteBu
 
 grpc::ServerUnaryReactor* PeerService::Set(Context* ctx, const grpc::ByteBuffer* in,
                                            grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<SetRequest, WriteAck>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -113,7 +120,7 @@ grpc::ServerUnaryReactor* PeerService::Set(Context* ctx, const grpc::ByteBuffer*
 
 grpc::ServerUnaryReactor* PeerService::Delete(Context* ctx, const grpc::ByteBuffer* in,
                                               grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<DeleteRequest, WriteAck>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -164,7 +171,7 @@ grpc::ServerUnaryReactor* PeerService::Sync(Context* ctx, const grpc::ByteBuffer
 
 grpc::ServerUnaryReactor* PeerService::DropHot(Context* ctx, const grpc::ByteBuffer* in,
                                                grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<DropHotRequest, Ack>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
@@ -175,11 +182,17 @@ grpc::ServerUnaryReactor* PeerService::DropHot(Context* ctx, const grpc::ByteBuf
 
 grpc::ServerUnaryReactor* PeerService::AdvanceGeneration(Context* ctx, const grpc::ByteBuffer* in,
                                                          grpc::ByteBuffer* out) {
-  auto* reactor = ctx->DefaultReactor();
+  auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
   auto* call = Begin<AdvanceGenerationRequest, Ack>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
   Finish(reactor, call, group->AdvanceGeneration(call->request.generation()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PeerService::Ping(Context* ctx, const PingRequest*, PingResponse*) {
+  auto* reactor = Answering(ctx);
+  reactor->Finish(grpc::Status::OK);
   return reactor;
 }
 

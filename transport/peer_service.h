@@ -44,10 +44,14 @@ class PeerService final : public RawPeerService {
   Reactor* DropHot(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   Reactor* AdvanceGeneration(Context* ctx, const grpc::ByteBuffer* in,
                              grpc::ByteBuffer* out) override;
+  Reactor* Ping(Context* ctx, const peer::v1::PingRequest* in,
+                peer::v1::PingResponse* out) override;
 
  private:
   // Decodes the request and finds its keyspace's group; on failure finishes the call (with
   // INVALID_ARGUMENT or NOT_FOUND) and returns null. The caller ends the call with Finish().
+  // The call's reactor, its answer marked as the peer's own (kPeerAnswerKey).
+  static Reactor* Answering(Context* ctx);
   template <typename Req, typename Resp>
   RawCall<Req, Resp>* Begin(Reactor* reactor, const grpc::ByteBuffer* in, grpc::ByteBuffer* out,
                             std::shared_ptr<Group>* group);

@@ -8,10 +8,9 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 
 #include "core/log.h"
-#include "core/mutex.h"
+#include "transport/tls_reloader.h"
 
 namespace podcache {
 namespace {
@@ -19,41 +18,6 @@ namespace {
 using grpc::experimental::ExternalCertificateVerifier;
 using grpc::experimental::FileWatcherCertificateProvider;
 using grpc::experimental::TlsCustomVerificationCheckRequest;
-
-struct X509StoreDeleter {
-  void operator()(X509_STORE* s) const { X509_STORE_free(s); }
-};
-
-// The CA file as an X509_STORE, re-read when the file's identity or mtime changes.
-class CaStore {
- public:
-  explicit CaStore(std::string path) : path_(std::move(path)) {}
-
-  std::shared_ptr<X509_STORE> Get() {
-    struct stat st;
-    if (::stat(path_.c_str(), &st) != 0) return nullptr;
-    MutexLock lock(&mu_);
-    if (store_ == nullptr || st.st_ino != ino_ || st.st_mtim.tv_sec != mtime_.tv_sec ||
-        st.st_mtim.tv_nsec != mtime_.tv_nsec) {
-      X509_STORE* s = X509_STORE_new();
-      if (X509_STORE_load_locations(s, path_.c_str(), nullptr) != 1) {
-        X509_STORE_free(s);
-        return store_;  // keep the last good CA while the file is being replaced
-      }
-      store_.reset(s, X509StoreDeleter());
-      ino_ = st.st_ino;
-      mtime_ = st.st_mtim;
-    }
-    return store_;
-  }
-
- private:
-  const std::string path_;
-  Mutex mu_;
-  std::shared_ptr<X509_STORE> store_ GUARDED_BY(mu_);
-  ino_t ino_ GUARDED_BY(mu_) = 0;
-  timespec mtime_ GUARDED_BY(mu_){};
-};
 
 // Counts a refused handshake and logs it: one line per reason at most every 10 s (a peer retrying
 // with a bad certificate must not flood the log), with how many were not logged since.
@@ -83,15 +47,15 @@ bool HasDnsName(const TlsCustomVerificationCheckRequest& request, const std::str
 // (when this node dials a peer).
 enum class PeerRole { kClient, kServer };
 
-// Verifies a peer's certificate: its chain against the CA (re-read when the file changes), its
-// expiry, `peer_name` as a DNS SAN, and an extended key usage that allows the role it is presented
-// in. Every refusal is counted and logged by reason.
+// Verifies a peer's certificate: its chain against the CA in use (the reloader's), its expiry,
+// `peer_name` as a DNS SAN, and an extended key usage that allows the role it is presented in.
+// Every refusal is counted and logged by reason.
 class PeerVerifier final : public ExternalCertificateVerifier {
  public:
-  PeerVerifier(const TlsFiles& files, PeerRole role,
+  PeerVerifier(std::shared_ptr<TlsReloader> tls, PeerRole role,
                std::shared_ptr<TlsRejectionCounters> rejections)
-      : ca_(files.ca),
-        peer_name_(files.peer_name),
+      : tls_(std::move(tls)),
+        peer_name_(tls_->files().peer_name),
         role_(role),
         rejections_(std::move(rejections)) {}
 
@@ -129,7 +93,7 @@ class PeerVerifier final : public ExternalCertificateVerifier {
     BIO_free(bio);
     ERR_clear_error();
     grpc::Status result = grpc::Status::OK;
-    std::shared_ptr<X509_STORE> store = ca_.Get();
+    std::shared_ptr<X509_STORE> store = tls_->ca_store();
     if (leaf == nullptr) {
       result = Reject(TlsRejection::kNoCertificate, "unreadable");
     } else if (store == nullptr) {
@@ -159,24 +123,33 @@ class PeerVerifier final : public ExternalCertificateVerifier {
     return result;
   }
 
-  CaStore ca_;
+  // Also keeps the published files alive as long as these credentials.
+  const std::shared_ptr<TlsReloader> tls_;
   const std::string peer_name_;
   const PeerRole role_;
   std::shared_ptr<TlsRejectionCounters> rejections_;
 };
 
-std::shared_ptr<FileWatcherCertificateProvider> Provider(const TlsFiles& f) {
-  return std::make_shared<FileWatcherCertificateProvider>(f.key, f.cert, f.ca, f.reload_interval_s);
+// How often gRPC looks at the published files: only the reloader's swaps change them, so a short
+// interval costs three stat(2) calls a second and makes an accepted reload take effect soon.
+constexpr unsigned kProviderRefreshSeconds = 1;
+
+// gRPC watches the material the reloader published (see TlsReloader for why it can never read a
+// pair from two generations), not the configured files.
+std::shared_ptr<FileWatcherCertificateProvider> Provider(const TlsReloader& tls) {
+  return std::make_shared<FileWatcherCertificateProvider>(tls.key_path(), tls.cert_path(),
+                                                          tls.ca_path(), kProviderRefreshSeconds);
 }
 
 // What both ends of a peer connection set: the provider's files watched (new handshakes use the
 // current ones) and a PeerVerifier for the other end's `role`.
-void VerifyPeers(grpc::experimental::TlsCredentialsOptions* options, const TlsFiles& files,
-                 PeerRole role, std::shared_ptr<TlsRejectionCounters> rejections) {
+void VerifyPeers(grpc::experimental::TlsCredentialsOptions* options,
+                 std::shared_ptr<TlsReloader> tls, PeerRole role,
+                 std::shared_ptr<TlsRejectionCounters> rejections) {
   options->watch_root_certs();
   options->watch_identity_key_cert_pairs();
-  options->set_certificate_verifier(
-      ExternalCertificateVerifier::Create<PeerVerifier>(files, role, std::move(rejections)));
+  options->set_certificate_verifier(ExternalCertificateVerifier::Create<PeerVerifier>(
+      std::move(tls), role, std::move(rejections)));
 }
 
 }  // namespace
@@ -188,9 +161,9 @@ const char* TlsRejectionName(TlsRejection r) {
 }
 
 std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
-    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections) {
-  grpc::experimental::TlsServerCredentialsOptions options(Provider(files));
-  VerifyPeers(&options, files, PeerRole::kClient, std::move(rejections));
+    std::shared_ptr<TlsReloader> tls, std::shared_ptr<TlsRejectionCounters> rejections) {
+  grpc::experimental::TlsServerCredentialsOptions options(Provider(*tls));
+  VerifyPeers(&options, std::move(tls), PeerRole::kClient, std::move(rejections));
   // gRPC only asks for the certificate, and does not require it: PeerVerifier checks presence,
   // chain, expiry, name and usage itself, so that each refusal (a handshake without a
   // certificate too, which OpenSSL would otherwise end before any verifier runs) is counted and
@@ -200,10 +173,10 @@ std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
 }
 
 std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
-    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections) {
+    std::shared_ptr<TlsReloader> tls, std::shared_ptr<TlsRejectionCounters> rejections) {
   grpc::experimental::TlsChannelCredentialsOptions options;
-  options.set_certificate_provider(Provider(files));
-  VerifyPeers(&options, files, PeerRole::kServer, std::move(rejections));
+  options.set_certificate_provider(Provider(*tls));
+  VerifyPeers(&options, std::move(tls), PeerRole::kServer, std::move(rejections));
   // PeerVerifier checks the chain itself (OpenSSL's check would refuse a certificate without
   // serverAuth before any verifier runs, so that refusal would be neither counted nor logged).
   options.set_verify_server_certs(false);

@@ -12,14 +12,16 @@
 
 namespace podcache {
 
-// The peer TLS material: PEM files, watched and reloaded (Kubernetes swaps mounted secrets by
-// symlink), and the identity every peer's certificate must carry as a DNS SAN.
+class TlsReloader;
+
+// The peer TLS material: PEM files, watched and reloaded by a TlsReloader (Kubernetes swaps
+// mounted secrets by symlink), and the identity every peer's certificate must carry as a DNS SAN.
 struct TlsFiles {
   std::string cert;
   std::string key;
   std::string ca;
   std::string peer_name;
-  unsigned reload_interval_s = 10;  // how often the files are re-read
+  int64_t reload_interval_ms = 10000;  // how often the files are re-read
 };
 
 // Why a peer's TLS handshake was refused by this node's verifier (as server: the client's
@@ -40,19 +42,19 @@ struct TlsRejectionCounters {
 };
 
 // Server credentials for the peer port: a client certificate is required, its chain is verified
-// against the current CA file (reloaded when it changes), it must carry `peer_name` as a DNS SAN
-// and allow clientAuth; every refusal, a handshake without a certificate included, is counted in
-// `rejections` by reason and logged (one JSON line per reason at most every 10 s, with the number
-// suppressed). New handshakes use the current certificate files; connections already open keep
-// theirs.
+// against the CA in use (`tls`'s), it must carry `peer_name` as a DNS SAN and allow clientAuth;
+// every refusal, a handshake without a certificate included, is counted in `rejections` by reason
+// and logged (one JSON line per reason at most every 10 s, with the number suppressed). New
+// handshakes use the material `tls` has in use (its last good pair); connections already open
+// keep theirs. The credentials keep `tls` alive.
 std::shared_ptr<grpc::ServerCredentials> PeerServerCredentials(
-    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections);
+    std::shared_ptr<TlsReloader> tls, std::shared_ptr<TlsRejectionCounters> rejections);
 
 // Channel credentials for dialling a peer: presents this node's certificate, verifies the server
-// against the CA, and requires `peer_name` as a DNS SAN and serverAuth usage of its certificate;
-// refusals are counted in `rejections` and logged like the server's.
+// against the CA in use, and requires `peer_name` as a DNS SAN and serverAuth usage of its
+// certificate; refusals are counted in `rejections` and logged like the server's.
 std::shared_ptr<grpc::ChannelCredentials> PeerChannelCredentials(
-    const TlsFiles& files, std::shared_ptr<TlsRejectionCounters> rejections);
+    std::shared_ptr<TlsReloader> tls, std::shared_ptr<TlsRejectionCounters> rejections);
 
 // Checks that the files exist and parse (certificate, a private key that matches it, CA) and that
 // peer_name is set, so podcache can refuse to start with a clear message instead of failing every

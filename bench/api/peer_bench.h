@@ -6,11 +6,13 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bench/api/api_bench.h"
 #include "transport/tls.h"
+#include "transport/tls_reloader.h"
 
 namespace podcache::bench {
 
@@ -40,6 +42,10 @@ class TestCertificates {
  private:
   std::string dir_;
 };
+
+// The TLS material of `files` as podcache loads it, not reloaded (the benchmarks do not rotate
+// certificates); exits with a message when the files are unusable.
+std::shared_ptr<TlsReloader> LoadTls(const TlsFiles& files);
 
 // The --serve-tls-echo child: podcache.v1.Cache/Get (for the one-hop echo) and
 // podcache.peer.v1.Peer/Get (the proxy's upstream) answering `value_size` bytes, on `listen` with

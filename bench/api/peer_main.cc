@@ -181,7 +181,7 @@ int Run(const Options& o) {
     load.channels = std::min(o.load.channels, inflight);
     load.keys = keys;
     LoadOptions tls = load;  // the client dials the echo as a peer would
-    tls.credentials = PeerChannelCredentials(a, std::make_shared<TlsRejectionCounters>());
+    tls.credentials = PeerChannelCredentials(LoadTls(a), std::make_shared<TlsRejectionCounters>());
     tls.tls_target_name = kPeerName;
     tls.server_pids = {echo_child.pid()};
     LoadOptions model = load;

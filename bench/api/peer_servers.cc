@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "bench/api/echo_service.h"
@@ -89,13 +90,22 @@ int Serve(grpc::ServerBuilder* builder, const char* what, const std::string& lis
 
 }  // namespace
 
+std::shared_ptr<TlsReloader> LoadTls(const TlsFiles& files) {
+  StatusOr<std::shared_ptr<TlsReloader>> tls = TlsReloader::Start(files, nullptr);
+  if (!tls.ok()) {
+    std::fprintf(stderr, "%s\n", tls.status().message().c_str());
+    std::exit(1);
+  }
+  return std::move(tls).value();
+}
+
 int RunTlsEchoServer(size_t value_size, const std::string& listen, const TlsFiles& tls) {
   EchoService cache(value_size);
   PeerEchoService peer(value_size);
   grpc::ServerBuilder builder;
   // podcache's peer port credentials, verifier included: the handshake costs the same.
-  builder.AddListeningPort(listen,
-                           PeerServerCredentials(tls, std::make_shared<TlsRejectionCounters>()));
+  builder.AddListeningPort(
+      listen, PeerServerCredentials(LoadTls(tls), std::make_shared<TlsRejectionCounters>()));
   builder.RegisterService(&cache);
   builder.RegisterService(&peer);
   return Serve(&builder, "tls echo", listen);
@@ -104,7 +114,7 @@ int RunTlsEchoServer(size_t value_size, const std::string& listen, const TlsFile
 int RunProxyServer(const std::string& listen, const std::string& upstream, const TlsFiles& tls) {
   // One channel to the upstream, as podcache keeps one channel per peer.
   ProxyService proxy(grpc::CreateCustomChannel(
-      upstream, PeerChannelCredentials(tls, std::make_shared<TlsRejectionCounters>()),
+      upstream, PeerChannelCredentials(LoadTls(tls), std::make_shared<TlsRejectionCounters>()),
       PeerChannelArguments()));
   grpc::EnableDefaultHealthCheckService(true);  // as podcache's app API (sidecar/sidecar.cc)
   grpc::ServerBuilder builder;

@@ -72,7 +72,9 @@ class MetricsTest(unittest.TestCase):
             self.assertEqual(shared, {}, "families sharing one help text")
             for family in ("podcache_gets_total", "podcache_peer_gets_total", "podcache_loader_calls_total",
                            "podcache_api_request_duration_seconds", "podcache_peer_calls_total",
-                           "podcache_ring_members"):
+                           "podcache_ring_members", "podcache_peer_state", "podcache_peer_ejections_total",
+                           "podcache_peer_failures_total", "podcache_peer_latency_p99_seconds",
+                           "podcache_peer_ejected_rejections_total"):
                 self.assertIn(family, found)
 
     def test_promtool_reports_a_broken_exposition(self):

@@ -258,6 +258,39 @@ TEST_CASE("A broken api token file stops the sidecar instead of turning authenti
   for (const std::string& f : {empty, blank, big, spaced, good}) std::remove(f.c_str());
 }
 
+TEST_CASE("peer ejection options are read and checked") {
+  CommandLine d = Parse({"--keyspace", "a"});
+  REQUIRE_FALSE(d.exit);
+  CHECK(d.config.peer_eject_failures == 3);
+  CHECK(d.config.peer_eject_time_ms == 1000);
+  CHECK(d.config.peer_eject_max_time_ms == 10000);
+  CommandLine cl = Parse({"--keyspace", "a", "--insecure-peers", "--peers", "10.0.0.2:7071",
+                          "--advertise", "10.0.0.1:7071", "--peer-eject-failures", "5",
+                          "--peer-eject-time", "250ms", "--peer-eject-max-time", "4s"});
+  REQUIRE_FALSE(cl.exit);
+  CHECK(cl.config.peer_eject_failures == 5);
+  CHECK(cl.config.peer_eject_time_ms == 250);
+  CHECK(cl.config.peer_eject_max_time_ms == 4000);
+  std::string yaml = WriteFile(
+      "peer_eject_failures: 2\npeer_eject_time: 2s\npeer_eject_max_time: 1m\nkeyspaces:\n"
+      "  - name: a\n");
+  CommandLine file = Parse({"--config", yaml.c_str()});
+  REQUIRE_FALSE(file.exit);
+  CHECK(file.config.peer_eject_failures == 2);
+  CHECK(file.config.peer_eject_time_ms == 2000);
+  CHECK(file.config.peer_eject_max_time_ms == 60000);
+  std::remove(yaml.c_str());
+  Config c = cl.config;
+  REQUIRE(c.Validate().ok());
+  c.peer_eject_failures = 0;
+  CHECK(c.Validate().message() == "peer_eject_failures must be >= 1");
+  c.peer_eject_failures = 1;
+  c.peer_eject_time_ms = 0;
+  CHECK(c.Validate().message() == "peer_eject_time must be > 0");
+  c.peer_eject_time_ms = 5000;
+  CHECK(c.Validate().message() == "peer_eject_max_time must be >= peer_eject_time");
+}
+
 TEST_CASE("max_message_bytes and max_keys_per_call are range-checked") {
   for (const char* bytes : {"2GiB", "4GiB", "3000000000", "1023", "1GiB1"}) {
     CHECK(Parse({"--keyspace", "a", "--max-message-bytes", bytes}).exit_code == 2);

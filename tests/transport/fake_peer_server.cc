@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "transport/grpc_util.h"
 #include "transport/response_budget.h"
 
 namespace podcache::transport_test {
@@ -36,6 +37,7 @@ class FakePeerServer::Service final : public Peer::CallbackService {
   using Context = grpc::CallbackServerContext;
 
   Reactor* Get(Context* ctx, const GetRequest* req, GetResponse* resp) override {
+    server_->Mark(ctx);
     Reactor* reactor = ctx->DefaultReactor();
     server_->Handle("Get:" + req->key(), [this, reactor, req, resp] {
       grpc::Status s = server_->CallStatus();
@@ -50,6 +52,7 @@ class FakePeerServer::Service final : public Peer::CallbackService {
   }
 
   Reactor* GetBatch(Context* ctx, const GetBatchRequest* req, GetBatchResponse* resp) override {
+    server_->Mark(ctx);
     Reactor* reactor = ctx->DefaultReactor();
     server_->Handle("GetBatch:" + Join(req->keys()), [this, reactor, req, resp] {
       grpc::Status s = server_->CallStatus();
@@ -102,9 +105,13 @@ class FakePeerServer::Service final : public Peer::CallbackService {
   Reactor* AdvanceGeneration(Context* ctx, const AdvanceGenerationRequest* req, Ack*) override {
     return Write(ctx, "AdvanceGeneration:" + std::to_string(req->generation()));
   }
+  Reactor* Ping(Context* ctx, const PingRequest*, PingResponse*) override {
+    return Write(ctx, "Ping");
+  }
 
  private:
   Reactor* Write(Context* ctx, std::string what) {
+    server_->Mark(ctx);
     Reactor* reactor = ctx->DefaultReactor();
     server_->Handle(std::move(what), [this, reactor] { reactor->Finish(server_->CallStatus()); });
     return reactor;
@@ -141,6 +148,16 @@ void FakePeerServer::SetHold(bool hold) {
 void FakePeerServer::FailCallsWith(grpc::StatusCode code) {
   std::lock_guard lock(mu_);
   fail_ = code;
+}
+
+void FakePeerServer::SetMarkAnswers(bool mark) {
+  std::lock_guard lock(mu_);
+  mark_answers_ = mark;
+}
+
+void FakePeerServer::Mark(grpc::CallbackServerContext* ctx) {
+  std::lock_guard lock(mu_);
+  if (mark_answers_) ctx->AddTrailingMetadata(kPeerAnswerKey, "1");
 }
 
 void FakePeerServer::SetShortBatches(bool shorten) {

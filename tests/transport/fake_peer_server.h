@@ -37,8 +37,11 @@ class FakePeerServer {
 
   // Calls that arrive from now on wait until ReleaseHeld() (or the server's end).
   void SetHold(bool hold);
-  // Calls answered from now on fail as a whole with `code` (OK: answered normally).
+  // Calls answered from now on fail as a whole with `code` (OK: answered normally). Such a failure
+  // looks like one on the way (no kPeerAnswerKey trailer) unless SetMarkAnswers(true).
   void FailCallsWith(grpc::StatusCode code);
+  // Whether answers carry kPeerAnswerKey, as a real podcache peer's do.
+  void SetMarkAnswers(bool mark);
   // GetBatch calls answered from now on get one item fewer than they asked for.
   void SetShortBatches(bool shorten);
 
@@ -54,6 +57,8 @@ class FakePeerServer {
   class Service;
   // Records a call, then runs `answer` now or holds it.
   void Handle(std::string what, std::function<void()> answer);
+  // Adds kPeerAnswerKey to the call's trailers when answers are marked.
+  void Mark(grpc::CallbackServerContext* ctx);
   grpc::Status CallStatus() const;
 
   friend class Service;
@@ -61,6 +66,7 @@ class FakePeerServer {
   std::condition_variable cv_;
   bool hold_ = false;
   bool short_batches_ = false;
+  bool mark_answers_ = false;
   grpc::StatusCode fail_ = grpc::StatusCode::OK;
   std::vector<std::string> received_;
   std::vector<std::function<void()>> held_;
@@ -70,19 +76,18 @@ class FakePeerServer {
   std::string address_;
 };
 
-// Drops `p` once it is the only reference to its object, so that the object (a peer client and
-// its gRPC channel) is destroyed on this thread. A call holds its client until its callback has
-// returned on a gRPC thread, and Debian's gRPC 1.51 can free a completion queue twice when the
-// last channel goes away on one of gRPC's own threads (seen as "double free" aborts in grpc_cq_
-// internal_unref when a test ends). False, and `p` kept, when kWaitLimit passes first.
+// Drops `p` and waits until the object it pointed to is gone, wherever its last reference goes
+// (a client may die on a gRPC thread when its last call ends): a test waits for its clients before
+// the clock and scheduler they use are destroyed. False when kWaitLimit passes first.
 template <typename T>
-bool ReleaseHere(std::shared_ptr<T>& p) {
+bool ResetAndWaitGone(std::shared_ptr<T>& p) {
+  std::weak_ptr<T> weak = p;
+  p.reset();
   auto until = std::chrono::steady_clock::now() + kWaitLimit;
-  while (p.use_count() > 1) {
+  while (!weak.expired()) {
     if (std::chrono::steady_clock::now() > until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  p.reset();
   return true;
 }
 

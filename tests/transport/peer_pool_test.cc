@@ -52,13 +52,13 @@ TEST_CASE("peer pool: a new member set adds and drops clients - keeps the others
   CHECK(pool.Clients()->empty());
 }
 
-TEST_CASE("peer pool: a client kept across a swap keeps its connection and its back-off") {
+TEST_CASE("peer pool: a client kept across a swap keeps its connection and its health") {
   FakeClock clock;
   FakePeerServer server;
   PeerPoolOptions o;
   o.insecure = true;
   o.client.clock = &clock;
-  o.client.backoff_min_ms = 100;
+  o.client.health = {/*eject_failures=*/1, /*eject_time_ms=*/100, /*eject_max_time_ms=*/1000};
   PeerPool pool(o);
   pool.Update({"self", server.address()}, "self");
   std::shared_ptr<GrpcPeerClient> client = pool.Client(server.address());
@@ -76,16 +76,19 @@ TEST_CASE("peer pool: a client kept across a swap keeps its connection and its b
   std::shared_ptr<GrpcPeerClient> after = pool.Client(server.address());
   REQUIRE(after == client);
   after->Get("users", "c", 1, clock.NowMs() + 10'000, answers.For("c"));
-  REQUIRE(answers.Of("c").size() == 1);  // refused at once: still backed off
-  CHECK(answers.Of("c")[0].status().message().find("is backed off") != std::string::npos);
+  REQUIRE(answers.Of("c").size() == 1);  // refused at once: still ejected
+  CHECK(answers.Of("c")[0].status().message().find("is ejected") != std::string::npos);
+  CHECK(after->health() == PeerHealth::kEjected);
   clock.Advance(100);
   after->Get("users", "d", 1, clock.NowMs() + 10'000, answers.For("d"));
-  REQUIRE_MESSAGE(answers.Wait(4), "no answer after the back-off");
+  // No scheduler, so no probe: the ejection ends by itself and the next call decides.
+  REQUIRE_MESSAGE(answers.Wait(4), "no answer after the ejection");
   CHECK(answers.Of("d")[0].value().value == "v:d");
   CHECK(server.Received() == std::vector<std::string>{"Get:a", "Get:b", "Get:d"});
+  CHECK(after->health() == PeerHealth::kUp);
   pool.Update({}, "self");
   after.reset();
-  CHECK_MESSAGE(transport_test::ReleaseHere(client), "the client is still referenced");
+  CHECK_MESSAGE(transport_test::ResetAndWaitGone(client), "the client is still referenced");
 }
 
 }  // namespace podcache

@@ -15,6 +15,7 @@
 #include "core/scheduler.h"
 #include "testing/manual_scheduler.h"
 #include "tests/transport/fake_peer_server.h"
+#include "transport/grpc_util.h"
 #include "transport/peer_client.h"
 
 namespace podcache {
@@ -70,12 +71,12 @@ struct ServedGroup {
     REQUIRE_MESSAGE(port != 0, "the peer service did not start");
     PeerClientOptions co;
     co.clock = &clock;
-    std::string address = "127.0.0.1:" + std::to_string(port);
+    address = "127.0.0.1:" + std::to_string(port);
     client = std::make_shared<GrpcPeerClient>(
         address, grpc::CreateChannel(address, grpc::InsecureChannelCredentials()), co);
   }
   ~ServedGroup() {
-    CHECK_MESSAGE(transport_test::ReleaseHere(client), "the client is still referenced");
+    CHECK_MESSAGE(transport_test::ResetAndWaitGone(client), "the client is still referenced");
     server->Shutdown(std::chrono::system_clock::now() + transport_test::kWaitLimit);
     server->Wait();
   }
@@ -100,6 +101,7 @@ struct ServedGroup {
   std::shared_ptr<Group> group;
   std::unique_ptr<PeerService> service;
   std::unique_ptr<grpc::Server> server;
+  std::string address;
   std::shared_ptr<GrpcPeerClient> client;
 };
 
@@ -198,6 +200,34 @@ TEST_CASE_FIXTURE(ServedGroup, "peer service: Repair adopts the generation, with
   REQUIRE(sync.Of("users")[0].ok());
   CHECK(sync.Of("users")[0].value() == 9);
   CHECK(sync.Of("nope")[0].status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE_FIXTURE(ServedGroup,
+                  "peer service: Ping answers at once, and every answer is marked as the peer's") {
+  auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  auto stub = peer::v1::Peer::NewStub(channel);
+  auto marked = [](const grpc::ClientContext& ctx) {
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    auto it = trailers.find(kPeerAnswerKey);
+    return it != trailers.end() && it->second == "1";
+  };
+  {
+    grpc::ClientContext ctx;
+    peer::v1::PingResponse resp;
+    CHECK(stub->Ping(&ctx, peer::v1::PingRequest(), &resp).ok());
+    CHECK(marked(ctx));
+  }
+  {
+    // An error the peer sends (here: a keyspace it does not serve) is marked too.
+    grpc::ClientContext ctx;
+    peer::v1::GetRequest req;
+    req.set_keyspace("orders");
+    req.set_key("a");
+    peer::v1::GetResponse resp;
+    CHECK(stub->Get(&ctx, req, &resp).error_code() == grpc::StatusCode::NOT_FOUND);
+    CHECK(marked(ctx));
+  }
+  CHECK(group->Stats()[KeyspaceStats::kGets] == 0);
 }
 
 }  // namespace podcache

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace podcache::transport_test {
@@ -109,6 +111,34 @@ TlsFiles TestPki::Issue(const std::string& file, const LeafSpec& spec) {
   X509_free(cert);
   EVP_PKEY_free(key);
   return files;
+}
+
+std::shared_ptr<TlsReloader> LoadTls(const TlsFiles& files, Scheduler* scheduler) {
+  StatusOr<std::shared_ptr<TlsReloader>> tls = TlsReloader::Start(files, scheduler);
+  if (!tls.ok()) throw std::runtime_error("test PKI: " + tls.status().message());
+  return std::move(tls).value();
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  Check(in.good(), "open for reading");
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void ReplaceWith(const std::string& contents, const std::string& to) {
+  std::string tmp = to + ".new";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << contents;
+    Check(out.good(), "write");
+  }
+  std::filesystem::rename(tmp, to);
+}
+
+void ReplaceFile(const std::string& from, const std::string& to) {
+  ReplaceWith(ReadFile(from), to);
 }
 
 }  // namespace podcache::transport_test

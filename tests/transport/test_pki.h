@@ -1,9 +1,11 @@
 #pragma once
 
 // Certificates for the TLS tests, made in-process with OpenSSL's API into a temporary directory.
+#include <memory>
 #include <string>
 
 #include "transport/tls.h"
+#include "transport/tls_reloader.h"
 
 namespace podcache::transport_test {
 
@@ -37,5 +39,17 @@ class TestPki {
   std::string ca_file_;
   Keys* keys_;
 };
+
+// The material of `files` as podcache loads it, reloaded every files.reload_interval_ms on
+// `scheduler` (null: never); throws when TlsReloader::Start refuses it.
+std::shared_ptr<TlsReloader> LoadTls(const TlsFiles& files, Scheduler* scheduler = nullptr);
+
+// The contents of `path`; throws when it cannot be read.
+std::string ReadFile(const std::string& path);
+// Replaces `to` with a copy of `from` in one step (a new file renamed over it), as a secret
+// manager writing one file does.
+void ReplaceFile(const std::string& from, const std::string& to);
+// Replaces `to` with `contents`, likewise.
+void ReplaceWith(const std::string& contents, const std::string& to);
 
 }  // namespace podcache::transport_test
