@@ -51,7 +51,34 @@ StatusOr<std::shared_ptr<Group>> Group::Create(const KeyspaceOptions& options,
   if (env.scheduler == nullptr || env.clock == nullptr) {
     return InvalidArgumentError("a group needs a scheduler and a clock");
   }
-  return std::make_shared<Group>(options, std::move(loader), env);
+  auto group = std::make_shared<Group>(options, std::move(loader), env);
+  if (env.peers != nullptr) {
+    PropagationEnv p;
+    p.keyspace = options.name;
+    p.peers = env.peers;
+    p.scheduler = env.scheduler;
+    p.clock = env.clock;
+    p.peer_timeout_ms = env.peer_timeout_ms;
+    p.write_ack_wait_ms = env.write_ack_wait_ms;
+    p.repair_interval_ms = env.repair_interval_ms;
+    p.repair_max_keys = env.repair_max_keys;
+    std::weak_ptr<Group> weak = group;
+    p.adopt_generation = [weak](uint64_t generation) {
+      if (auto g = weak.lock()) (void)g->AdvanceGeneration(generation);  // refusals are logged
+    };
+    p.clear_hot = [weak] {
+      if (auto g = weak.lock()) g->hot_->Clear();
+    };
+    p.holds_entries = [weak] {
+      auto g = weak.lock();
+      return g != nullptr && (g->main_->Stats().items > 0 || g->hot_->Stats().items > 0);
+    };
+    p.count = [weak](KeyspaceStats::Counter c) {
+      if (auto g = weak.lock()) g->counters_.Add(c);
+    };
+    group->propagation_ = Propagation::Start(std::move(p));
+  }
+  return group;
 }
 
 Group::Group(const KeyspaceOptions& options, std::shared_ptr<Loader> loader, const GroupEnv& env)
@@ -356,16 +383,16 @@ void Group::FinishLoad(const std::string& key, uint64_t hash, Fill fill, uint64_
 }
 
 void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
-                const WriteOptions& opts, StatusCallback done) {
-  if (Status s = CheckKey(key); !s.ok()) return done(std::move(s));
+                const WriteOptions& opts, WriteCallback done) {
+  if (Status s = CheckKey(key); !s.ok()) return done(WriteResult{std::move(s)});
   if (value.size() > options_.max_value_bytes) {
-    return done(InvalidArgumentError(
+    return done(WriteResult{InvalidArgumentError(
         "keyspace '" + name() + "': value of " + std::to_string(value.size()) +
-        " bytes exceeds max_value_bytes=" + std::to_string(options_.max_value_bytes)));
+        " bytes exceeds max_value_bytes=" + std::to_string(options_.max_value_bytes))});
   }
   if (ttl_ms < -1) {
-    return done(InvalidArgumentError("keyspace '" + name() +
-                                     "': ttl must be >= 0 (or -1 for the keyspace default)"));
+    return done(WriteResult{InvalidArgumentError(
+        "keyspace '" + name() + "': ttl must be >= 0 (or -1 for the keyspace default)")});
   }
   counters_.Add(KeyspaceStats::kSets);
   uint64_t hash = HashBytes(key);
@@ -374,13 +401,13 @@ void Group::Set(std::string_view key, std::string_view value, Millis ttl_ms,
     return ApplyOwnedWrite(key, hash, &value, ttl_ms, std::move(done));
   }
   ForwardToOwner(key, hash, owner, opts, std::move(done),
-                 [&](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+                 [&](PeerClient& c, Millis deadline, PeerClient::WriteFn fn) {
                    c.Set(name(), key, value, ttl_ms, deadline, std::move(fn));
                  });
 }
 
-void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallback done) {
-  if (Status s = CheckKey(key); !s.ok()) return done(std::move(s));
+void Group::Delete(std::string_view key, const WriteOptions& opts, WriteCallback done) {
+  if (Status s = CheckKey(key); !s.ok()) return done(WriteResult{std::move(s)});
   counters_.Add(KeyspaceStats::kDeletes);
   uint64_t hash = HashBytes(key);
   std::string owner;
@@ -388,60 +415,71 @@ void Group::Delete(std::string_view key, const WriteOptions& opts, StatusCallbac
     return ApplyOwnedWrite(key, hash, nullptr, 0, std::move(done));
   }
   ForwardToOwner(key, hash, owner, opts, std::move(done),
-                 [&](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
+                 [&](PeerClient& c, Millis deadline, PeerClient::WriteFn fn) {
                    c.Delete(name(), key, deadline, std::move(fn));
                  });
 }
 
 void Group::ForwardToOwner(std::string_view key, uint64_t hash, const std::string& owner,
-                           const WriteOptions& opts, StatusCallback done, const PeerCall& call) {
+                           const WriteOptions& opts, WriteCallback done, const PeerCall& call) {
   hot_->Erase(key, hash);  // this node's copy is about to be stale
   std::shared_ptr<PeerClient> client = env_.peers->Client(owner);
   if (client == nullptr) {
-    return done(
-        UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable"));
+    return done(WriteResult{
+        UnavailableError("keyspace '" + name() + "': owner " + owner + " is not reachable")});
   }
+  // The owner answers once it applied the write and waited at most write_ack_wait for the
+  // others: an error here is about the owner itself (it did not answer, or refused).
   call(*client, std::min(opts.deadline, SaturatingAdd(env_.clock->NowMs(), env_.peer_timeout_ms)),
        std::move(done));
 }
 
 void Group::ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
-                            Millis ttl_ms, StatusCallback done) {
+                            Millis ttl_ms, WriteCallback done) {
   if (value != nullptr) {
     Millis ttl = options_.EffectiveTtl(ttl_ms);
     Millis now = env_.clock->NowMs();
     ValueRef v = ValueRef::Make(key, hash, *value, ExpiryTime(now, ttl));
     if (!main_->Insert(v, main_->generation())) {
-      return done(ResourceExhaustedError("keyspace '" + name() + "': value of " +
-                                         std::to_string(value->size()) +
-                                         " bytes does not fit the keyspace's memory budget"));
+      return done(WriteResult{ResourceExhaustedError(
+          "keyspace '" + name() + "': value of " + std::to_string(value->size()) +
+          " bytes does not fit the keyspace's memory budget")});
     }
   } else {
     main_->Erase(key, hash);
   }
   hot_->Erase(key, hash);
-  std::string k(key);
-  std::string ks = name();
-  // The write completes once every member answered the first drop (or failed it), so a Get on
-  // any reachable node after a Set returns sees the new value.
-  Broadcast([k, ks](PeerClient& c, Millis deadline,
-                    PeerClient::StatusFn fn) { c.DropHot(ks, k, deadline, std::move(fn)); },
-            [done = std::move(done)] { done(OkStatus()); });
+  if (propagation_ == nullptr) return done(WriteResult{OkStatus()});
+  propagation_->Drop(key, [done = std::move(done)](uint32_t acked, uint32_t pending) {
+    done(WriteResult{OkStatus(), acked, pending});
+  });
 }
 
 void Group::DropHot(std::string_view key) { hot_->Erase(key, HashBytes(key)); }
 
-void Group::Invalidate(StatusCallback done) {
+Status Group::Repair(std::span<const std::string_view> keys, bool clear_hot, uint64_t generation) {
+  if (clear_hot) {
+    hot_->Clear();
+  } else {
+    for (std::string_view key : keys) hot_->Erase(key, HashBytes(key));
+  }
+  return generation == 0 ? OkStatus() : AdvanceGeneration(generation);
+}
+
+void Group::Invalidate(WriteCallback done) {
   counters_.Add(KeyspaceStats::kInvalidations);
   uint64_t next = main_->generation() + 1;
   main_->AdvanceGeneration(next);
   hot_->AdvanceGeneration(next);
-  std::string ks = name();
-  Broadcast(
-      [ks, next](PeerClient& c, Millis deadline, PeerClient::StatusFn fn) {
-        c.AdvanceGeneration(ks, next, deadline, std::move(fn));
-      },
-      [done = std::move(done)] { done(OkStatus()); });
+  if (propagation_ == nullptr) return done(WriteResult{OkStatus()});
+  propagation_->AdvanceGeneration(next, [done = std::move(done)](uint32_t acked, uint32_t pending) {
+    done(WriteResult{OkStatus(), acked, pending});
+  });
+}
+
+std::vector<std::pair<std::string, uint64_t>> Group::PendingRepairs() const {
+  if (propagation_ == nullptr) return {};
+  return propagation_->Pending();
 }
 
 Status Group::AdvanceGeneration(uint64_t generation) {
@@ -459,65 +497,22 @@ Status Group::AdvanceGeneration(uint64_t generation) {
   return OkStatus();
 }
 
-void Group::Broadcast(PeerCall call, std::function<void()> first_round_done) {
-  RingPtr ring = env_.peers == nullptr ? nullptr : env_.peers->Ring();
-  std::vector<std::string> others;
-  if (ring != nullptr) {
-    for (const std::string& member : ring->members()) {
-      if (member != env_.peers->Self()) others.push_back(member);
-    }
-  }
-  if (others.empty()) return first_round_done();
-  auto shared_call = std::make_shared<const PeerCall>(std::move(call));
-  auto pending = std::make_shared<std::atomic<size_t>>(others.size());
-  auto round = std::make_shared<std::function<void()>>([pending, fn = std::move(first_round_done)] {
-    if (pending->fetch_sub(1, std::memory_order_acq_rel) == 1) fn();
-  });
-  for (const std::string& member : others) {
-    counters_.Add(KeyspaceStats::kBroadcastsSent);
-    SendWithRetry(member, 0, shared_call, round);
-  }
-}
-
-void Group::SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call,
-                          std::shared_ptr<std::function<void()>> first_round) {
-  auto self = shared_from_this();
-  auto on_done = [self, member, attempt, call, first_round](Status s) {
-    if (first_round != nullptr) (*first_round)();
-    if (s.ok()) return;
-    if (attempt + 1 >= self->env_.broadcast_attempts) {
-      self->counters_.Add(KeyspaceStats::kBroadcastFailures);
-      return;
-    }
-    Millis backoff = self->env_.broadcast_backoff_ms << attempt;
-    self->env_.scheduler->RunAfter(backoff, [self, member, attempt, call] {
-      self->SendWithRetry(member, attempt + 1, call, nullptr);
-    });
-  };
-  std::shared_ptr<PeerClient> client = env_.peers->Client(member);
-  if (client == nullptr) {
-    on_done(UnavailableError("no client for " + member));
-    return;
-  }
-  (*call)(*client, SaturatingAdd(env_.clock->NowMs(), env_.peer_timeout_ms), on_done);
-}
-
 GetResult Group::GetSync(std::string_view key, const GetOptions& opts) {
   auto p = std::make_shared<std::promise<GetResult>>();
   Get(key, opts, [p](const GetResult& r) { p->set_value(r); });
   return p->get_future().get();
 }
 
-Status Group::SetSync(std::string_view key, std::string_view value, Millis ttl_ms,
-                      const WriteOptions& opts) {
-  auto p = std::make_shared<std::promise<Status>>();
-  Set(key, value, ttl_ms, opts, [p](Status s) { p->set_value(std::move(s)); });
+WriteResult Group::SetSync(std::string_view key, std::string_view value, Millis ttl_ms,
+                           const WriteOptions& opts) {
+  auto p = std::make_shared<std::promise<WriteResult>>();
+  Set(key, value, ttl_ms, opts, [p](const WriteResult& r) { p->set_value(r); });
   return p->get_future().get();
 }
 
-Status Group::DeleteSync(std::string_view key, const WriteOptions& opts) {
-  auto p = std::make_shared<std::promise<Status>>();
-  Delete(key, opts, [p](Status s) { p->set_value(std::move(s)); });
+WriteResult Group::DeleteSync(std::string_view key, const WriteOptions& opts) {
+  auto p = std::make_shared<std::promise<WriteResult>>();
+  Delete(key, opts, [p](const WriteResult& r) { p->set_value(r); });
   return p->get_future().get();
 }
 

@@ -20,6 +20,7 @@
 #include "core/loader_breaker.h"
 #include "core/log.h"
 #include "core/peer.h"
+#include "core/propagation.h"
 #include "core/scheduler.h"
 #include "core/single_flight.h"
 #include "core/store.h"
@@ -56,12 +57,13 @@ struct WriteOptions {
 
 // Settings shared by every keyspace of a node.
 struct GroupEnv {
-  PeerView* peers = nullptr;       // null: single node
-  Scheduler* scheduler = nullptr;  // required
-  const Clock* clock = nullptr;    // required
-  Millis peer_timeout_ms = 1000;   // bound of one peer call
-  int broadcast_attempts = 3;      // tries per peer for hot-copy drops and generation bumps
-  Millis broadcast_backoff_ms = 100;
+  PeerView* peers = nullptr;        // null: single node
+  Scheduler* scheduler = nullptr;   // required
+  const Clock* clock = nullptr;     // required
+  Millis peer_timeout_ms = 1000;    // bound of one peer call
+  Millis write_ack_wait_ms = 50;    // how long a write's owner waits for the members' acks
+  Millis repair_interval_ms = 200;  // how often undelivered drops are re-sent per member
+  size_t repair_max_keys = 10000;   // undelivered drops kept per member; beyond: clear-hot
   // How long a fetch waits for the owner before a local load starts in parallel (a hedge; the
   // first answer wins): kAutoHedgeDelay = twice the time a local load needs (Group's load
   // estimate: a miss on the owner loads from the same data source) plus twice the peer's observed
@@ -92,9 +94,12 @@ struct GroupEnv {
 //        once (UNAVAILABLE, or stale as above) for a back-off; see core/loader_breaker.h.
 //   GetMany: the same path for every key, except that the fetches it starts leave as one
 //        PeerClient::GetBatch per owner instead of one Get per key.
-//   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy;
-//   the write completes once every member answered (or failed) that first drop.
-//   Invalidate: bumps the generation here and on every member; completes like a write.
+//   Set/Delete: applied by the owner, which then tells every other member to drop its hot copy
+//   (core/propagation.h): the write answers once every member that is not ejected acked, or
+//   after write_ack_wait, with the counts of members acked and pending; a non-owner forwards it to
+//   the owner and answers with the owner's result. Drops not acknowledged are repaired in the
+//   background; propagation never fails a write.
+//   Invalidate: bumps the generation here and on every member; answers like a write.
 //
 // Thread-safe. Nothing blocks: callbacks run exactly once, on the calling thread for hits and
 // validation errors, otherwise on the thread that completes the fill (loader or peer callback) or
@@ -106,6 +111,7 @@ class Group : public std::enable_shared_from_this<Group> {
   // One key's result of a GetMany: `index` is the key's position in the keys asked for.
   using ItemCallback = std::function<void(size_t index, const GetResult&)>;
   using StatusCallback = std::function<void(Status)>;
+  using WriteCallback = std::function<void(const WriteResult&)>;
 
   // `loader` may be null (cache-aside keyspace).
   static StatusOr<std::shared_ptr<Group>> Create(const KeyspaceOptions& options,
@@ -131,12 +137,18 @@ class Group : public std::enable_shared_from_this<Group> {
                ItemCallback item_done, std::function<void()> all_done);
   // `ttl_ms`: -1 = the keyspace default, 0 = no expiry.
   void Set(std::string_view key, std::string_view value, Millis ttl_ms, const WriteOptions& opts,
-           StatusCallback done);
-  void Delete(std::string_view key, const WriteOptions& opts, StatusCallback done);
+           WriteCallback done);
+  void Delete(std::string_view key, const WriteOptions& opts, WriteCallback done);
   // A peer that owns `key` changed it: forget the hot copy.
   void DropHot(std::string_view key);
-  // Stops serving every entry written before now, on this node and (best-effort) every member.
-  void Invalidate(StatusCallback done);
+  // A peer's invalidation repair: drops the hot copies of `keys` (or, when `clear_hot`, the whole
+  // hot store) and adopts `generation` (0: none) as AdvanceGeneration does.
+  Status Repair(std::span<const std::string_view> keys, bool clear_hot, uint64_t generation);
+  // Stops serving every entry written before now, on this node and every member (those that do
+  // not ack within write_ack_wait get it by repair).
+  void Invalidate(WriteCallback done);
+  // Drops and generation bumps not yet acknowledged, per member of the ring (0: none).
+  std::vector<std::pair<std::string, uint64_t>> PendingRepairs() const;
   // A peer invalidated the keyspace: adopt its generation if it is newer. A generation above
   // kMaxPeerGeneration is refused (INVALID_ARGUMENT, counted, logged): no peer can push the
   // generation near the end of its range, so invalidation keeps working for good.
@@ -147,9 +159,9 @@ class Group : public std::enable_shared_from_this<Group> {
 
   // Blocking helpers for tests and tools. Never call them from a callback.
   GetResult GetSync(std::string_view key, const GetOptions& opts = {});
-  Status SetSync(std::string_view key, std::string_view value, Millis ttl_ms,
-                 const WriteOptions& opts = {});
-  Status DeleteSync(std::string_view key, const WriteOptions& opts = {});
+  WriteResult SetSync(std::string_view key, std::string_view value, Millis ttl_ms,
+                      const WriteOptions& opts = {});
+  WriteResult DeleteSync(std::string_view key, const WriteOptions& opts = {});
 
   // Drops expired and stale entries from up to `max_buckets` buckets per shard of each store
   // (core/reaper.h calls it for every keyspace of a node).
@@ -259,24 +271,16 @@ class Group : public std::enable_shared_from_this<Group> {
   static constexpr Millis kDefaultLoadEstimateMs = 250;
   Millis HedgeDelay(const PeerClient& client) const;
   GetResult FromEntry(ValueRef v, ValueSource source) const;
-  // Applies a write here as the owner and tells the other members to drop hot copies; `done`
-  // runs once every member answered (or failed) the first drop.
+  // Applies a write here as the owner and hands the other members' hot-copy drops to
+  // propagation_; `done` runs as Propagation::Drop's does.
   void ApplyOwnedWrite(std::string_view key, uint64_t hash, const std::string_view* value,
-                       Millis ttl_ms, StatusCallback done);
-  // One peer call: (client, deadline, completion).
-  using PeerCall = std::function<void(PeerClient&, Millis, PeerClient::StatusFn)>;
+                       Millis ttl_ms, WriteCallback done);
+  // One peer write call: (client, deadline, completion).
+  using PeerCall = std::function<void(PeerClient&, Millis, PeerClient::WriteFn)>;
   // Sends a Set or Delete for a key this node does not own to its owner, dropping the local hot
   // copy first; UNAVAILABLE when there is no client for the owner.
   void ForwardToOwner(std::string_view key, uint64_t hash, const std::string& owner,
-                      const WriteOptions& opts, StatusCallback done, const PeerCall& call);
-  // Sends `call` to every other member, retrying each up to broadcast_attempts times with
-  // exponential back-off; a member that still fails is counted in kBroadcastFailures.
-  // `first_round_done` runs once every member's first attempt has completed, whatever its
-  // outcome (at once when there are no other members); the retries go on in the background.
-  void Broadcast(PeerCall call, std::function<void()> first_round_done);
-  // `first_round` (null on retries) is told when this attempt completes.
-  void SendWithRetry(std::string member, int attempt, std::shared_ptr<const PeerCall> call,
-                     std::shared_ptr<std::function<void()>> first_round);
+                      const WriteOptions& opts, WriteCallback done, const PeerCall& call);
   // Loads a key here because its owner could not be asked or answer: counted, logged (rate
   // limited per owner), kept at most fallback_ttl.
   void FallBackToLocalLoad(const std::string& owner, std::string_view reason,
@@ -297,6 +301,8 @@ class Group : public std::enable_shared_from_this<Group> {
   LatencyWindow load_latency_;  // this keyspace's loader calls here: the local load estimate
   HedgeBudget hedge_budget_;
   LogRateLimiter local_load_log_{10000};  // "loading locally", one line per owner per 10 s
+  // Writes' propagation and invalidation repair; null without peers. Set once by Create.
+  std::shared_ptr<Propagation> propagation_;
 };
 
 }  // namespace podcache

@@ -31,7 +31,9 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
     {"sets", "Valid Set calls received, from the app or forwarded by a peer."},
     {"deletes", "Valid Delete calls received, from the app or forwarded by a peer."},
     {"broadcasts_sent", "Hot-copy drops and generation bumps sent to peers (one per peer)."},
-    {"broadcast_failures", "Broadcasts to a peer that still failed after every retry."},
+    {"broadcast_failures",
+     "Propagation calls (hot-copy drops, generation bumps) to a peer that failed; what they "
+     "carried stays queued for repair."},
     {"invalidations", "InvalidateKeyspace calls on this node (generation bumps started here)."},
     {"generations_refused",
      "Generations sent by peers that were refused for being above the allowed maximum."},
@@ -53,6 +55,14 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
     {"stale_if_error_served", "Stale answers given because the load failed (stale-if-error)."},
     {"loader_breaker_opens", "Times the keyspace's loader circuit breaker opened."},
     {"loads_short_circuited", "Loads refused at once because the loader circuit breaker was open."},
+    {"repairs_queued",
+     "Times a peer could not be told of writes and its drops/generation bumps were queued for "
+     "repair."},
+    {"repairs_delivered", "Repair queues delivered once the peer answered again."},
+    {"repair_overflows",
+     "Repair queues that exceeded repair_max_keys and became 'clear your hot store'."},
+    {"peer_syncs",
+     "Syncs with a peer that came back or joined: its generation adopted, the hot store cleared."},
 };
 
 }  // namespace

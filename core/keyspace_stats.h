@@ -25,7 +25,7 @@ struct KeyspaceStats {
     kSets,
     kDeletes,
     kBroadcastsSent,     // hot-copy drops and generation bumps sent to peers
-    kBroadcastFailures,  // ... that failed after every retry
+    kBroadcastFailures,  // propagation calls that failed (their items stay queued for repair)
     kInvalidations,
     kGenerationsRefused,   // peer AdvanceGeneration calls refused (beyond kMaxPeerGeneration)
     kPeerOwnerErrors,      // fetches the owner answered with an error of its own (its loader's)
@@ -38,6 +38,10 @@ struct KeyspaceStats {
     kStaleIfErrorServed,   // ... of stale answers, those given because a load failed
     kLoaderBreakerOpens,   // times the loader circuit breaker opened
     kLoadsShortCircuited,  // loads refused at once because the loader circuit breaker was open
+    kRepairsQueued,        // a peer's propagation failed: its items were queued for repair
+    kRepairsDelivered,     // ... and delivered once it answered again
+    kRepairOverflows,      // repair queues beyond repair_max_keys, turned into clear-hot
+    kPeerSyncs,            // syncs with a peer that came back or joined
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};

@@ -33,6 +33,16 @@ struct PeerValue {
   }
 };
 
+// The outcome of a write (Set, Delete, InvalidateKeyspace) as its owner saw it. `status` is the
+// owner's apply; propagation never makes a write fail. Of the other members of the ring,
+// `members_acked` dropped their hot copy (or adopted the generation) before the answer, and
+// `members_pending` were still being told: they get it in the background (invalidation repair).
+struct WriteResult {
+  Status status;
+  uint32_t members_acked = 0;
+  uint32_t members_pending = 0;
+};
+
 // How a client sees its peer (transport's outlier detection, after Envoy's): kUp answers;
 // kSuspect failed its last call(s) but is still tried; kEjected failed too many calls in a row and
 // is not called until its back-off ends: every call is refused at once with UNAVAILABLE.
@@ -47,6 +57,8 @@ std::string_view PeerHealthName(PeerHealth h);
 class PeerClient {
  public:
   using StatusFn = std::function<void(Status)>;
+  using WriteFn = std::function<void(const WriteResult&)>;
+  using GenerationFn = std::function<void(StatusOr<uint64_t>)>;
   using ValueFn = std::function<void(StatusOr<PeerValue>)>;
   // One key's answer in a GetBatch: `index` is the key's position in the keys asked for.
   using BatchItemFn = std::function<void(size_t index, StatusOr<PeerValue>)>;
@@ -68,16 +80,18 @@ class PeerClient {
   // the call. No keys: no callback.
   virtual void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
                         uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) = 0;
+  // A write on the key's owner; the answer carries the owner's propagation counts.
   virtual void Set(std::string_view keyspace, std::string_view key, std::string_view value,
-                   Millis ttl_ms, Millis deadline, StatusFn done) = 0;
+                   Millis ttl_ms, Millis deadline, WriteFn done) = 0;
   virtual void Delete(std::string_view keyspace, std::string_view key, Millis deadline,
-                      StatusFn done) = 0;
-  // Asks the peer to drop its hot copy of a key the sender owns and just changed.
-  virtual void DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
-                       StatusFn done) = 0;
-  // Moves the peer's generation of a keyspace forward to at least `generation`.
-  virtual void AdvanceGeneration(std::string_view keyspace, uint64_t generation, Millis deadline,
-                                 StatusFn done) = 0;
+                      WriteFn done) = 0;
+  // Invalidation repair, coalesced: the peer drops its hot copies of `keys` (or, when `clear_hot`,
+  // its whole hot store of the keyspace) and moves its generation forward to at least
+  // `generation` (0: unchanged). The implementation may split many keys into several calls.
+  virtual void Repair(std::string_view keyspace, std::span<const std::string> keys, bool clear_hot,
+                      uint64_t generation, Millis deadline, StatusFn done) = 0;
+  // The peer's current generation of a keyspace: what a member that was cut off compares with.
+  virtual void Sync(std::string_view keyspace, Millis deadline, GenerationFn done) = 0;
 
   // The peer's state as this client sees it now.
   virtual PeerHealth health() const { return PeerHealth::kUp; }

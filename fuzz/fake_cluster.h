@@ -62,18 +62,20 @@ class FakePeerClient final : public PeerClient {
     }
   }
   void Set(std::string_view, std::string_view key, std::string_view, Millis, Millis,
-           StatusFn done) override {
-    done(Reply(key));
+           WriteFn done) override {
+    done(WriteResult{Reply(key)});
   }
-  void Delete(std::string_view, std::string_view key, Millis, StatusFn done) override {
-    done(Reply(key));
+  void Delete(std::string_view, std::string_view key, Millis, WriteFn done) override {
+    done(WriteResult{Reply(key)});
   }
-  void DropHot(std::string_view, std::string_view key, Millis, StatusFn done) override {
-    done(Reply(key));
-  }
-  void AdvanceGeneration(std::string_view, uint64_t, Millis, StatusFn done) override {
+  void Repair(std::string_view, std::span<const std::string> keys, bool, uint64_t, Millis,
+              StatusFn done) override {
+    for (const std::string& key : keys) {
+      if (Status s = Reply(key); !s.ok()) return done(s);
+    }
     done(OkStatus());
   }
+  void Sync(std::string_view, Millis, GenerationFn done) override { done(uint64_t{0}); }
 
  private:
   static Status Reply(std::string_view key) {
@@ -105,7 +107,7 @@ struct FakeCluster {
     env.scheduler = &scheduler;
     env.clock = SystemClock::Get();
     env.peer_timeout_ms = 500;
-    env.broadcast_backoff_ms = 10;
+    env.repair_interval_ms = 10;
     KeyspaceOptions users;
     users.name = "users";
     users.max_bytes = 256 << 10;

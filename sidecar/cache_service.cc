@@ -209,7 +209,13 @@ grpc::ServerUnaryReactor* CacheService::Set(Context* ctx, const grpc::ByteBuffer
   Millis ttl = request.has_ttl_ms() ? request.ttl_ms() : -1;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  ks->group->Set(request.key(), request.value(), ttl, opts, finish);
+  v1::SetResponse* response = &call->response;
+  ks->group->Set(request.key(), request.value(), ttl, opts,
+                 [finish, response](const WriteResult& r) {
+                   response->set_members_acked(r.members_acked);
+                   response->set_members_pending(r.members_pending);
+                   finish(r.status);
+                 });
   return finish.reactor;
 }
 
@@ -222,7 +228,12 @@ grpc::ServerUnaryReactor* CacheService::Delete(Context* ctx, const grpc::ByteBuf
   if (call == nullptr) return finish.reactor;
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
-  ks->group->Delete(call->request.key(), opts, finish);
+  v1::DeleteResponse* response = &call->response;
+  ks->group->Delete(call->request.key(), opts, [finish, response](const WriteResult& r) {
+    response->set_members_acked(r.members_acked);
+    response->set_members_pending(r.members_pending);
+    finish(r.status);
+  });
   return finish.reactor;
 }
 
@@ -235,9 +246,11 @@ grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx, const g
   if (call == nullptr) return finish.reactor;
   std::shared_ptr<Group> group = ks->group;
   v1::InvalidateKeyspaceResponse* response = &call->response;
-  group->Invalidate([finish, response, group](Status s) {
+  group->Invalidate([finish, response, group](const WriteResult& r) {
     response->set_generation(group->generation());
-    finish(s);
+    response->set_members_acked(r.members_acked);
+    response->set_members_pending(r.members_pending);
+    finish(r.status);
   });
   return finish.reactor;
 }

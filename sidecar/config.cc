@@ -264,6 +264,16 @@ Status Config::Validate() const {
     }
     if (peer_max_inflight < 1) return InvalidArgumentError("peer_max_inflight must be >= 1");
     if (peer_max_batch < 1) return InvalidArgumentError("peer_max_batch must be >= 1");
+    if (write_ack_wait_ms < 0 || write_ack_wait_ms >= peer_timeout_ms) {
+      return InvalidArgumentError(
+          "write_ack_wait must be >= 0 and below peer_timeout (a forwarded write waits for it)");
+    }
+    if (repair_interval_ms < 10 || repair_interval_ms > 60000) {
+      return InvalidArgumentError("repair_interval must be between 10ms and 60s");
+    }
+    if (repair_max_keys < 1 || repair_max_keys > 1000000) {
+      return InvalidArgumentError("repair_max_keys must be between 1 and 1000000");
+    }
     if (peer_eject_failures < 1) {
       return InvalidArgumentError("peer_eject_failures must be >= 1");
     }

@@ -82,6 +82,9 @@ struct Config {
   Millis peer_timeout_ms = 1000;     // bound of one peer call
   int peer_max_inflight = 16;        // calls in flight to one peer (then Gets batch)
   int peer_max_batch = 64;           // keys per batched peer Get
+  Millis write_ack_wait_ms = 50;     // how long a write's owner waits for the members' acks
+  Millis repair_interval_ms = 200;   // how often undelivered drops are re-sent per member
+  int repair_max_keys = 10000;       // undelivered drops kept per member and keyspace
   int peer_eject_failures = 3;       // consecutive failed peer calls that eject the peer
   Millis peer_eject_time_ms = 1000;  // the first ejection; doubles per consecutive ejection ...
   Millis peer_eject_max_time_ms = 10000;  // ... up to this; a success resets it

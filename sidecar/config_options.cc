@@ -212,6 +212,17 @@ const std::vector<ConfigOption>& ConfigOptions() {
       Int("peer-max-inflight", "peer_max_inflight",
           "Calls in flight to one peer; more Gets are batched", &Config::peer_max_inflight),
       Int("peer-max-batch", "peer_max_batch", "Keys per batched peer Get", &Config::peer_max_batch),
+      Duration("write-ack-wait", "write_ack_wait",
+               "How long the owner of a written key waits for the other members' acks before "
+               "answering (never fails the write; 0 = answer at once)",
+               &Config::write_ack_wait_ms),
+      Duration("repair-interval", "repair_interval",
+               "How often undelivered hot-copy drops and generation bumps are re-sent per member",
+               &Config::repair_interval_ms),
+      Int("repair-max-keys", "repair_max_keys",
+          "Undelivered drops kept per member and keyspace; beyond, the member is told to clear "
+          "its hot store for the keyspace",
+          &Config::repair_max_keys),
       Int("peer-eject-failures", "peer_eject_failures",
           "Consecutive failed calls (timeouts, connection failures) that eject a peer: its keys "
           "are then loaded locally",

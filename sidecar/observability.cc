@@ -154,6 +154,19 @@ std::string RenderPrometheus(const KeyspaceMap& keyspaces, const ApiMetrics& api
         "1 while the keyspace's loader circuit breaker is open or half-open (loads are refused at "
         "once), else 0.",
         [](const KeyspaceStats& s) { return uint64_t{s.loader_breaker_open ? 1u : 0u}; });
+  std::string repairs;
+  for (const auto& [name, ks] : keyspaces) {
+    for (const auto& [member, n] : ks.group->PendingRepairs()) {
+      Line(&repairs, "podcache_repairs_pending",
+           Label(name) + ",member=\"" + PromEscape(member) + "\"", n);
+    }
+  }
+  if (!repairs.empty()) {  // a single node has no members: no family without samples
+    AppendHelp(&out, "podcache_repairs_pending", "gauge",
+               "Hot-copy drops and generation bumps not yet acknowledged by a member (in flight "
+               "or queued for repair), by keyspace and member.");
+    out += repairs;
+  }
 
   StoreFamily(&out, keyspaces, stats, "podcache_store_items", "gauge", "Entries held.",
               [](const StoreStats& s) { return s.items; });

@@ -164,6 +164,9 @@ Status Sidecar::StartCluster(GroupEnv* env) {
   env->peer_timeout_ms = config_.peer_timeout_ms;
   static_assert(Config::kAutoHedgeDelay == GroupEnv::kAutoHedgeDelay);
   env->peer_hedge_delay_ms = config_.peer_hedge_delay_ms;
+  env->write_ack_wait_ms = config_.write_ack_wait_ms;
+  env->repair_interval_ms = config_.repair_interval_ms;
+  env->repair_max_keys = static_cast<size_t>(config_.repair_max_keys);
   return OkStatus();
 }
 

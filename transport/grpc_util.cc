@@ -37,6 +37,9 @@ std::unique_ptr<grpc::Server> StartGrpcServer(grpc::Service* service, uint64_t m
   grpc::ServerBuilder builder;
   if (!listen.empty()) builder.AddListeningPort(listen, std::move(credentials), selected_port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Peers' clients ping every second to find dead connections (PeerPool::Connect): allowed.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 500);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.SetMaxReceiveMessageSize(static_cast<int>(max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(max_message_bytes));
   builder.RegisterService(service);

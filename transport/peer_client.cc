@@ -254,14 +254,16 @@ void GrpcPeerClient::SendBatch(const std::string& keyspace, std::vector<QueuedGe
       });
 }
 
-template <typename Request>
-void GrpcPeerClient::SendWrite(Request request, Millis deadline, StatusFn done,
+template <typename Request, typename Response>
+void GrpcPeerClient::SendWrite(Request request, Millis deadline,
+                               std::function<void(Status, const Response&)> done,
                                void (peer::v1::Peer::Stub::async_interface::*method)(
-                                   grpc::ClientContext*, const Request*, peer::v1::Ack*,
+                                   grpc::ClientContext*, const Request*, Response*,
                                    std::function<void(grpc::Status)>)) {
-  // Never refused while the peer is ejected: writes are rare, and their outcome is a probe.
+  // Never refused while the peer is ejected: writes, Repair and Sync are rare (core sends one
+  // Repair or Sync per member and keyspace at a time), and their outcome is a probe.
   stats_.inflight.fetch_add(1, std::memory_order_relaxed);
-  auto* call = new Call<Request, peer::v1::Ack>;
+  auto* call = new Call<Request, Response>;
   call->request = std::move(request);
   call->context.set_deadline(ToSystemDeadline(deadline, *options_.clock));
   auto self = shared_from_this();
@@ -272,37 +274,89 @@ void GrpcPeerClient::SendWrite(Request request, Millis deadline, StatusFn done,
                               std::unique_ptr<std::remove_pointer_t<decltype(call)>> owned(call);
                               self->Finished(call->context, s, start, deadline);
                               self->Release();
-                              done(FromGrpcStatus(s));
+                              done(FromGrpcStatus(s), call->response);
                             });
 }
 
+namespace {
+
+// A WriteAck as the core's WriteResult.
+std::function<void(Status, const peer::v1::WriteAck&)> ToWriteFn(PeerClient::WriteFn done) {
+  return [done = std::move(done)](Status s, const peer::v1::WriteAck& ack) {
+    done(WriteResult{std::move(s), ack.members_acked(), ack.members_pending()});
+  };
+}
+
+}  // namespace
+
 void GrpcPeerClient::Set(std::string_view keyspace, std::string_view key, std::string_view value,
-                         Millis ttl_ms, Millis deadline, StatusFn done) {
+                         Millis ttl_ms, Millis deadline, WriteFn done) {
   auto r = KeyRequest<peer::v1::SetRequest>(keyspace, key);
   r.set_value(std::string(value));
   r.set_ttl_ms(ttl_ms);
-  SendWrite(std::move(r), deadline, std::move(done), &peer::v1::Peer::Stub::async_interface::Set);
+  SendWrite<peer::v1::SetRequest, peer::v1::WriteAck>(std::move(r), deadline,
+                                                      ToWriteFn(std::move(done)),
+                                                      &peer::v1::Peer::Stub::async_interface::Set);
 }
 
 void GrpcPeerClient::Delete(std::string_view keyspace, std::string_view key, Millis deadline,
-                            StatusFn done) {
-  SendWrite(KeyRequest<peer::v1::DeleteRequest>(keyspace, key), deadline, std::move(done),
-            &peer::v1::Peer::Stub::async_interface::Delete);
+                            WriteFn done) {
+  SendWrite<peer::v1::DeleteRequest, peer::v1::WriteAck>(
+      KeyRequest<peer::v1::DeleteRequest>(keyspace, key), deadline, ToWriteFn(std::move(done)),
+      &peer::v1::Peer::Stub::async_interface::Delete);
 }
 
-void GrpcPeerClient::DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
-                             StatusFn done) {
-  SendWrite(KeyRequest<peer::v1::DropHotRequest>(keyspace, key), deadline, std::move(done),
-            &peer::v1::Peer::Stub::async_interface::DropHot);
+void GrpcPeerClient::Repair(std::string_view keyspace, std::span<const std::string> keys,
+                            bool clear_hot, uint64_t generation, Millis deadline, StatusFn done) {
+  size_t max = static_cast<size_t>(std::max(1, options_.max_batch));
+  size_t calls = std::max<size_t>(1, (keys.size() + max - 1) / max);
+  // The calls' outcome: OK once every one succeeded, else the first error.
+  struct Outcome {
+    Mutex mu;
+    size_t left GUARDED_BY(mu);
+    Status first_error GUARDED_BY(mu);
+    StatusFn done;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  {
+    MutexLock lock(&outcome->mu);
+    outcome->left = calls;
+  }
+  outcome->done = std::move(done);
+  for (size_t c = 0; c < calls; ++c) {
+    peer::v1::RepairRequest r;
+    r.set_keyspace(std::string(keyspace));
+    for (size_t i = c * max; i < std::min(keys.size(), (c + 1) * max); ++i) r.add_keys(keys[i]);
+    if (c == 0) {
+      r.set_clear_hot(clear_hot);
+      r.set_generation(generation);
+    }
+    SendWrite<peer::v1::RepairRequest, peer::v1::Ack>(
+        std::move(r), deadline,
+        [outcome](Status s, const peer::v1::Ack&) {
+          Status result;
+          {
+            MutexLock lock(&outcome->mu);
+            if (!s.ok() && outcome->first_error.ok()) outcome->first_error = std::move(s);
+            if (--outcome->left > 0) return;
+            result = outcome->first_error;
+          }
+          outcome->done(std::move(result));
+        },
+        &peer::v1::Peer::Stub::async_interface::Repair);
+  }
 }
 
-void GrpcPeerClient::AdvanceGeneration(std::string_view keyspace, uint64_t generation,
-                                       Millis deadline, StatusFn done) {
-  peer::v1::AdvanceGenerationRequest r;
+void GrpcPeerClient::Sync(std::string_view keyspace, Millis deadline, GenerationFn done) {
+  peer::v1::SyncRequest r;
   r.set_keyspace(std::string(keyspace));
-  r.set_generation(generation);
-  SendWrite(std::move(r), deadline, std::move(done),
-            &peer::v1::Peer::Stub::async_interface::AdvanceGeneration);
+  SendWrite<peer::v1::SyncRequest, peer::v1::SyncResponse>(
+      std::move(r), deadline,
+      [done = std::move(done)](Status s, const peer::v1::SyncResponse& response) {
+        if (!s.ok()) return done(std::move(s));
+        done(response.generation());
+      },
+      &peer::v1::Peer::Stub::async_interface::Sync);
 }
 
 }  // namespace podcache

@@ -53,7 +53,7 @@ struct PeerClientStats {
 // max_batch keys, in parallel, whatever is in flight; each call takes a slot, so queued Gets wait
 // for it. A key whose value did not fit in the batch's response (ResponseBudget::kOverBudget) is
 // fetched again on its own.
-// Writes (Set, Delete, DropHot, AdvanceGeneration) are rare and never wait behind Gets: they are
+// Writes (Set, Delete, Repair, Sync) are rare and never wait behind Gets: they are
 // sent at once and only count towards the cap.
 // Failure detection (core's PeerHealthTracker, after Envoy's outlier detection): a call that ends
 // UNAVAILABLE or DEADLINE_EXCEEDED without an answer from the peer (no kPeerAnswerKey trailer)
@@ -80,13 +80,14 @@ class GrpcPeerClient final : public PeerClient,
   void GetBatch(std::string_view keyspace, std::span<const std::string_view> keys,
                 uint64_t ring_fingerprint, Millis deadline, BatchItemFn done) override;
   void Set(std::string_view keyspace, std::string_view key, std::string_view value, Millis ttl_ms,
-           Millis deadline, StatusFn done) override;
+           Millis deadline, WriteFn done) override;
   void Delete(std::string_view keyspace, std::string_view key, Millis deadline,
-              StatusFn done) override;
-  void DropHot(std::string_view keyspace, std::string_view key, Millis deadline,
-               StatusFn done) override;
-  void AdvanceGeneration(std::string_view keyspace, uint64_t generation, Millis deadline,
-                         StatusFn done) override;
+              WriteFn done) override;
+  // Sent as calls of up to max_batch keys (the first also carries clear_hot and the generation),
+  // in parallel; `done` gets OK once all succeeded, else the first error.
+  void Repair(std::string_view keyspace, std::span<const std::string> keys, bool clear_hot,
+              uint64_t generation, Millis deadline, StatusFn done) override;
+  void Sync(std::string_view keyspace, Millis deadline, GenerationFn done) override;
 
   PeerHealth health() const override { return health_.health(); }
   Millis LatencyP99Ms() const override { return health_.LatencyP99Ms(); }
@@ -119,10 +120,13 @@ class GrpcPeerClient final : public PeerClient,
                 Millis deadline);
   void SendGet(const std::string& keyspace, QueuedGet get);
   void SendBatch(const std::string& keyspace, std::vector<QueuedGet> batch);
-  template <typename Request>
-  void SendWrite(Request request, Millis deadline, StatusFn done,
+  // Sends a unary call at once (no queue, never refused while ejected); `done` gets the status and
+  // the response.
+  template <typename Request, typename Response>
+  void SendWrite(Request request, Millis deadline,
+                 std::function<void(Status, const Response&)> done,
                  void (peer::v1::Peer::Stub::async_interface::*method)(
-                     grpc::ClientContext*, const Request*, peer::v1::Ack*,
+                     grpc::ClientContext*, const Request*, Response*,
                      std::function<void(grpc::Status)>));
 
   const std::string member_;

@@ -114,11 +114,14 @@ grpc::ServerUnaryReactor* PeerService::Set(Context* ctx, const grpc::ByteBuffer*
                                            grpc::ByteBuffer* out) {
   auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
-  auto* call = Begin<SetRequest, Ack>(reactor, in, out, &group);
+  auto* call = Begin<SetRequest, WriteAck>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
   group->Set(call->request.key(), call->request.value(), call->request.ttl_ms(),
-             WriteOptions{DeadlineOf(*ctx), true},
-             [reactor, call](Status s) { Finish(reactor, call, s); });
+             WriteOptions{DeadlineOf(*ctx), true}, [reactor, call](const WriteResult& r) {
+               call->response.set_members_acked(r.members_acked);
+               call->response.set_members_pending(r.members_pending);
+               Finish(reactor, call, r.status);
+             });
   return reactor;
 }
 
@@ -126,10 +129,50 @@ grpc::ServerUnaryReactor* PeerService::Delete(Context* ctx, const grpc::ByteBuff
                                               grpc::ByteBuffer* out) {
   auto* reactor = Answering(ctx);
   std::shared_ptr<Group> group;
-  auto* call = Begin<DeleteRequest, Ack>(reactor, in, out, &group);
+  auto* call = Begin<DeleteRequest, WriteAck>(reactor, in, out, &group);
   if (call == nullptr) return reactor;
   group->Delete(call->request.key(), WriteOptions{DeadlineOf(*ctx), true},
-                [reactor, call](Status s) { Finish(reactor, call, s); });
+                [reactor, call](const WriteResult& r) {
+                  call->response.set_members_acked(r.members_acked);
+                  call->response.set_members_pending(r.members_pending);
+                  Finish(reactor, call, r.status);
+                });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PeerService::Repair(Context* ctx, const grpc::ByteBuffer* in,
+                                              grpc::ByteBuffer* out) {
+  auto* reactor = ctx->DefaultReactor();
+  std::shared_ptr<Group> group;
+  auto* call = Begin<RepairRequest, Ack>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  const RepairRequest& request = call->request;
+  int n = request.keys_size();
+  if (n > max_keys_per_call_) {
+    Finish(reactor, call,
+           ResourceExhaustedError("Repair of " + std::to_string(n) + " keys: at most " +
+                                  std::to_string(max_keys_per_call_) + " per call"));
+    return reactor;
+  }
+  uint64_t bytes = 0;
+  for (const std::string& key : request.keys()) bytes += key.size();
+  if (bytes > max_message_bytes_) {
+    Finish(reactor, call, ResourceExhaustedError("Repair keys exceed max_message_bytes"));
+    return reactor;
+  }
+  std::vector<std::string_view> keys(request.keys().begin(), request.keys().end());
+  Finish(reactor, call, group->Repair(keys, request.clear_hot(), request.generation()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* PeerService::Sync(Context* ctx, const grpc::ByteBuffer* in,
+                                            grpc::ByteBuffer* out) {
+  auto* reactor = ctx->DefaultReactor();
+  std::shared_ptr<Group> group;
+  auto* call = Begin<SyncRequest, SyncResponse>(reactor, in, out, &group);
+  if (call == nullptr) return reactor;
+  call->response.set_generation(group->generation());
+  Finish(reactor, call, OkStatus());
   return reactor;
 }
 

@@ -13,11 +13,13 @@ namespace podcache {
 
 // Every method of podcache.peer.v1.Peer taking raw bytes, decoded by PeerService itself (see
 // RawCall): a request that does not decode gets INVALID_ARGUMENT with a message.
-using RawPeerService = peer::v1::Peer::WithRawCallbackMethod_Get<
-    peer::v1::Peer::WithRawCallbackMethod_GetBatch<peer::v1::Peer::WithRawCallbackMethod_Set<
-        peer::v1::Peer::WithRawCallbackMethod_Delete<peer::v1::Peer::WithRawCallbackMethod_DropHot<
-            peer::v1::Peer::WithRawCallbackMethod_AdvanceGeneration<
-                peer::v1::Peer::CallbackService>>>>>>;
+using RawPeerService =
+    peer::v1::Peer::WithRawCallbackMethod_Get<peer::v1::Peer::WithRawCallbackMethod_GetBatch<
+        peer::v1::Peer::WithRawCallbackMethod_Set<peer::v1::Peer::WithRawCallbackMethod_Delete<
+            peer::v1::Peer::WithRawCallbackMethod_Repair<peer::v1::Peer::WithRawCallbackMethod_Sync<
+                peer::v1::Peer::WithRawCallbackMethod_DropHot<
+                    peer::v1::Peer::WithRawCallbackMethod_AdvanceGeneration<
+                        peer::v1::Peer::CallbackService>>>>>>>>;
 
 // podcache.peer.v1.Peer on gRPC's callback API: the server side of the peer protocol. Every
 // request is handed to the keyspace's group marked as coming from a peer, so it is served or
@@ -27,8 +29,8 @@ class PeerService final : public RawPeerService {
  public:
   // Finds a keyspace's group by name, or null. Must be thread-safe and outlive the service.
   using GroupLookup = std::function<std::shared_ptr<Group>(std::string_view keyspace)>;
-  // A GetBatch of more than `max_keys_per_call` keys is refused before any work; its response is
-  // kept within `max_message_bytes` (ResponseBudget).
+  // A GetBatch or Repair of more than `max_keys_per_call` keys is refused before any work; a
+  // GetBatch's response is kept within `max_message_bytes` (ResponseBudget), a Repair's keys too.
   PeerService(GroupLookup lookup, int max_keys_per_call, uint64_t max_message_bytes);
 
   using Reactor = grpc::ServerUnaryReactor;
@@ -37,6 +39,8 @@ class PeerService final : public RawPeerService {
   Reactor* GetBatch(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   Reactor* Set(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   Reactor* Delete(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* Repair(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
+  Reactor* Sync(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   Reactor* DropHot(Context* ctx, const grpc::ByteBuffer* in, grpc::ByteBuffer* out) override;
   Reactor* AdvanceGeneration(Context* ctx, const grpc::ByteBuffer* in,
                              grpc::ByteBuffer* out) override;

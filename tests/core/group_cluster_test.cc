@@ -115,71 +115,25 @@ TEST_CASE("group: Set and Delete go to the owner - which drops the others' hot c
   CHECK(c.nodes[0]->group->GetSync(key).source == ValueSource::kHot);
   CHECK(c.nodes[1]->group->GetSync(key).source == ValueSource::kHot);
 
-  REQUIRE(c.nodes[0]->group->SetSync(key, "new value", -1).ok());
+  REQUIRE(c.nodes[0]->group->SetSync(key, "new value", -1).status.ok());
   CHECK(c.nodes[2]->group->Stats().main.items == 1);
   CHECK(c.nodes[0]->drop_hot_received == 1);
   CHECK(c.nodes[1]->drop_hot_received == 1);
   for (auto& n : c.nodes) CHECK(n->group->GetSync(key).value.value() == "new value");
   CHECK(c.nodes[2]->group->GetSync(key).source == ValueSource::kMain);
 
-  REQUIRE(c.nodes[1]->group->DeleteSync(key).ok());
+  REQUIRE(c.nodes[1]->group->DeleteSync(key).status.ok());
   CHECK(c.nodes[2]->group->Stats().main.items == 0);
   // Gone everywhere: the next Get loads again on the owner.
   GetResult r = c.nodes[0]->group->GetSync(key);
   CHECK(r.value.value() == key + "@" + c.nodes[2]->name);
 }
 
-TEST_CASE("group: hot-copy drops are retried with back-off and failures are counted") {
-  FakeCluster c(3, Options());
-  std::string key = c.KeyOwnedBy(0);
-  c.nodes[1]->drop_hot_failures_left = 2;  // succeeds on the third attempt
-  c.nodes[2]->down = true;                 // never succeeds
-  REQUIRE(c.nodes[0]->group->SetSync(key, "v", -1).ok());
-  CHECK(c.nodes[1]->drop_hot_received == 0);
-  c.scheduler.AdvanceAndRun(100);  // 2nd attempt after 100 ms
-  CHECK(c.nodes[1]->drop_hot_received == 0);
-  c.scheduler.AdvanceAndRun(200);  // 3rd attempt after another 200 ms
-  CHECK(c.nodes[1]->drop_hot_received == 1);
-  KeyspaceStats s = c.nodes[0]->group->Stats();
-  CHECK(s[KeyspaceStats::kBroadcastsSent] == 2);
-  CHECK(s[KeyspaceStats::kBroadcastFailures] == 1);  // node 2, after 3 attempts
-  CHECK(c.scheduler.pending() == 0);
-}
-
-TEST_CASE("group: a write completes only once every member answered the hot-copy drop") {
-  FakeCluster c(3, Options());
-  std::string key = c.KeyOwnedBy(0);
-  c.nodes[1]->hold_drops = true;
-  bool done = false;
-  Status result;
-  c.nodes[2]->group->Set(key, "v2", -1, WriteOptions{}, [&](Status s) {
-    done = true;
-    result = s;
-  });
-  REQUIRE(c.nodes[1]->held_drops.size() == 1);
-  CHECK_FALSE(done);  // node 1 may still serve its old hot copy
-  c.nodes[1]->held_drops[0](OkStatus());
-  CHECK(done);
-  CHECK(result.ok());
-  // A member that fails the drop does not hold the write back: it gets retries later.
-  c.nodes[1]->hold_drops = false;
-  c.nodes[1]->drop_hot_failures_left = 1;
-  done = false;
-  c.nodes[0]->group->Delete(key, WriteOptions{}, [&](Status s) {
-    done = true;
-    result = s;
-  });
-  CHECK(done);
-  CHECK(result.ok());
-  c.scheduler.AdvanceAndRun(1000);
-  CHECK(c.nodes[1]->drop_hot_received == 1);  // the retry arrived
-}
-
 TEST_CASE("group: Set on a non-owner with the owner down fails with UNAVAILABLE") {
   FakeCluster c(2, Options());
   std::string key = c.KeyOwnedBy(1);
   c.nodes[1]->down = true;
-  Status s = c.nodes[0]->group->SetSync(key, "v", -1);
+  Status s = c.nodes[0]->group->SetSync(key, "v", -1).status;
   CHECK(s.code() == StatusCode::kUnavailable);
 }
 
@@ -189,7 +143,11 @@ TEST_CASE("group: InvalidateKeyspace stops old entries on every node") {
   for (int i = 0; i < 3; ++i) keys.push_back(c.KeyOwnedBy(i));
   for (auto& k : keys) c.nodes[0]->group->GetSync(k);
   int loads = c.TotalLoads();
-  c.nodes[1]->group->Invalidate([](Status s) { CHECK(s.ok()); });
+  c.nodes[1]->group->Invalidate([](const WriteResult& r) {
+    CHECK(r.status.ok());
+    CHECK(r.members_acked == 2);
+    CHECK(r.members_pending == 0);
+  });
   for (auto& n : c.nodes) CHECK(n->group->generation() == 1);
   for (auto& k : keys) {
     GetResult r = c.nodes[0]->group->GetSync(k);
@@ -210,7 +168,7 @@ TEST_CASE("group: a peer cannot disable invalidation with a huge generation") {
   CHECK(g.generation() == 4294967295u);
   CHECK(g.GetSync(key).source == ValueSource::kLoader);
   CHECK(g.GetSync(key).source == ValueSource::kMain);
-  g.Invalidate([](Status s) { CHECK(s.ok()); });
+  g.Invalidate([](const WriteResult& r) { CHECK(r.status.ok()); });
   CHECK(g.generation() == 4294967296u);
   CHECK(c.nodes[1]->group->generation() == 4294967296u);
   CHECK(g.GetSync(key).source == ValueSource::kLoader);  // the invalidation took effect
@@ -223,7 +181,7 @@ TEST_CASE("group: a peer cannot disable invalidation with a huge generation") {
   CHECK(g.AdvanceGeneration(Group::kMaxPeerGeneration).ok());
   CHECK(g.GetSync(key).source == ValueSource::kLoader);
   CHECK(g.GetSync(key).source == ValueSource::kMain);
-  g.Invalidate([](Status s) { CHECK(s.ok()); });
+  g.Invalidate([](const WriteResult& r) { CHECK(r.status.ok()); });
   CHECK(g.generation() == Group::kMaxPeerGeneration + 1);
   CHECK(g.GetSync(key).source == ValueSource::kLoader);
 }

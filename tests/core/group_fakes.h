@@ -71,10 +71,14 @@ class FakePeerClient : public PeerClient {
   void GetBatch(std::string_view ks, std::span<const std::string_view> keys, uint64_t, Millis,
                 BatchItemFn done) override;
   void Set(std::string_view, std::string_view key, std::string_view value, Millis ttl, Millis,
-           StatusFn done) override;
-  void Delete(std::string_view, std::string_view key, Millis, StatusFn done) override;
-  void DropHot(std::string_view, std::string_view key, Millis, StatusFn done) override;
-  void AdvanceGeneration(std::string_view, uint64_t generation, Millis, StatusFn done) override;
+           WriteFn done) override;
+  void Delete(std::string_view, std::string_view key, Millis, WriteFn done) override;
+  // Recorded in the target's repairs_received; fails while the target is down or has
+  // drop_hot_failures_left, waits in held_drops while it has hold_drops.
+  void Repair(std::string_view, std::span<const std::string> keys, bool clear_hot,
+              uint64_t generation, Millis, StatusFn done) override;
+  void Sync(std::string_view, Millis, GenerationFn done) override;
+  // The target's `health`, as the test sets it (see FakeNode::Cut).
   PeerHealth health() const override;
   Millis LatencyP99Ms() const override;
 
@@ -99,7 +103,12 @@ struct FakeNode {
   std::unique_ptr<FakeView> view;
   std::shared_ptr<FakeLoader> loader;
   std::shared_ptr<Group> group;
-  bool down = false;
+  bool down = false;  // calls to it fail at once (connection refused)
+  // Down and seen as such: calls fail and its clients report it ejected (Cut(false) undoes both).
+  void Cut(bool cut = true) {
+    down = cut;
+    health = cut ? PeerHealth::kEjected : PeerHealth::kUp;
+  }
   int drop_hot_received = 0;
   int gets_received = 0;                // single peer Gets
   std::vector<Millis> get_deadlines;    // the deadline of each peer Get
@@ -112,16 +121,30 @@ struct FakeNode {
   std::vector<std::vector<std::string>> batches_received;  // the keys of each GetBatch
   bool hold_batches = false;  // GetBatch calls wait in held_batches until the test answers
   std::vector<std::function<void()>> held_batches;
-  int drop_hot_failures_left = 0;  // the next N DropHot calls fail
-  bool hold_drops = false;         // DropHot calls wait in held_drops until the test answers
-  std::vector<PeerClient::StatusFn> held_drops;
+  int drop_hot_failures_left = 0;  // the next N Repair calls fail
+  bool hold_drops = false;         // Repair calls wait in held_drops until the test answers
+  std::vector<std::function<void(Status)>> held_drops;  // answer OK: applied; else: failed
+  struct RepairCall {
+    std::vector<std::string> keys;
+    bool clear_hot;
+    uint64_t generation;
+  };
+  std::vector<RepairCall> repairs_received;  // the Repair calls applied here
+  int syncs_received = 0;
 };
+
+// A GroupEnv whose only setting is peer_hedge_delay_ms (for FakeCluster's `base`).
+inline GroupEnv HedgeDelay(Millis ms) {
+  GroupEnv env;
+  env.peer_hedge_delay_ms = ms;
+  return env;
+}
 
 class FakeCluster {
  public:
-  // `hedge_delay_ms`: GroupEnv::peer_hedge_delay_ms of every node.
-  FakeCluster(int n, KeyspaceOptions options, Millis hedge_delay_ms = GroupEnv::kAutoHedgeDelay)
-      : scheduler(&clock) {
+  // `base` supplies the GroupEnv's settings (write_ack_wait_ms, repair_*, peer_hedge_delay_ms);
+  // peers, scheduler and clock are the cluster's.
+  FakeCluster(int n, KeyspaceOptions options, GroupEnv base = {}) : scheduler(&clock) {
     std::vector<std::string> names;
     for (int i = 0; i < n; ++i) names.push_back("10.0.0." + std::to_string(i + 1) + ":7071");
     ring = Ring::Build(names);
@@ -130,11 +153,10 @@ class FakeCluster {
       node->name = name;
       node->view = std::make_unique<FakeView>(this, name);
       node->loader = std::make_shared<FakeLoader>(name);
-      GroupEnv env;
+      GroupEnv env = base;
       env.peers = node->view.get();
       env.scheduler = &scheduler;
       env.clock = &clock;
-      env.peer_hedge_delay_ms = hedge_delay_ms;
       auto g = Group::Create(options, node->loader, env);
       REQUIRE(g.ok());
       node->group = g.value();
@@ -222,34 +244,42 @@ inline void FakePeerClient::GetBatch(std::string_view, std::span<const std::stri
   answer();
 }
 inline void FakePeerClient::Set(std::string_view, std::string_view key, std::string_view value,
-                                Millis ttl, Millis, StatusFn done) {
-  if (target_->down) return done(UnavailableError("connection refused"));
+                                Millis ttl, Millis, WriteFn done) {
+  if (target_->down) return done(WriteResult{UnavailableError("connection refused")});
   target_->group->Set(key, value, ttl, WriteOptions{kNoDeadline, true}, done);
 }
-inline void FakePeerClient::Delete(std::string_view, std::string_view key, Millis, StatusFn done) {
-  if (target_->down) return done(UnavailableError("connection refused"));
+inline void FakePeerClient::Delete(std::string_view, std::string_view key, Millis, WriteFn done) {
+  if (target_->down) return done(WriteResult{UnavailableError("connection refused")});
   target_->group->Delete(key, WriteOptions{kNoDeadline, true}, done);
 }
-inline void FakePeerClient::DropHot(std::string_view, std::string_view key, Millis, StatusFn done) {
+inline void FakePeerClient::Repair(std::string_view, std::span<const std::string> keys,
+                                   bool clear_hot, uint64_t generation, Millis, StatusFn done) {
   if (target_->down) return done(UnavailableError("connection refused"));
   if (target_->drop_hot_failures_left > 0) {
     --target_->drop_hot_failures_left;
     return done(UnavailableError("flaky"));
   }
+  FakeNode* target = target_;
+  FakeNode::RepairCall call{std::vector<std::string>(keys.begin(), keys.end()), clear_hot,
+                            generation};
+  auto apply = [target, call, done](Status answer) {
+    if (!answer.ok()) return done(answer);
+    target->repairs_received.push_back(call);
+    target->drop_hot_received += static_cast<int>(call.keys.size());
+    std::vector<std::string_view> keys(call.keys.begin(), call.keys.end());
+    done(target->group->Repair(keys, call.clear_hot, call.generation));
+  };
   if (target_->hold_drops) {
-    target_->held_drops.push_back(std::move(done));
+    target_->held_drops.push_back(std::move(apply));
     return;
   }
-  ++target_->drop_hot_received;
-  target_->group->DropHot(key);
-  done(OkStatus());
+  apply(OkStatus());
 }
-inline void FakePeerClient::AdvanceGeneration(std::string_view, uint64_t generation, Millis,
-                                              StatusFn done) {
+inline void FakePeerClient::Sync(std::string_view, Millis, GenerationFn done) {
   if (target_->down) return done(UnavailableError("connection refused"));
-  done(target_->group->AdvanceGeneration(generation));
+  ++target_->syncs_received;
+  done(target_->group->generation());
 }
-
 inline PeerHealth FakePeerClient::health() const { return target_->health; }
 inline Millis FakePeerClient::LatencyP99Ms() const { return target_->p99_ms; }
 

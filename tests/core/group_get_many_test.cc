@@ -20,6 +20,7 @@ namespace podcache {
 namespace {
 
 using group_test::FakeCluster;
+using group_test::HedgeDelay;
 using group_test::Options;
 
 // What a GetMany answered: each key's result, how often each key's callback ran, and how many
@@ -275,7 +276,7 @@ TEST_CASE("group: GetMany loads here the keys of an owner it has no client for")
 }
 
 TEST_CASE("group: GetMany answers each key once even when its deadline passes first") {
-  FakeCluster c(2, Options(), /*hedge_delay_ms=*/0);
+  FakeCluster c(2, Options(), HedgeDelay(0));
   auto remote = KeysOwnedBy(c, 1, 2, "r");
   std::string local = KeysOwnedBy(c, 0, 1, "l")[0];
   c.nodes[1]->hold_batches = true;

@@ -191,7 +191,7 @@ TEST_CASE_FIXTURE(SoloNode, "stale: the loader's per-value windows override the 
 TEST_CASE_FIXTURE(SoloNode,
                   "stale: a value from Set, or the cache-aside keyspace, is never stale") {
   auto g = StartWith(StaleOptions(5000, 5000), nullptr);
-  REQUIRE(g->SetSync("k", "v", -1).ok());
+  REQUIRE(g->SetSync("k", "v", -1).status.ok());
   clock.Advance(1000);
   CHECK(g->GetSync("k").status.code() == StatusCode::kNotFound);
 }

@@ -37,7 +37,7 @@ TEST_CASE_FIXTURE(SoloNode, "group: single node loads a miss once and then serve
 TEST_CASE_FIXTURE(SoloNode, "group: TTLs near INT64_MAX saturate instead of overflowing") {
   auto g = Start();
   for (Millis ttl : {INT64_MAX, INT64_MAX - 1, INT64_MAX / 2 + 7}) {
-    CHECK(g->SetSync("big", "v", ttl).ok());
+    CHECK(g->SetSync("big", "v", ttl).status.ok());
     GetResult r = g->GetSync("big");
     REQUIRE(r.status.ok());
     CHECK(r.value.value() == "v");
@@ -51,7 +51,7 @@ TEST_CASE_FIXTURE(SoloNode,
   auto g = Start();
   std::vector<GetResult> got;
   g->Get("k", {}, [&](const GetResult& r) { got.push_back(r); });
-  g->Invalidate([](Status) {});
+  g->Invalidate([](const WriteResult&) {});
   loader->ReleaseAll();
   REQUIRE(got.size() == 1);
   CHECK(got[0].status.ok());
@@ -66,7 +66,7 @@ TEST_CASE_FIXTURE(SoloNode,
   auto g = Start();
   std::vector<GetResult> got;
   g->Get("k", {}, [&](const GetResult& r) { got.push_back(r); });
-  REQUIRE(g->SetSync("k", "written by the app", -1).ok());
+  REQUIRE(g->SetSync("k", "written by the app", -1).status.ok());
   loader->ReleaseAll();  // the database's older answer arrives
   REQUIRE(got.size() == 1);
   CHECK(got[0].value.value() == "k@solo");  // its own waiter still gets what it asked for
@@ -219,13 +219,13 @@ TEST_CASE_FIXTURE(SoloNode,
   GetResult r = g->GetSync("123456789");
   CHECK(r.status.code() == StatusCode::kInvalidArgument);
   CHECK(r.status.message().find("max_key_bytes=8") != std::string::npos);
-  Status s = g->SetSync("k", std::string(17, 'v'), -1);
+  Status s = g->SetSync("k", std::string(17, 'v'), -1).status;
   CHECK(s.code() == StatusCode::kInvalidArgument);
   CHECK(s.message().find("max_value_bytes=16") != std::string::npos);
-  CHECK(g->SetSync("k", "v", -5).code() == StatusCode::kInvalidArgument);
+  CHECK(g->SetSync("k", "v", -5).status.code() == StatusCode::kInvalidArgument);
   // Cache-aside: NOT_FOUND until the app fills it.
   CHECK(g->GetSync("k").status.code() == StatusCode::kNotFound);
-  CHECK(g->SetSync("k", "v", 0).ok());
+  CHECK(g->SetSync("k", "v", 0).status.ok());
   CHECK(g->GetSync("k").value.value() == "v");
 }
 

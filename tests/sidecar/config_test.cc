@@ -383,6 +383,44 @@ TEST_CASE("max_message_bytes and max_keys_per_call are range-checked") {
   CHECK(Parse({"--keyspace", "a", "--max-keys-per-call", "50"}).config.max_keys_per_call == 50);
 }
 
+TEST_CASE("write_ack_wait, repair_interval and repair_max_keys: defaults, flags, YAML, ranges") {
+  std::vector<std::string> peers = {"--keyspace",  "a",     "--insecure-peers", "--peers", "b:7071",
+                                    "--advertise", "a:7071"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = peers;
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<const char*> argv;
+    for (const std::string& a : args) argv.push_back(a.c_str());
+    return Parse(argv);
+  };
+  CommandLine d = with({});
+  REQUIRE_FALSE(d.exit);
+  CHECK(d.config.write_ack_wait_ms == 50);
+  CHECK(d.config.repair_interval_ms == 200);
+  CHECK(d.config.repair_max_keys == 10000);
+  CommandLine set =
+      with({"--write-ack-wait", "0", "--repair-interval", "1s", "--repair-max-keys", "5"});
+  REQUIRE_FALSE(set.exit);
+  CHECK(set.config.write_ack_wait_ms == 0);
+  CHECK(set.config.repair_interval_ms == 1000);
+  CHECK(set.config.repair_max_keys == 5);
+  for (std::vector<std::string> bad :
+       {std::vector<std::string>{"--write-ack-wait", "1s"},  // not below peer_timeout
+        {"--write-ack-wait", "-5ms"},
+        {"--repair-interval", "1ms"},
+        {"--repair-interval", "2m"},
+        {"--repair-max-keys", "0"},
+        {"--repair-max-keys", "2000000"}}) {
+    CHECK(with(bad).exit_code == 2);
+  }
+  Config c;
+  REQUIRE(LoadConfigText("write_ack_wait: 20ms\nrepair_interval: 500ms\nrepair_max_keys: 7\n", &c)
+              .ok());
+  CHECK(c.write_ack_wait_ms == 20);
+  CHECK(c.repair_interval_ms == 500);
+  CHECK(c.repair_max_keys == 7);
+}
+
 TEST_CASE("Every config file read error is a message, never an exception") {
   Config c;
   Status dir = LoadConfigFile("/tmp", &c);

@@ -83,11 +83,23 @@ class FakePeerServer::Service final : public Peer::CallbackService {
     return reactor;
   }
 
-  Reactor* Set(Context* ctx, const SetRequest* req, Ack*) override {
+  Reactor* Set(Context* ctx, const SetRequest* req, WriteAck* ack) override {
+    ack->set_members_acked(2);
+    ack->set_members_pending(1);
     return Write(ctx, "Set:" + req->key());
   }
-  Reactor* Delete(Context* ctx, const DeleteRequest* req, Ack*) override {
+  Reactor* Delete(Context* ctx, const DeleteRequest* req, WriteAck* ack) override {
+    ack->set_members_acked(2);
+    ack->set_members_pending(1);
     return Write(ctx, "Delete:" + req->key());
+  }
+  Reactor* Repair(Context* ctx, const RepairRequest* req, Ack*) override {
+    return Write(ctx, "Repair:" + Join(req->keys()) + (req->clear_hot() ? "|clear" : "") +
+                          (req->generation() != 0 ? "|" + std::to_string(req->generation()) : ""));
+  }
+  Reactor* Sync(Context* ctx, const SyncRequest* req, SyncResponse* resp) override {
+    resp->set_generation(42);
+    return Write(ctx, "Sync:" + req->keyspace());
   }
   Reactor* DropHot(Context* ctx, const DropHotRequest* req, Ack*) override {
     return Write(ctx, "DropHot:" + req->key());

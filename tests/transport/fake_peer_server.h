@@ -26,7 +26,8 @@ inline constexpr std::chrono::milliseconds kWaitLimit = 20s;
 //   missing  NOT_FOUND "no such key"        bad  INVALID_ARGUMENT "bad key"
 //            (the owner's answers: a call that succeeds, the code in the body)
 //   big      in a GetBatch, the item is ResponseBudget::kOverBudget (alone it is answered)
-// and every write with OK. Thread-safe.
+// and every write with OK (Set and Delete: members_acked 2, pending 1; Sync: generation 42).
+// Thread-safe.
 class FakePeerServer {
  public:
   // `credentials` null: plaintext.

@@ -152,8 +152,10 @@ TEST_CASE_FIXTURE(ClientTest, "peer client: writes are sent at once - never queu
   client->Get("users", "a", 7, Deadline(), gets.For("a"));
   client->Get("users", "b", 7, Deadline(), gets.For("b"));  // queued
   StatusAnswers writes;
-  client->Set("users", "w", "value", 0, Deadline(), writes.For("set"));
-  client->DropHot("users", "w", Deadline(), writes.For("drop"));
+  auto set = writes.For("set");
+  client->Set("users", "w", "value", 0, Deadline(), [set](const WriteResult& r) { set(r.status); });
+  std::vector<std::string> keys = {"w"};
+  client->Repair("users", keys, false, 0, Deadline(), writes.For("drop"));
   REQUIRE_MESSAGE(server.WaitHeld(3), "held: " << server.held() << " of 3");
   CHECK(client->stats().inflight == 3);
   server.SetHold(false);
@@ -162,6 +164,45 @@ TEST_CASE_FIXTURE(ClientTest, "peer client: writes are sent at once - never queu
   REQUIRE_MESSAGE(gets.Wait(2), "only " << gets.size() << " of 2 Gets answered");
   CHECK(writes.Of("set")[0].ok());
   CHECK(Text(gets.Of("b")[0]) == "v:b");
+}
+
+TEST_CASE_FIXTURE(ClientTest,
+                  "peer client: Set/Delete carry the owner's counts; Repair splits; Sync answers") {
+  PeerClientOptions o;
+  o.max_batch = 2;
+  auto client = Connect(o);
+  Answers<WriteResult> writes;
+  client->Set("users", "w", "v", 0, Deadline(), writes.For("set"));
+  client->Delete("users", "w", Deadline(), writes.For("delete"));
+  REQUIRE(writes.Wait(2));
+  for (const char* w : {"set", "delete"}) {
+    WriteResult r = writes.Of(w)[0];
+    CHECK(r.status.ok());
+    CHECK(r.members_acked == 2);
+    CHECK(r.members_pending == 1);
+  }
+  // Five keys in calls of two; the first call also carries clear_hot and the generation.
+  StatusAnswers repairs;
+  std::vector<std::string> keys = {"a", "b", "c", "d", "e"};
+  client->Repair("users", keys, true, 9, Deadline(), repairs.For("repair"));
+  REQUIRE(repairs.Wait(1));
+  CHECK(repairs.Of("repair")[0].ok());
+  std::vector<std::string> got = server.Received();
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"Delete:w", "Repair:a,b|clear|9", "Repair:c,d", "Repair:e",
+                                        "Set:w"});
+  // One failed call fails the whole Repair (its items stay queued in core).
+  server.FailCallsWith(grpc::StatusCode::INTERNAL);
+  StatusAnswers failed;
+  client->Repair("users", keys, false, 0, Deadline(), failed.For("repair"));
+  REQUIRE(failed.Wait(1));
+  CHECK(failed.Of("repair")[0].code() == StatusCode::kInternal);
+  server.FailCallsWith(grpc::StatusCode::OK);
+  Answers<StatusOr<uint64_t>> sync;
+  client->Sync("users", Deadline(), sync.For("sync"));
+  REQUIRE(sync.Wait(1));
+  REQUIRE(sync.Of("sync")[0].ok());
+  CHECK(sync.Of("sync")[0].value() == 42);
 }
 
 TEST_CASE_FIXTURE(
@@ -271,7 +312,8 @@ TEST_CASE_FIXTURE(
     CHECK(batch.Of(i)[0].status().message().find("is ejected") != std::string::npos);
   }
   StatusAnswers write;
-  client->Delete("users", "k", Deadline(), write.For("delete"));
+  auto del = write.For("delete");
+  client->Delete("users", "k", Deadline(), [del](const WriteResult& r) { del(r.status); });
   REQUIRE_MESSAGE(write.Wait(1), "no answer to the Delete");
   CHECK(write.Of("delete")[0].code() == StatusCode::kUnavailable);
   PeerHealthSnapshot s = client->HealthSnapshot();

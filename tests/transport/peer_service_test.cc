@@ -210,6 +210,48 @@ TEST_CASE_FIXTURE(ServedGroup,
   CHECK(loader->calls == 0);
 }
 
+TEST_CASE_FIXTURE(ServedGroup, "peer service: Set answers with the owner's counts") {
+  Answers<WriteResult> writes;
+  client->Set("users", "k", "v", -1, clock.NowMs() + 10'000, writes.For("set"));
+  REQUIRE(writes.Wait(1));
+  WriteResult r = writes.Of("set")[0];
+  CHECK(r.status.ok());
+  // "other" has no client here: it is not waited for, and counted pending.
+  CHECK(r.members_acked == 0);
+  CHECK(r.members_pending == 1);
+  CHECK(group->Stats().main.items == 1);
+}
+
+TEST_CASE_FIXTURE(ServedGroup, "peer service: Repair adopts the generation, within the limits") {
+  Answers<Status> answers;
+  Millis deadline = clock.NowMs() + 10'000;
+  std::vector<std::string> keys = {"a", "b"};
+  client->Repair("users", keys, false, 9, deadline, answers.For("ok"));
+  client->Repair("users", {}, true, 0, deadline, answers.For("clear"));
+  std::vector<std::string> six = {"1", "2", "3", "4", "5", "6"};  // max_keys_per_call is 5
+  client->Repair("users", six, false, 0, deadline, answers.For("many"));
+  std::vector<std::string> long_keys(5, std::string(2000, 'k'));  // 10000 bytes > 8192
+  client->Repair("users", long_keys, false, 0, deadline, answers.For("big"));
+  client->Repair("users", keys, false, Group::kMaxPeerGeneration + 1, deadline,
+                 answers.For("absurd"));
+  client->Repair("nope", keys, false, 0, deadline, answers.For("unknown"));
+  REQUIRE(answers.Wait(6));
+  CHECK(answers.Of("ok")[0].ok());
+  CHECK(answers.Of("clear")[0].ok());
+  CHECK(answers.Of("many")[0].code() == StatusCode::kResourceExhausted);
+  CHECK(answers.Of("big")[0].code() == StatusCode::kResourceExhausted);
+  CHECK(answers.Of("absurd")[0].code() == StatusCode::kInvalidArgument);
+  CHECK(answers.Of("unknown")[0].code() == StatusCode::kNotFound);
+  CHECK(group->generation() == 9);
+  Answers<StatusOr<uint64_t>> sync;
+  client->Sync("users", deadline, sync.For("users"));
+  client->Sync("nope", deadline, sync.For("nope"));
+  REQUIRE(sync.Wait(2));
+  REQUIRE(sync.Of("users")[0].ok());
+  CHECK(sync.Of("users")[0].value() == 9);
+  CHECK(sync.Of("nope")[0].status().code() == StatusCode::kNotFound);
+}
+
 TEST_CASE_FIXTURE(ServedGroup,
                   "peer service: Ping answers at once, and every answer is marked as the peer's") {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
