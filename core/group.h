@@ -65,10 +65,10 @@ struct GroupEnv {
   Millis repair_interval_ms = 200;  // how often undelivered drops are re-sent per member
   size_t repair_max_keys = 10000;   // undelivered drops kept per member; beyond: clear-hot
   // How long a fetch waits for the owner before a local load starts in parallel (a hedge; the
-  // first answer wins): kAutoHedgeDelay = twice the time a local load needs (Group's load
-  // estimate: a miss on the owner loads from the same data source) plus twice the peer's observed
-  // p99 latency, clamped to [5 ms, 50 ms] (20 ms while the p99 is not known); 0 = never hedge;
-  // else this many ms.
+  // first answer wins): kAutoHedgeDelay = twice the time a load needs (the p99 of this node's
+  // loads, or the owner's p99 when this node has timed too few; a miss on the owner loads from
+  // the same data source) plus twice the owner's p99, clamped to [5 ms, 50 ms] (20 ms while it is
+  // not known); no hedge while neither latency is known; 0 = never hedge; else this many ms.
   static constexpr Millis kAutoHedgeDelay = -1;
   Millis peer_hedge_delay_ms = kAutoHedgeDelay;
 };

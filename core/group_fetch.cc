@@ -90,9 +90,15 @@ Millis Group::HedgeDelay(const PeerClient& client) const {
   if (env_.peer_hedge_delay_ms != GroupEnv::kAutoHedgeDelay) return env_.peer_hedge_delay_ms;
   // The owner gets twice the time a load takes (a miss there loads from the same data source)
   // plus a margin from its own latency, so a slow database alone does not make misses load twice.
+  // The load time is this node's loads' p99, or, when this node has not timed enough loads (a
+  // non-owner rarely loads), the owner's own p99, which includes its loads. Knowing neither, the
+  // node does not hedge: a guess could double the load of a slow database on every cold miss, and
+  // the peer call's deadline still leaves the caller time for a local load.
   Millis p99 = client.LatencyP99Ms();
+  Millis load = load_latency_.Samples() >= kMinLoadSamples ? LocalLoadEstimate() : p99;
+  if (load <= 0) return 0;
   Millis margin = p99 <= 0 ? 20 : std::clamp<Millis>(2 * p99, 5, 50);
-  return SaturatingAdd(SaturatingAdd(LocalLoadEstimate(), LocalLoadEstimate()), margin);
+  return SaturatingAdd(SaturatingAdd(load, load), margin);
 }
 
 void Group::SendFetches(const std::string& owner, std::vector<PeerFetch> fetches,

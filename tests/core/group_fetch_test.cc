@@ -230,17 +230,32 @@ TEST_CASE("fetch: a 1 s caller never sees DEADLINE_EXCEEDED because the owner ha
     CHECK(a->result.status.ok());
     CHECK(a->result.source == ValueSource::kLoader);
   }
-  SUBCASE("hedging auto: the local load starts after two load times + 20 ms") {
+  SUBCASE("hedging auto, the owner's latency known: the local load starts after the hedge delay") {
+    FakeCluster c(2, Options());
+    c.nodes[1]->p99_ms = 100;  // 2 x 100 (the owner's loads) + 50
+    c.nodes[1]->hold_gets = true;
+    GetOptions o;
+    o.deadline = c.clock.NowMs() + 1000;
+    auto a = StartGet(*c.nodes[0]->group, c.KeyOwnedBy(1), o);
+    c.scheduler.AdvanceAndRun(249);
+    CHECK(a->calls == 0);
+    c.scheduler.AdvanceAndRun(1);
+    REQUIRE(a->calls == 1);
+    CHECK(a->result.status.ok());
+  }
+  SUBCASE("hedging auto, nothing known yet: no hedge, the shortened deadline leaves the time") {
     FakeCluster c(2, Options());
     c.nodes[1]->hold_gets = true;
     GetOptions o;
     o.deadline = c.clock.NowMs() + 1000;
     auto a = StartGet(*c.nodes[0]->group, c.KeyOwnedBy(1), o);
-    c.scheduler.AdvanceAndRun(519);
+    c.scheduler.AdvanceAndRun(749);
+    CHECK(c.nodes[0]->loader->calls == 0);
     CHECK(a->calls == 0);
-    c.scheduler.AdvanceAndRun(1);
+    c.nodes[1]->held_get_dones[0](DeadlineExceededError("deadline exceeded"));
     REQUIRE(a->calls == 1);
     CHECK(a->result.status.ok());
+    CHECK(Count(*c.nodes[0], KeyspaceStats::kHedgedLoads) == 0);
   }
 }
 
@@ -313,11 +328,13 @@ TEST_CASE("fetch: a call that fails while a hedge runs starts no second load") {
 }
 
 TEST_CASE("fetch: auto hedge delay - two loads' time plus twice the peer's p99 within [5, 50] ms") {
+  // load: each timed load here (0: none timed: the owner's p99 stands for the load time, and with
+  // neither known there is no hedge, below).
   struct Case {
-    Millis load, p99, delay;  // load: each timed load here (0: none timed, the 250 ms guess)
+    Millis load, p99, delay;
   };
-  for (Case t : {Case{0, 0, 520}, Case{0, 1, 505}, Case{0, 10, 520}, Case{0, 100, 550},
-                 Case{30, 0, 80}, Case{30, 10, 80}, Case{30, 100, 110}}) {
+  for (Case t : {Case{0, 1, 7}, Case{0, 10, 40}, Case{0, 100, 250}, Case{30, 0, 80},
+                 Case{30, 10, 80}, Case{30, 100, 110}}) {
     CAPTURE(t.load);
     CAPTURE(t.p99);
     FakeCluster c(2, Options());
