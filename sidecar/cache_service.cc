@@ -192,6 +192,16 @@ grpc::ServerUnaryReactor* CacheService::GetMany(Context* ctx, const grpc::ByteBu
   return finish.reactor;
 }
 
+template <typename Response>
+std::function<void(const WriteResult&)> CacheService::AnswerWrite(Finisher finish,
+                                                                  Response* response) {
+  return [finish, response](const WriteResult& r) {
+    response->set_members_acked(r.members_acked);
+    response->set_members_pending(r.members_pending);
+    finish(r.status);
+  };
+}
+
 grpc::ServerUnaryReactor* CacheService::Set(Context* ctx, const grpc::ByteBuffer* in,
                                             grpc::ByteBuffer* out) {
   Finisher finish;
@@ -210,12 +220,7 @@ grpc::ServerUnaryReactor* CacheService::Set(Context* ctx, const grpc::ByteBuffer
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
   v1::SetResponse* response = &call->response;
-  ks->group->Set(request.key(), request.value(), ttl, opts,
-                 [finish, response](const WriteResult& r) {
-                   response->set_members_acked(r.members_acked);
-                   response->set_members_pending(r.members_pending);
-                   finish(r.status);
-                 });
+  ks->group->Set(request.key(), request.value(), ttl, opts, AnswerWrite(finish, response));
   return finish.reactor;
 }
 
@@ -229,11 +234,7 @@ grpc::ServerUnaryReactor* CacheService::Delete(Context* ctx, const grpc::ByteBuf
   WriteOptions opts;
   opts.deadline = DeadlineOf(*ctx);
   v1::DeleteResponse* response = &call->response;
-  ks->group->Delete(call->request.key(), opts, [finish, response](const WriteResult& r) {
-    response->set_members_acked(r.members_acked);
-    response->set_members_pending(r.members_pending);
-    finish(r.status);
-  });
+  ks->group->Delete(call->request.key(), opts, AnswerWrite(finish, response));
   return finish.reactor;
 }
 
@@ -246,12 +247,11 @@ grpc::ServerUnaryReactor* CacheService::InvalidateKeyspace(Context* ctx, const g
   if (call == nullptr) return finish.reactor;
   std::shared_ptr<Group> group = ks->group;
   v1::InvalidateKeyspaceResponse* response = &call->response;
-  group->Invalidate([finish, response, group](const WriteResult& r) {
-    response->set_generation(group->generation());
-    response->set_members_acked(r.members_acked);
-    response->set_members_pending(r.members_pending);
-    finish(r.status);
-  });
+  group->Invalidate(
+      [answer = AnswerWrite(finish, response), response, group](const WriteResult& r) {
+        response->set_generation(group->generation());
+        answer(r);
+      });
   return finish.reactor;
 }
 

@@ -64,6 +64,10 @@ class CacheService final : public RawCacheService {
     grpc::Status (*complete)(void* call, const Status& status) = nullptr;
     void operator()(const Status& status) const;
   };
+  // Completes a write (Set, Delete, InvalidateKeyspace): how far its propagation got into the
+  // response, its status to the call.
+  template <typename Response>
+  static std::function<void(const WriteResult&)> AnswerWrite(Finisher finish, Response* response);
   // Starts a call: refuses it while draining or without the token, decodes the request into a new
   // RawCall and looks up its keyspace (when `needs_keyspace`, or when one is named). When any step
   // fails, finishes the call and returns null.
