@@ -196,6 +196,18 @@ int RunGet(const Globals& g, const Args& a) {
       });
 }
 
+// With -v, how far a write's propagation got before the owner answered (stderr, as -v's other
+// lines).
+template <typename Response>
+std::function<void(const Response&)> PrintWriteAcks(const Globals& g) {
+  return [verbose = g.verbose](const Response& resp) {
+    if (verbose) {
+      std::cerr << "members_acked=" << resp.members_acked()
+                << " members_pending=" << resp.members_pending() << "\n";
+    }
+  };
+}
+
 int RunSet(const Globals& g, const Args& a) {
   auto req = KeyRequest<podcache::v1::SetRequest>(a);
   if (a.value == "-") {
@@ -211,20 +223,22 @@ int RunSet(const Globals& g, const Args& a) {
     }
     req.set_ttl_ms(t.value());
   }
-  return CallApi(g, req, &Stub::Set, [](const podcache::v1::SetResponse&) {});
+  return CallApi(g, req, &Stub::Set, PrintWriteAcks<podcache::v1::SetResponse>(g));
 }
 
 int RunDel(const Globals& g, const Args& a) {
   return CallApi(g, KeyRequest<podcache::v1::DeleteRequest>(a), &Stub::Delete,
-                 [](const podcache::v1::DeleteResponse&) {});
+                 PrintWriteAcks<podcache::v1::DeleteResponse>(g));
 }
 
 int RunInvalidate(const Globals& g, const Args& a) {
   podcache::v1::InvalidateKeyspaceRequest req;
   req.set_keyspace(a.keyspace);
   return CallApi(g, req, &Stub::InvalidateKeyspace,
-                 [](const podcache::v1::InvalidateKeyspaceResponse& resp) {
+                 [print_acks = PrintWriteAcks<podcache::v1::InvalidateKeyspaceResponse>(g)](
+                     const podcache::v1::InvalidateKeyspaceResponse& resp) {
                    std::cout << "generation " << resp.generation() << "\n";
+                   print_acks(resp);
                  });
 }
 

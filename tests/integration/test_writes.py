@@ -44,20 +44,27 @@ class WritesTest(unittest.TestCase):
             d = c.nodes[writer].stub.Delete(cache_pb2.DeleteRequest(keyspace=KS, key=other.encode()),
                                             timeout=5)
             self.assertEqual(d.members_acked + d.members_pending, 2)
-            time.sleep(1.5)  # the first drop times out: node 2's queue waits for repair
+            # podcachectl -v shows the same counts.
+            ctl = c.nodes[writer].ctl("-v", "set", KS, key, "newer")
+            self.assertEqual(ctl.returncode, 0, ctl.stderr)
+            self.assertIn(b"members_acked=1 members_pending=1", ctl.stderr)
+            # The first drop times out (peer timeout 1 s): node 2's queue then waits for repair.
+            deadline = time.monotonic() + 5
+            while stats(c.nodes[owner]).counters["repairs_queued"] < 1:
+                self.assertLess(time.monotonic(), deadline, "the hung member's drop never queued")
+                time.sleep(0.05)
             metrics = c.nodes[owner].http("/metrics")[1].decode()
             pending = re.findall(r'podcache_repairs_pending\{keyspace="users",member="%s"\} (\d+)'
                                  % re.escape(c.members[hung]), metrics)
             self.assertEqual(len(pending), 1, metrics)
             self.assertGreaterEqual(int(pending[0]), 1)
-            self.assertGreaterEqual(stats(c.nodes[owner]).counters["repairs_queued"], 1)
         finally:
             proc.send_signal(signal.SIGCONT)
         resumed = time.monotonic()
         # The resumed member stops serving its old hot copy within 1 s.
         while True:
             r = get(c.nodes[hung], key)
-            if r.value == b"new":
+            if r.value == b"newer":
                 break
             self.assertLess(time.monotonic() - resumed, 1.0, "still serving the old hot copy")
             time.sleep(0.02)
