@@ -590,6 +590,11 @@ TEST_SUITE("concurrency") {
     int want = kThreads * kRounds;
     CHECK_MESSAGE(testing::WaitUntil([&] { return answered.load() >= want; }),
                   "only " << answered.load() << " of " << want << " answered");
+    // The losers of each race (a late owner answer, a hedged load that lost) may still be on the
+    // scheduler, holding the group: stopping it now would strand them (a flight whose answer never
+    // comes keeps the group alive). Wait until the group is idle, i.e. only this test holds it.
+    CHECK_MESSAGE(testing::WaitUntil([&] { return group.use_count() == 1; }),
+                  "work still holds the group: " << group.use_count() << " references");
     scheduler.Stop();
     CHECK(answered.load() == want);
     CHECK(twice.load() == 0);
