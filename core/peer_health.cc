@@ -162,8 +162,8 @@ PeerHealthSnapshot PeerHealthTracker::Snapshot() const {
   PeerHealthSnapshot out;
   out.latency_p99_ms = LatencyP99Ms();
   out.ejected_rejects = shared_->ejected_rejects.load(std::memory_order_relaxed);
-  MutexLock lock(&shared_->mu);
   const Shared& s = *shared_;
+  MutexLock lock(&s.mu);
   out.state = s.state;
   out.consecutive_failures = s.failures;
   if (s.state == PeerHealth::kEjected) {
