@@ -50,7 +50,8 @@ for i in 0 1 2; do
   curl -fs "http://${HTTP[$i]}/readyz" > /dev/null || { cat "$WORK/node$i.log"; exit 1; }
   echo "  node$i: app API ${API[$i]}, peers ${PEER[$i]} (mTLS), metrics http://${HTTP[$i]}/metrics"
 done
-echo "  ring: $("$CTL" --http "${HTTP[0]}" ring | tr -d '\n ' | cut -c1-160)"
+echo "  node0's view of the ring (podcachectl ring):"
+"$CTL" --http "${HTTP[0]}" ring | sed 's/^/    /'
 
 say "the client"
 PODCACHE_PYGEN="$BUILD/tests/pygen" /usr/bin/python3 "$ROOT/examples/python/demo_client.py" \
