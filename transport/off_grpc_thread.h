@@ -18,5 +18,9 @@ bool OnGrpcThread();
 // Runs `fn` now when called on any other thread, else on a thread of podcache's own (started on
 // first use, never stopped, one task at a time in order). For destroying gRPC objects.
 void RunOffGrpcThread(std::function<void()> fn);
+// Waits until every task handed to podcache's thread so far has run, at most `timeout_ms`; false
+// when the time ran out. For tests, whose leak check runs at exit: a channel still waiting there
+// to be destroyed would be reported as leaked.
+bool WaitOffGrpcThreadIdle(long long timeout_ms);
 
 }  // namespace podcache

@@ -4,6 +4,7 @@
 // tests: a real gRPC server on 127.0.0.1 and a port the kernel picks.
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "podcache/peer/v1/peer.grpc.pb.h"
+#include "transport/off_grpc_thread.h"
 
 namespace podcache::transport_test {
 
@@ -89,7 +91,10 @@ bool ResetAndWaitGone(std::shared_ptr<T>& p) {
     if (std::chrono::steady_clock::now() > until) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return true;
+  // A client that died on a gRPC thread left its channel to podcache's releaser thread.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+  return WaitOffGrpcThreadIdle(std::max<long long>(0, left.count()));
 }
 
 // Collects the callbacks of client calls, from any thread, and waits for them with a bound. The
