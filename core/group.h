@@ -258,9 +258,12 @@ class Group : public std::enable_shared_from_this<Group> {
   // Dropped when a local load answered first.
   void FinishFetch(const std::shared_ptr<SentFetch>& sent, const std::string& owner,
                    StatusOr<PeerValue> answer);
-  // The owner has not answered within the hedge delay: starts a local load for each unanswered
-  // fetch that the hedge budget allows (every one when the peer is not up).
-  void Hedge(const SentFetches& sent, const std::shared_ptr<PeerClient>& client);
+  // The owner has not answered within the hedge delay: unless it answered other calls within the
+  // last `alive_window` (alive, merely busy: then it looks again after the window, until the peer
+  // call's `deadline`), starts a local load for each unanswered fetch that the hedge budget allows
+  // (every one when the peer is not up).
+  void Hedge(const SentFetches& sent, const std::shared_ptr<PeerClient>& client,
+             Millis alive_window, Millis deadline);
   // The peer call's deadline: peer_timeout from now, but early enough that the waiter still has
   // the time a local load needs (LocalLoadEstimate) after it.
   Millis PeerDeadline(Millis now, Millis waiter_deadline) const;

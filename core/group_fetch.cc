@@ -136,9 +136,12 @@ void Group::SendFetches(const std::string& owner, std::vector<PeerFetch> fetches
   if (hedge_delay > 0 && SaturatingAdd(now, hedge_delay) < deadline) {
     auto timer = std::make_shared<HedgeTimer>(sent.size());
     for (const auto& f : sent) f->hedge = timer;
-    timer->id.store(
-        env_.scheduler->RunAfter(hedge_delay, [self, sent, client] { self->Hedge(sent, client); }),
-        std::memory_order_release);
+    Millis alive_window = std::max<Millis>(hedge_delay / 4, 5);
+    timer->id.store(env_.scheduler->RunAfter(hedge_delay,
+                                             [self, sent, client, alive_window, deadline] {
+                                               self->Hedge(sent, client, alive_window, deadline);
+                                             }),
+                    std::memory_order_release);
   }
   uint64_t fingerprint = env_.peers->Ring()->fingerprint();
   if (sent.size() == 1) {
@@ -157,7 +160,29 @@ void Group::SendFetches(const std::string& owner, std::vector<PeerFetch> fetches
                    });
 }
 
-void Group::Hedge(const SentFetches& sent, const std::shared_ptr<PeerClient>& client) {
+void Group::Hedge(const SentFetches& sent, const std::shared_ptr<PeerClient>& client,
+                  Millis alive_window, Millis deadline) {
+  // An owner that answered other calls within the last `alive_window` is alive, merely busy:
+  // loading here too would add load on the database for no gain. Hedges are for an owner that
+  // went silent (hung, partitioned), so the hedge looks again after the window, until the peer
+  // call's deadline (which still leaves the caller time for a local load).
+  Millis now = env_.clock->NowMs();
+  if (client->LastAnswerMs() > now - alive_window) {
+    if (SaturatingAdd(now, alive_window) >= deadline) {
+      counters_.Add(KeyspaceStats::kHedgesSkippedOwnerAlive, sent.size());
+      return;
+    }
+    auto self = shared_from_this();
+    Scheduler::TaskId id =
+        env_.scheduler->RunAfter(alive_window, [self, sent, client, alive_window, deadline] {
+          self->Hedge(sent, client, alive_window, deadline);
+        });
+    // ClaimAnswer cancels the timer it finds; a re-check it misses finds every fetch answered.
+    if (!sent.empty() && sent[0]->hedge != nullptr) {
+      sent[0]->hedge->id.store(id, std::memory_order_release);
+    }
+    return;
+  }
   // A peer that is not up (it failed its last calls) may always be hedged: the budget protects
   // the database from hedging against a healthy but slow owner.
   bool budgeted = client->health() == PeerHealth::kUp;

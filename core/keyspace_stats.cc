@@ -63,6 +63,9 @@ constexpr CounterText kCounters[KeyspaceStats::kNumCounters] = {
      "Repair queues that exceeded repair_max_keys and became 'clear your hot store'."},
     {"peer_syncs",
      "Syncs with a peer that came back or joined: its generation adopted, the hot store cleared."},
+    {"hedges_skipped_owner_alive",
+     "Hedged loads not started because the owner kept answering other calls until the peer "
+     "call's deadline (busy, not hung)."},
 };
 
 }  // namespace

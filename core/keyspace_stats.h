@@ -42,6 +42,7 @@ struct KeyspaceStats {
     kRepairsDelivered,     // ... and delivered once it answered again
     kRepairOverflows,      // repair queues beyond repair_max_keys, turned into clear-hot
     kPeerSyncs,            // syncs with a peer that came back or joined
+    kHedgesSkippedOwnerAlive,  // hedges not started: the owner kept answering others (busy)
     kNumCounters,
   };
   uint64_t counters[kNumCounters] = {};

@@ -97,6 +97,9 @@ class PeerClient {
   virtual PeerHealth health() const { return PeerHealth::kUp; }
   // The 99th percentile latency of this peer's recent answered calls, 0 when not known yet.
   virtual Millis LatencyP99Ms() const { return 0; }
+  // When (on the client's clock) the peer last answered a call, 0 when never or not tracked. A
+  // peer that answers other calls is alive: core hedges only against one that went silent.
+  virtual Millis LastAnswerMs() const { return 0; }
 };
 
 // This node's view of the cluster: the current ring and a client for each member. Membership

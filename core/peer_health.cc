@@ -61,7 +61,10 @@ void PeerHealthTracker::RecordIn(const std::shared_ptr<Shared>& shared, CallOutc
                                  Millis budget_ms, Millis latency_ms, std::string_view error) {
   Shared& s = *shared;
   if (outcome == CallOutcome::kIgnored) return;
-  if (outcome == CallOutcome::kAnswered) s.latencies.Record(std::max<Millis>(latency_ms, 0));
+  if (outcome == CallOutcome::kAnswered) {
+    s.latencies.Record(std::max<Millis>(latency_ms, 0));
+    s.last_answer_ms.store(s.clock->NowMs(), std::memory_order_relaxed);
+  }
   if (outcome == CallOutcome::kTimeout) {
     Millis p99 = 0;
     if (s.latencies.Samples() >= 20) p99 = std::max<Millis>(1, s.latencies.Quantile(0.99));

@@ -82,6 +82,8 @@ class PeerHealthTracker {
   PeerHealth health() const;
   // The p99 of recent answered calls' latencies; 0 while fewer than 20 are known.
   Millis LatencyP99Ms() const;
+  // The clock time of the last answered call (0: none yet).
+  Millis LastAnswerMs() const { return shared_->last_answer_ms.load(std::memory_order_relaxed); }
   PeerHealthSnapshot Snapshot() const;
   const std::string& peer() const { return shared_->peer; }
 
@@ -118,6 +120,7 @@ class PeerHealthTracker {
     uint64_t unavailable GUARDED_BY(mu) = 0;
     uint64_t probes GUARDED_BY(mu) = 0;
     std::atomic<uint64_t> ejected_rejects{0};
+    std::atomic<Millis> last_answer_ms{0};  // clock time of the last answered call; 0 = none
     LogRateLimiter suspect_log{1000};  // up <-> suspect flapping is logged at most once a second
 
     // Ejects the peer (again) from now; returns the ejection's length.

@@ -91,6 +91,7 @@ class GrpcPeerClient final : public PeerClient,
 
   PeerHealth health() const override { return health_.health(); }
   Millis LatencyP99Ms() const override { return health_.LatencyP99Ms(); }
+  Millis LastAnswerMs() const override { return health_.LastAnswerMs(); }
 
   const std::string& member() const { return member_; }
   const PeerClientStats& stats() const { return stats_; }

@@ -81,6 +81,7 @@ class FakePeerClient : public PeerClient {
   // The target's `health`, as the test sets it (see FakeNode::Cut).
   PeerHealth health() const override;
   Millis LatencyP99Ms() const override;
+  Millis LastAnswerMs() const override;
 
  private:
   FakeNode* target_;
@@ -118,6 +119,7 @@ struct FakeNode {
   std::vector<PeerClient::ValueFn> held_get_dones;         // ... or fails it
   PeerHealth health = PeerHealth::kUp;                     // as its clients see it
   Millis p99_ms = 0;                                       // LatencyP99Ms of its clients
+  Millis last_answer_ms = 0;                               // LastAnswerMs of its clients
   std::vector<std::vector<std::string>> batches_received;  // the keys of each GetBatch
   bool hold_batches = false;  // GetBatch calls wait in held_batches until the test answers
   std::vector<std::function<void()>> held_batches;
@@ -282,6 +284,7 @@ inline void FakePeerClient::Sync(std::string_view, Millis, GenerationFn done) {
 }
 inline PeerHealth FakePeerClient::health() const { return target_->health; }
 inline Millis FakePeerClient::LatencyP99Ms() const { return target_->p99_ms; }
+inline Millis FakePeerClient::LastAnswerMs() const { return target_->last_answer_ms; }
 
 inline KeyspaceOptions Options() {
   KeyspaceOptions o;

@@ -309,6 +309,45 @@ TEST_CASE("fetch: hedge after the delay - the owner answers first") {
   CHECK(Count(asker, KeyspaceStats::kHedgeWins) == 0);
 }
 
+TEST_CASE("fetch: no hedge while the owner keeps answering other calls (busy, not hung)") {
+  FakeCluster c(2, Options(), HedgeDelay(20));  // looks again every 5 ms (a quarter)
+  FakeNode& asker = *c.nodes[0];
+  c.nodes[1]->hold_gets = true;
+  auto a = StartGet(*asker.group, c.KeyOwnedBy(1));
+  for (int ms = 0; ms < 200; ++ms) {  // the owner answers someone else every millisecond
+    c.nodes[1]->last_answer_ms = c.clock.NowMs();
+    c.scheduler.AdvanceAndRun(1);
+  }
+  CHECK(asker.loader->calls == 0);
+  CHECK(Count(asker, KeyspaceStats::kHedgedLoads) == 0);
+  // It goes silent: the next look, within 5 ms after the window, hedges.
+  c.scheduler.AdvanceAndRun(10);
+  CHECK(asker.loader->calls == 1);
+  CHECK(Count(asker, KeyspaceStats::kHedgedLoads) == 1);
+  REQUIRE(a->calls == 1);
+  CHECK(a->result.source == ValueSource::kLoader);
+  c.nodes[1]->held_gets[0]();  // the late answer is dropped
+  CHECK(a->calls == 1);
+}
+
+TEST_CASE("fetch: an owner busy until the peer deadline is not hedged at all") {
+  FakeCluster c(2, Options(), HedgeDelay(20));
+  FakeNode& asker = *c.nodes[0];
+  c.nodes[1]->hold_gets = true;
+  GetOptions o;
+  o.deadline = c.clock.NowMs() + 400;  // the peer call's deadline: 400 - 250 (load guess) = 150 ms
+  auto a = StartGet(*asker.group, c.KeyOwnedBy(1), o);
+  for (int ms = 0; ms < 150; ++ms) {
+    c.nodes[1]->last_answer_ms = c.clock.NowMs();
+    c.scheduler.AdvanceAndRun(1);
+  }
+  CHECK(asker.loader->calls == 0);
+  CHECK(Count(asker, KeyspaceStats::kHedgesSkippedOwnerAlive) == 1);
+  c.nodes[1]->held_gets[0]();
+  REQUIRE(a->calls == 1);
+  CHECK(a->result.source == ValueSource::kPeer);
+}
+
 TEST_CASE("fetch: a call that fails while a hedge runs starts no second load") {
   FakeCluster c(2, Options(), HedgeDelay(20));
   FakeNode& asker = *c.nodes[0];

@@ -56,6 +56,21 @@ TEST_CASE_FIXTURE(HealthTest, "peer health: up -> suspect on a failure -> up on 
   CHECK(tracker.Snapshot().ejections == 0);
 }
 
+TEST_CASE_FIXTURE(HealthTest, "peer health: the last answer's time moves with answers only") {
+  CHECK(tracker.LastAnswerMs() == 0);
+  clock.Advance(100);
+  Answer();
+  Millis answered = clock.NowMs();
+  CHECK(tracker.LastAnswerMs() == answered);
+  clock.Advance(100);
+  Fail();
+  Fail(1, CallOutcome::kTimeout);
+  CHECK(tracker.LastAnswerMs() == answered);
+  clock.Advance(100);
+  Answer();
+  CHECK(tracker.LastAnswerMs() == clock.NowMs());
+}
+
 TEST_CASE_FIXTURE(HealthTest, "peer health: eject_failures in a row eject; Gets are refused") {
   Fail(2, CallOutcome::kTimeout);
   CHECK(tracker.health() == PeerHealth::kSuspect);
