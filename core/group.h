@@ -69,6 +69,7 @@ struct GroupEnv {
   // loads, or the owner's p99 when this node has timed too few; a miss on the owner loads from
   // the same data source) plus twice the owner's p99, clamped to [5 ms, 50 ms] (20 ms while it is
   // not known); no hedge while neither latency is known; 0 = never hedge; else this many ms.
+  // Either way, no hedge while the owner keeps answering other calls (see Group::Hedge).
   static constexpr Millis kAutoHedgeDelay = -1;
   Millis peer_hedge_delay_ms = kAutoHedgeDelay;
 };
