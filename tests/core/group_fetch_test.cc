@@ -21,7 +21,9 @@ namespace {
 using group_test::FakeCluster;
 using group_test::FakeNode;
 using group_test::HedgeDelay;
+using group_test::KeysOwnedBy;
 using group_test::Options;
+using group_test::StartMany;
 
 // A Get's answer and how often its callback ran.
 struct Answer {
@@ -36,37 +38,6 @@ std::shared_ptr<Answer> StartGet(Group& g, const std::string& key, const GetOpti
     ++out->calls;
   });
   return out;
-}
-
-// Each key's answer of a GetMany, and how often each key's callback ran.
-struct ManyAnswer {
-  std::vector<GetResult> results;
-  std::vector<int> calls;
-  int all_done = 0;
-};
-
-std::shared_ptr<ManyAnswer> StartMany(Group& g, const std::vector<std::string>& keys,
-                                      const GetOptions& opts = {}) {
-  auto out = std::make_shared<ManyAnswer>();
-  out->results.resize(keys.size());
-  out->calls.resize(keys.size());
-  std::vector<std::string_view> views(keys.begin(), keys.end());
-  g.GetMany(
-      views, opts,
-      [out](size_t i, const GetResult& r) {
-        out->results.at(i) = r;
-        ++out->calls.at(i);
-      },
-      [out] { ++out->all_done; });
-  return out;
-}
-
-std::vector<std::string> KeysOwnedBy(FakeCluster& c, int node, int n, const std::string& prefix) {
-  std::vector<std::string> keys;
-  for (int i = 0; static_cast<int>(keys.size()) < n; ++i) {
-    keys.push_back(c.KeyOwnedBy(node, prefix + std::to_string(i) + "-"));
-  }
-  return keys;
 }
 
 uint64_t Count(const FakeNode& n, KeyspaceStats::Counter c) { return n.group->Stats()[c]; }

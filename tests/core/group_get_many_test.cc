@@ -21,46 +21,10 @@ namespace {
 
 using group_test::FakeCluster;
 using group_test::HedgeDelay;
+using group_test::KeysOwnedBy;
+using group_test::ManyResult;
 using group_test::Options;
-
-// What a GetMany answered: each key's result, how often each key's callback ran, and how many
-// key callbacks had run when all_done ran.
-struct ManyResult {
-  std::vector<GetResult> results;
-  std::vector<int> calls;
-  int all_done = 0;
-  int items_when_done = -1;
-};
-
-std::shared_ptr<ManyResult> StartMany(Group& g, const std::vector<std::string>& keys,
-                                      const GetOptions& opts = {}) {
-  auto out = std::make_shared<ManyResult>();
-  out->results.resize(keys.size());
-  out->calls.resize(keys.size());
-  std::vector<std::string_view> views(keys.begin(), keys.end());
-  g.GetMany(
-      views, opts,
-      [out](size_t i, const GetResult& r) {
-        out->results.at(i) = r;
-        ++out->calls.at(i);
-      },
-      [out] {
-        ++out->all_done;
-        out->items_when_done = 0;
-        for (int c : out->calls) out->items_when_done += c;
-      });
-  return out;
-}
-
-// `n` keys owned by node `i`.
-std::vector<std::string> KeysOwnedBy(FakeCluster& c, int i, int n, const std::string& prefix) {
-  std::vector<std::string> keys;
-  for (int k = 0; static_cast<int>(keys.size()) < n; ++k) {
-    std::string key = prefix + std::to_string(k);
-    if (c.ring->OwnerOfKey(key) == c.nodes[i]->name) keys.push_back(key);
-  }
-  return keys;
-}
+using group_test::StartMany;
 
 std::vector<std::string> Concat(std::initializer_list<std::vector<std::string>> parts) {
   std::vector<std::string> out;
